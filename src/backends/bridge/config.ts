@@ -1,0 +1,48 @@
+// The bridge backend's keys: the reference bridge plugin's names and meaning where they overlap,
+// plus "isolation" and "internal".
+import { invalidConfig } from '../../cni/errors.js';
+import { type Obj, optBool, optInt, optStr, validIfName } from '../../cni/validate.js';
+
+export interface BridgeConfig {
+  bridge: string;
+  isGateway: boolean;
+  isDefaultGateway: boolean;
+  forceAddress: boolean;
+  ipMasq: boolean;
+  mtu?: number;
+  hairpinMode: boolean;
+  promiscMode: boolean;
+  /** 0: no VLAN. */
+  vlan: number;
+  /** Pods on the bridge cannot reach each other directly (bridge port isolation). */
+  isolation: boolean;
+  /** No masquerade and no route off the node: pods reach the node and each other only. */
+  internal: boolean;
+}
+
+export const DEFAULT_BRIDGE = 'cni0';
+
+export function parseBridgeConfig(raw: Obj): BridgeConfig {
+  const bridge = optStr(raw, 'bridge') ?? DEFAULT_BRIDGE;
+  if (!validIfName(bridge)) throw invalidConfig(`bridge "${bridge}" is not a valid interface name`);
+  const isDefaultGateway = optBool(raw, 'isDefaultGateway') ?? false;
+  const cfg: BridgeConfig = {
+    bridge,
+    // As in the reference plugin, a default gateway is a gateway.
+    isGateway: (optBool(raw, 'isGateway') ?? false) || isDefaultGateway,
+    isDefaultGateway,
+    forceAddress: optBool(raw, 'forceAddress') ?? false,
+    ipMasq: optBool(raw, 'ipMasq') ?? false,
+    hairpinMode: optBool(raw, 'hairpinMode') ?? false,
+    promiscMode: optBool(raw, 'promiscMode') ?? false,
+    vlan: optInt(raw, 'vlan', 0, 4094) ?? 0,
+    isolation: optBool(raw, 'isolation') ?? false,
+    internal: optBool(raw, 'internal') ?? false,
+  };
+  const mtu = optInt(raw, 'mtu', 68, 65535);
+  if (mtu !== undefined) cfg.mtu = mtu;
+  if (cfg.internal && cfg.ipMasq) throw invalidConfig('"internal" and "ipMasq" contradict each other: an internal network has no way off the node');
+  if (cfg.internal && cfg.isDefaultGateway) throw invalidConfig('"internal" and "isDefaultGateway" contradict each other: an internal network has no default route');
+  if (cfg.hairpinMode && cfg.isolation) throw invalidConfig('"hairpinMode" and "isolation" cannot be combined on one port');
+  return cfg;
+}

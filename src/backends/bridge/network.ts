@@ -1,0 +1,117 @@
+// The per-node, per-network part of the bridge backend: the bridge, its gateway addresses,
+// forwarding and the network's iptables chains. Set up by the first ADD, torn down when the last
+// pod leaves. A marker in /run (tmpfs: gone on reboot, like the kernel state it describes) records
+// what was set up for which bridge ifindex, so the ADDs after the first cost no exec for it.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniError, Code, invalidConfig } from '../../cni/errors.js';
+import type { ResultIp } from '../../cni/result.js';
+import { isObj } from '../../cni/validate.js';
+import { ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
+import { listRules, restore } from '../../kernel/iptables.js';
+import { runOk } from '../../kernel/exec.js';
+import { ownNetnsId } from '../../kernel/netns.js';
+import { ensureSysctl } from '../../kernel/sysctl.js';
+import { withLock } from '../../lock.js';
+import { type Cidr, formatCidr, parseCidr } from '../../net/ip.js';
+import type { BridgeConfig } from './config.js';
+import { type Table, ourChains, planFirewall, renderEnsure, renderRemove } from './firewall.js';
+import { bridgeLines, gatewaysOf, subnetsOf, vlanLines } from './plan.js';
+
+export const RUN_DIR = process.env['GINGHAM_RUN_DIR'] ?? '/run/gingham';
+
+interface Marker {
+  bridgeIndex: number;
+  config: string;
+  subnets: string[];
+  gateways: string[];
+}
+
+const netDir = (network: string): string => join(RUN_DIR, ownNetnsId(), network);
+const markerPath = (network: string): string => join(netDir(network), 'network.json');
+
+export const withNetworkLock = <T>(network: string, fn: () => Promise<T>): Promise<T> => withLock(netDir(network), fn);
+
+function readMarker(network: string): Marker | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(markerPath(network), 'utf8'));
+    return isObj(v) ? (v as unknown as Marker) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function bridgeAddrs(bridge: string): Promise<Cidr[]> {
+  const [links = []] = await ipJson(['ip'], [`addr show dev ${bridge}`]);
+  const out: Cidr[] = [];
+  for (const l of links) {
+    if (!isObj(l) || !Array.isArray(l['addr_info'])) continue;
+    for (const a of l['addr_info']) {
+      if (!isObj(a) || a['scope'] !== 'global') continue;
+      const c = parseCidr(`${String(a['local'])}/${String(a['prefixlen'])}`);
+      if (c) out.push(c);
+    }
+  }
+  return out;
+}
+
+async function applyFirewall(network: string, cfg: BridgeConfig, subnets: Cidr[]): Promise<void> {
+  const plans = planFirewall(network, cfg, subnets);
+  for (const family of [4, 6] as const) {
+    for (const table of ['nat', 'filter'] as const) {
+      const mine = plans.filter((p) => p.family === family && p.table === table);
+      if (mine.length > 0) await restore(family, renderEnsure(table, mine, await listRules(family, table)));
+    }
+  }
+}
+
+/** Make the network ready for one more pod with these addresses. Returns whether it made the bridge. */
+export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Promise<boolean> {
+  const config = JSON.stringify(cfg);
+  const old = readMarker(network);
+  const fresh = old && old.config === config && sysfs.ifindex(cfg.bridge) === old.bridgeIndex ? old : undefined;
+  const subnets = [...new Set([...(fresh?.subnets ?? []), ...subnetsOf(ips).map(formatCidr)])];
+  const gateways = [...new Set([...(fresh?.gateways ?? []), ...gatewaysOf(ips).map(formatCidr)])];
+  if (fresh && subnets.length === fresh.subnets.length && gateways.length === fresh.gateways.length) return false;
+
+  const exists = sysfs.exists(cfg.bridge);
+  if (exists && !sysfs.isBridge(cfg.bridge)) throw invalidConfig(`${cfg.bridge} exists and is not a bridge`);
+  const cidrs = (list: string[]): Cidr[] => list.map((s) => parseCidr(s)!);
+  try {
+    await ipBatch(['ip'], bridgeLines(cfg, exists ? await bridgeAddrs(cfg.bridge) : undefined, cidrs(gateways)));
+    const vlan = vlanLines(cfg, undefined);
+    if (vlan.length > 0) await runOk(['bridge', '-batch', '-'], `${vlan.join('\n')}\n`);
+    if (cfg.isGateway) {
+      if (gateways.some((g) => !g.includes(':'))) ensureSysctl('net.ipv4.ip_forward', '1');
+      if (gateways.some((g) => g.includes(':'))) ensureSysctl('net.ipv6.conf.all.forwarding', '1');
+    }
+    await applyFirewall(network, cfg, cidrs(subnets));
+  } catch (e) {
+    if (!exists && sysfs.exists(cfg.bridge) && sysfs.bridgePorts(cfg.bridge).length === 0) {
+      await ipBatch(['ip'], [`link del ${cfg.bridge}`]).catch(() => undefined);
+    }
+    throw e instanceof CniError ? e : new CniError(Code.KernelFailure, `setting up network ${network}: ${(e as Error).message}`);
+  }
+  mkdirSync(netDir(network), { recursive: true });
+  const marker: Marker = { bridgeIndex: sysfs.ifindex(cfg.bridge) ?? -1, config, subnets, gateways };
+  writeFileSync(markerPath(network), JSON.stringify(marker));
+  return !exists;
+}
+
+/**
+ * When no port is left on the bridge: remove the network's chains (those its config uses, or every
+ * table when `everyTable`, for GC) and the marker; the bridge too if `deleteBridge`.
+ */
+export async function releaseIfUnused(network: string, cfg: BridgeConfig, opts: { deleteBridge: boolean; everyTable: boolean }): Promise<boolean> {
+  if (sysfs.bridgePorts(cfg.bridge).length > 0) return false;
+  const tables: Table[] = opts.everyTable ? ['nat', 'filter'] : [...(cfg.ipMasq ? (['nat'] as const) : []), ...(cfg.internal ? (['filter'] as const) : [])];
+  for (const family of [4, 6] as const) {
+    for (const table of tables) {
+      const text = renderRemove(table, ourChains(network), await listRules(family, table));
+      if (text) await restore(family, text);
+    }
+  }
+  rmSync(markerPath(network), { force: true });
+  if (opts.deleteBridge && sysfs.exists(cfg.bridge)) await ipBatch(['ip'], [`link del ${cfg.bridge}`]);
+  return true;
+}

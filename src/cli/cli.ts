@@ -1,0 +1,75 @@
+// The gingham CLI: what a person runs on a node to see what the plugin did.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LATEST, SUPPORTED_VERSIONS } from '../cni/result.js';
+import { DEFAULT_DATA_DIR } from '../ipam/config.js';
+import { Store } from '../ipam/store.js';
+
+declare const GINGHAM_VERSION: string;
+
+const HELP = `gingham: a CNI plugin with its own IPAM (one binary)
+
+As a CNI plugin: runs when CNI_COMMAND is set (main type "gingham", IPAM type "gingham").
+
+Commands:
+  gingham version                      version and supported CNI versions
+  gingham ipam [--data-dir DIR] [NET]  reservations per network (default DIR ${DEFAULT_DATA_DIR})
+  gingham probe serve [--port N]       answer each TCP connection with the caller's address
+  gingham probe connect HOST PORT      print what a probe server answers
+  gingham help                         this text
+`;
+
+function version(): string {
+  const v = typeof GINGHAM_VERSION === 'string' ? GINGHAM_VERSION : 'dev';
+  return `gingham ${v}\nCNI spec ${LATEST}; supported versions ${SUPPORTED_VERSIONS.join(', ')}\n`;
+}
+
+function ipamTable(dataDir: string, only: string | undefined): string {
+  let nets: string[];
+  try {
+    nets = readdirSync(dataDir).sort();
+  } catch {
+    return `no IPAM data in ${dataDir}\n`;
+  }
+  const rows: string[][] = [['NETWORK', 'ADDRESSES', 'CONTAINER', 'IFNAME', 'POD', 'SINCE']];
+  for (const net of nets.filter((n) => !only || n === only)) {
+    for (const r of new Store(dataDir, net).list()) {
+      const pod = r.podName ? `${r.podNamespace ?? ''}/${r.podName}` : '-';
+      rows.push([net, r.ips.join(','), r.containerId.slice(0, 16), r.ifName, pod, r.created]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return `${rows.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [cmd = 'help', ...rest] = argv;
+  switch (cmd) {
+    case 'version':
+    case '--version':
+      process.stdout.write(version());
+      return 0;
+    case 'ipam': {
+      let dataDir = DEFAULT_DATA_DIR;
+      const pos: string[] = [];
+      for (let i = 0; i < rest.length; i++) {
+        if (rest[i] === '--data-dir') dataDir = rest[++i] ?? dataDir;
+        else pos.push(rest[i]!);
+      }
+      process.stdout.write(ipamTable(join(dataDir), pos[0]));
+      return 0;
+    }
+    case 'probe': {
+      const { runProbe } = await import('./probe.js');
+      return runProbe(rest);
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`gingham: unknown command "${cmd}"\n\n${HELP}`);
+      return 2;
+  }
+}

@@ -1,0 +1,100 @@
+// The CNI_* environment of one plugin call, read and checked once.
+import { CniError, Code } from './errors.js';
+import { validIfName } from './validate.js';
+
+export type Command = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
+const COMMANDS: readonly Command[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'];
+
+export interface CniArgs {
+  ignoreUnknown: boolean;
+  /** Addresses requested with IP=a[,b]. */
+  ips: string[];
+  podNamespace?: string;
+  podName?: string;
+  podUid?: string;
+  infraContainerId?: string;
+}
+
+export interface CniEnv {
+  command: Command;
+  containerId: string;
+  netns: string;
+  ifName: string;
+  args: CniArgs;
+  /** The raw CNI_ARGS string, passed through unchanged to delegated plugins. */
+  rawArgs: string;
+  path: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+const bad = (msg: string): CniError => new CniError(Code.InvalidEnvironment, msg);
+
+const KNOWN_ARGS = new Set(['IgnoreUnknown', 'IP', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_UID', 'K8S_POD_INFRA_CONTAINER_ID']);
+
+/** CNI_ARGS: "K=V;K=V". Unknown keys are an error unless IgnoreUnknown is true, as in libcni. */
+export function parseCniArgs(raw: string): CniArgs {
+  const out: CniArgs = { ignoreUnknown: false, ips: [] };
+  const pairs: [string, string][] = [];
+  for (const part of raw.split(';')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw bad(`CNI_ARGS: "${part}" is not KEY=VALUE`);
+    pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
+  }
+  for (const [k, v] of pairs) if (k === 'IgnoreUnknown') out.ignoreUnknown = /^(1|true)$/i.test(v);
+  for (const [k, v] of pairs) {
+    switch (k) {
+      case 'IP':
+        out.ips = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        break;
+      case 'K8S_POD_NAMESPACE':
+        out.podNamespace = v;
+        break;
+      case 'K8S_POD_NAME':
+        out.podName = v;
+        break;
+      case 'K8S_POD_UID':
+        out.podUid = v;
+        break;
+      case 'K8S_POD_INFRA_CONTAINER_ID':
+        out.infraContainerId = v;
+        break;
+      default:
+        if (!KNOWN_ARGS.has(k) && !out.ignoreUnknown) throw bad(`CNI_ARGS: unknown key "${k}" (set IgnoreUnknown=1 to allow it)`);
+    }
+  }
+  return out;
+}
+
+export function readCommand(env: Env): Command {
+  const c = env['CNI_COMMAND'] ?? '';
+  if (!(COMMANDS as readonly string[]).includes(c)) throw bad(`CNI_COMMAND "${c}" is not one of ${COMMANDS.join(', ')}`);
+  return c as Command;
+}
+
+/** Read and check what the spec requires for each verb. */
+export function readEnv(env: Env): CniEnv {
+  const command = readCommand(env);
+  const perContainer = command === 'ADD' || command === 'DEL' || command === 'CHECK';
+  const containerId = env['CNI_CONTAINERID'] ?? '';
+  const ifName = env['CNI_IFNAME'] ?? '';
+  const netns = env['CNI_NETNS'] ?? '';
+  if (perContainer) {
+    if (!containerId) throw bad('CNI_CONTAINERID is required');
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) throw bad(`CNI_CONTAINERID "${containerId}" has characters outside [A-Za-z0-9_.-]`);
+    if (!ifName) throw bad('CNI_IFNAME is required');
+    if (!validIfName(ifName)) throw bad(`CNI_IFNAME "${ifName}" is not a valid interface name`);
+    if (command !== 'DEL' && !netns) throw bad(`CNI_NETNS is required for ${command}`);
+  }
+  const rawArgs = env['CNI_ARGS'] ?? '';
+  return {
+    command,
+    containerId,
+    netns,
+    ifName,
+    args: parseCniArgs(rawArgs),
+    rawArgs,
+    path: (env['CNI_PATH'] ?? '').split(':').filter((p) => p !== ''),
+  };
+}

@@ -1,0 +1,164 @@
+// gingham's own IPAM: host-local's behaviour on the store in store.ts. Used by the bridge backend
+// directly, and by other main plugins through the binary's IPAM mode.
+import { readFileSync } from 'node:fs';
+import { CniError, Code } from '../cni/errors.js';
+import type { Attachment } from '../cni/netconf.js';
+import type { Dns, Result, ResultIp } from '../cni/result.js';
+import { type Ip, formatIp, parseCidr, parseIp, sameIp } from '../net/ip.js';
+import { nextFree, rangeOf } from './allocator.js';
+import type { IpamConfig, Range } from './config.js';
+import { type Reservation, Store } from './store.js';
+
+export interface IpamRequest extends Attachment {
+  network: string;
+  /** Static requests (CNI_ARGS IP=, runtimeConfig.ips), with or without a prefix. */
+  requested: string[];
+  podNamespace?: string;
+  podName?: string;
+}
+
+const ipOfEntry = (cidr: string): Ip | undefined => parseCidr(cidr)?.ip;
+
+function resultIp(ip: Ip, r: Range): ResultIp {
+  return { address: `${formatIp(ip)}/${r.subnet.prefix}`, gateway: formatIp(r.gateway) };
+}
+
+/** DNS settings from a resolv.conf-style file, as host-local's resolvConf does. */
+export function readResolvConf(path: string): Dns {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CniError(Code.IoFailure, `ipam.resolvConf: cannot read ${path}: ${(e as Error).message}`);
+  }
+  const dns: Dns = {};
+  for (const line of text.split('\n')) {
+    const [key, ...vals] = line.trim().split(/\s+/);
+    if (key === 'nameserver' && vals[0]) (dns.nameservers ??= []).push(vals[0]);
+    else if (key === 'domain' && vals[0]) dns.domain = vals[0];
+    else if (key === 'search') dns.search = vals;
+    else if (key === 'options') (dns.options ??= []).push(...vals);
+  }
+  return dns;
+}
+
+function toResult(cfg: IpamConfig, ips: ResultIp[]): Result {
+  const result: Result = { ips, routes: cfg.routes.map((r) => ({ ...r })) };
+  if (cfg.resolvConf) result.dns = readResolvConf(cfg.resolvConf);
+  return result;
+}
+
+/** Map each reserved address back to its range for the result's gateway and prefix. */
+function describe(cfg: IpamConfig, r: Reservation): ResultIp[] {
+  return r.ips.map((cidr) => {
+    const ip = ipOfEntry(cidr);
+    const range = ip && cfg.rangeSets.map((s) => rangeOf(s, ip, [])).find((x) => x);
+    return range && ip ? resultIp(ip, range) : { address: cidr };
+  });
+}
+
+function parseRequests(cfg: IpamConfig, requested: string[]): Map<number, Ip> {
+  const bySet = new Map<number, Ip>();
+  for (const s of requested) {
+    const ip = parseIp(s.includes('/') ? s.slice(0, s.indexOf('/')) : s);
+    if (!ip) throw new CniError(Code.InvalidConfig, `requested address "${s}" is not an IP address`);
+    const set = cfg.rangeSets.findIndex((rs) => rangeOf(rs, ip, cfg.exclude));
+    if (set < 0) throw new CniError(Code.AddressUnavailable, `requested address ${formatIp(ip)} is not an allocatable address of any range`);
+    if (bySet.has(set)) throw new CniError(Code.InvalidConfig, `two requested addresses fall in range set ${set}`);
+    bySet.set(set, ip);
+  }
+  return bySet;
+}
+
+export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result> {
+  const requests = parseRequests(cfg, req.requested);
+  const store = new Store(cfg.dataDir, req.network);
+  return store.locked(() => {
+    const existing = store.get(req);
+    if (existing) {
+      // A repeated ADD for the same attachment gets the addresses it already holds, unless it now
+      // asks for different ones: then the old reservation is replaced, never leaked.
+      const held = existing.ips.map(ipOfEntry);
+      const satisfied = [...requests.values()].every((want) => held.some((h) => h && sameIp(h, want)));
+      if (satisfied) return toResult(cfg, describe(cfg, existing));
+      store.release(req);
+    }
+    const pick = (repairFirst: boolean): ResultIp[] => {
+      if (repairFirst) store.repair();
+      return cfg.rangeSets.map((set, i) => {
+        const want = requests.get(i);
+        if (want) {
+          const name = formatIp(want);
+          if (store.isClaimed(name)) {
+            const h = store.holder(name);
+            throw new CniError(Code.AddressUnavailable, `requested address ${name} is held by ${h ? `${h.containerId}/${h.ifName}` : 'another reservation'}`);
+          }
+          return resultIp(want, rangeOf(set, want, cfg.exclude)!);
+        }
+        const last = store.lastReserved(i);
+        const found = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude, last ? parseIp(last) : undefined);
+        if (!found) throw new CniError(Code.AddressUnavailable, `no free address in range set ${i} (${set.map((r) => `${formatIp(r.start)}-${formatIp(r.end)}`).join(', ')})`);
+        return resultIp(found.ip, found.range);
+      });
+    };
+    let ips: ResultIp[];
+    try {
+      ips = pick(false);
+    } catch (e) {
+      // A full range may only look full: claims left by a crash are removed, then one more try.
+      if (!(e instanceof CniError) || e.code !== Code.AddressUnavailable) throw e;
+      ips = pick(true);
+    }
+    const record: Reservation = { containerId: req.containerId, ifName: req.ifName, ips: ips.map((i) => i.address), created: new Date().toISOString() };
+    if (req.podNamespace) record.podNamespace = req.podNamespace;
+    if (req.podName) record.podName = req.podName;
+    store.reserve(record);
+    ips.forEach((ip, i) => {
+      if (!requests.has(i)) store.setLastReserved(i, ip.address.slice(0, ip.address.indexOf('/')));
+    });
+    return toResult(cfg, ips);
+  });
+}
+
+export async function ipamDel(cfg: IpamConfig, network: string, a: Attachment): Promise<void> {
+  const store = new Store(cfg.dataDir, network);
+  await store.locked(() => store.release(a));
+}
+
+/** CHECK: the attachment still holds exactly the addresses of prevResult (when given). */
+export async function ipamCheck(cfg: IpamConfig, network: string, a: Attachment, prev?: Result): Promise<void> {
+  const r = new Store(cfg.dataDir, network).get(a);
+  if (!r) throw new CniError(Code.IoFailure, `no IPAM reservation for ${a.containerId}/${a.ifName} in network ${network}`);
+  if (!prev) return;
+  const mine = new Set(r.ips);
+  const theirs = prev.ips.map((ip) => ip.address).filter((addr) => {
+    const ip = ipOfEntry(addr);
+    return ip && cfg.rangeSets.some((s) => rangeOf(s, ip, []));
+  });
+  for (const addr of theirs) {
+    if (!mine.has(addr)) throw new CniError(Code.IoFailure, `prevResult address ${addr} is not reserved for ${a.containerId}/${a.ifName}`);
+  }
+}
+
+/** GC: release every reservation not in the valid list; returns what was released. */
+export async function ipamGc(cfg: IpamConfig, network: string, valid: Attachment[]): Promise<Reservation[]> {
+  const keep = new Set(valid.map((v) => `${v.containerId}@${v.ifName}`));
+  const store = new Store(cfg.dataDir, network);
+  return store.locked(() => {
+    store.repair();
+    const gone = store.list().filter((r) => !keep.has(`${r.containerId}@${r.ifName}`));
+    for (const r of gone) store.release(r);
+    return gone;
+  });
+}
+
+/** STATUS: the store is writable and every range set has a free address. */
+export async function ipamStatus(cfg: IpamConfig, network: string): Promise<void> {
+  const store = new Store(cfg.dataDir, network);
+  await store.locked(() => {
+    cfg.rangeSets.forEach((set, i) => {
+      const free = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude);
+      if (!free) throw new CniError(Code.NotAvailable, `network ${network}: no free address in range set ${i}`);
+    });
+  });
+}

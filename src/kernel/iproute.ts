@@ -1,0 +1,70 @@
+// iproute2 in batches: one exec of `ip -batch -` per namespace and step.
+import { readFileSync, readdirSync } from 'node:fs';
+import { CniError, Code } from '../cni/errors.js';
+import { ExecError, run, runOk } from './exec.js';
+
+export async function ipBatch(prefix: readonly string[], lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  try {
+    await runOk([...prefix, '-batch', '-'], `${lines.join('\n')}\n`);
+  } catch (e) {
+    if (e instanceof ExecError) throw new CniError(Code.KernelFailure, `ip: ${e.result.stderr.trim() || `exit ${e.result.code}`}`, lines.join('\n'));
+    throw e;
+  }
+}
+
+/** Several `ip -json` queries in one exec; one parsed array per query (empty when it failed). */
+export async function ipJson(prefix: readonly string[], queries: readonly string[]): Promise<unknown[][]> {
+  const r = await run([...prefix, '-json', '-force', '-batch', '-'], `${queries.join('\n')}\n`);
+  const out: unknown[][] = [];
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('[')) continue;
+    try {
+      out.push(JSON.parse(line) as unknown[]);
+    } catch {
+      out.push([]);
+    }
+  }
+  return out;
+}
+
+/** Link facts straight from sysfs: no exec for the common questions. */
+export const sysfs = {
+  exists(link: string): boolean {
+    try {
+      readFileSync(`/sys/class/net/${link}/ifindex`);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  ifindex(link: string): number | undefined {
+    try {
+      return Number(readFileSync(`/sys/class/net/${link}/ifindex`, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  },
+  mac(link: string): string | undefined {
+    try {
+      return readFileSync(`/sys/class/net/${link}/address`, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  },
+  bridgePorts(bridge: string): string[] {
+    try {
+      return readdirSync(`/sys/class/net/${bridge}/brif`);
+    } catch {
+      return [];
+    }
+  },
+  isBridge(link: string): boolean {
+    try {
+      readdirSync(`/sys/class/net/${link}/bridge`);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};

@@ -1,0 +1,92 @@
+// The CNI entry: read the call, pick the role (main plugin "gingham", or IPAM "gingham" under
+// another main plugin), run the verb, and print exactly one JSON document (or nothing) on stdout.
+import { bridgeAdd, bridgeCheck, bridgeDel, bridgeGc, bridgeStatus } from './backends/bridge/plugin.js';
+import { type CniEnv, readCommand, readEnv } from './cni/env.js';
+import { CniError, Code, asCniError, invalidConfig } from './cni/errors.js';
+import { type NetConf, decodeStdin, parseNetConf } from './cni/netconf.js';
+import { LATEST, SUPPORTED_VERSIONS, renderResult, versionAtLeast } from './cni/result.js';
+import { str } from './cni/validate.js';
+import { IPAM_TYPE, ipamFor } from './ipam/client.js';
+import { log, mark, phaseTimes, setLogFile } from './log.js';
+
+export const PLUGIN_TYPE = 'gingham';
+
+export interface Outcome {
+  stdout: string;
+  exitCode: number;
+}
+
+const MIN_VERSION: Partial<Record<CniEnv['command'], string>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' };
+
+async function runMain(conf: NetConf, env: CniEnv, stdin: string): Promise<string> {
+  switch (env.command) {
+    case 'ADD':
+      return JSON.stringify(renderResult(await bridgeAdd(conf, env, stdin), conf.cniVersion));
+    case 'DEL':
+      await bridgeDel(conf, env, stdin);
+      return '';
+    case 'CHECK':
+      await bridgeCheck(conf, env, stdin);
+      return '';
+    case 'GC':
+      await bridgeGc(conf, env, stdin);
+      return '';
+    default:
+      await bridgeStatus(conf, env, stdin);
+      return '';
+  }
+}
+
+/** IPAM mode: another main plugin (reference bridge, macvlan, …) execs us with ipam.type gingham. */
+async function runIpam(conf: NetConf, env: CniEnv, stdin: string): Promise<string> {
+  const ipam = ipamFor(conf, env, stdin);
+  switch (env.command) {
+    case 'ADD':
+      return JSON.stringify(renderResult(await ipam.add(), conf.cniVersion));
+    case 'DEL':
+      await ipam.del();
+      return '';
+    case 'CHECK':
+      if (!conf.prevResult) throw invalidConfig('CHECK needs prevResult');
+      await ipam.check(conf.prevResult);
+      return '';
+    case 'GC':
+      if (!conf.validAttachments) throw invalidConfig('GC needs cni.dev/valid-attachments');
+      await ipam.gc(conf.validAttachments);
+      return '';
+    default:
+      await ipam.status();
+      return '';
+  }
+}
+
+export async function runPlugin(environ: Record<string, string | undefined>, stdin: string): Promise<Outcome> {
+  let cniVersion = LATEST;
+  const started = performance.now();
+  let env: CniEnv | undefined;
+  try {
+    if (readCommand(environ) === 'VERSION') {
+      return { stdout: JSON.stringify({ cniVersion: LATEST, supportedVersions: SUPPORTED_VERSIONS }), exitCode: 0 };
+    }
+    const raw = decodeStdin(stdin);
+    if (typeof raw['cniVersion'] === 'string') cniVersion = raw['cniVersion'];
+    if (typeof raw['logFile'] === 'string') setLogFile(raw['logFile']);
+    const conf = parseNetConf(raw);
+    mark('parsed');
+    env = readEnv(environ);
+    const min = MIN_VERSION[env.command];
+    if (min && !versionAtLeast(conf.cniVersion, min)) {
+      throw new CniError(Code.IncompatibleVersion, `${env.command} needs cniVersion ${min} or later, the config says ${conf.cniVersion}`);
+    }
+    let stdout: string;
+    if (conf.type === PLUGIN_TYPE) stdout = await runMain(conf, env, stdin);
+    else if (conf.ipam && str(conf.ipam, 'type', 'ipam.type') === IPAM_TYPE) stdout = await runIpam(conf, env, stdin);
+    else throw invalidConfig(`neither type nor ipam.type is "${PLUGIN_TYPE}" (type is "${conf.type}")`);
+    log('info', `${env.command} ok`, { container: env.containerId, ifName: env.ifName, network: conf.name, ms: Math.round(performance.now() - started), phases: phaseTimes() });
+    return { stdout, exitCode: 0 };
+  } catch (e) {
+    const err = asCniError(e);
+    log('error', `${env?.command ?? environ['CNI_COMMAND'] ?? '?'} failed: ${err.message}`, { code: err.code, container: env?.containerId, details: err.details || undefined });
+    return { stdout: JSON.stringify(err.toJSON(cniVersion)), exitCode: 1 };
+  }
+}
