@@ -51,8 +51,7 @@ async function runIpam(conf: NetConf, env: CniEnv, stdin: string): Promise<strin
       await ipam.check(conf.prevResult);
       return '';
     case 'GC':
-      if (!conf.validAttachments) throw invalidConfig('GC needs cni.dev/valid-attachments');
-      await ipam.gc(conf.validAttachments);
+      await ipam.gc(conf.validAttachments ?? []);
       return '';
     default:
       await ipam.status();

@@ -22,7 +22,7 @@ export interface NetConf {
   requestedIps: string[];
   /** runtimeConfig "mac" capability. */
   mac?: string;
-  /** GC: cni.dev/valid-attachments. */
+  /** GC: cni.dev/valid-attachments. Absent means none is valid: libcni's GC without arguments. */
   validAttachments?: Attachment[];
   logFile?: string;
 }
@@ -83,12 +83,14 @@ export function parseNetConf(raw: Obj): NetConf {
   const args = optObj(raw, 'args');
   const cniArgs = args ? optObj(args, 'cni', 'args.cni') : undefined;
   if (cniArgs?.['ips'] !== undefined) conf.requestedIps.push(...strList(cniArgs['ips'], 'args.cni.ips'));
-  const valid = raw['cni.dev/valid-attachments'];
-  if (valid !== undefined) {
-    if (!Array.isArray(valid)) throw invalidConfig('cni.dev/valid-attachments must be a list');
+  // libcni also sends the list as "cni.dev/attachments" (its name before spec 1.1.0 settled).
+  const key = raw['cni.dev/valid-attachments'] !== undefined ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';
+  const valid = raw[key];
+  if (valid !== undefined && valid !== null) {
+    if (!Array.isArray(valid)) throw invalidConfig(`${key} must be a list`);
     conf.validAttachments = valid.map((a, n) => {
-      const o = obj(a, `cni.dev/valid-attachments[${n}]`);
-      return { containerId: str(o, 'containerID', `cni.dev/valid-attachments[${n}].containerID`), ifName: str(o, 'ifname', `cni.dev/valid-attachments[${n}].ifname`) };
+      const o = obj(a, `${key}[${n}]`);
+      return { containerId: str(o, 'containerID', `${key}[${n}].containerID`), ifName: str(o, 'ifname', `${key}[${n}].ifname`) };
     });
   }
   const logFile = raw['logFile'];

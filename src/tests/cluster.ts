@@ -115,6 +115,7 @@ export class Cluster {
   async cni(node: string, conf: unknown, call: CniCall, binary = GINGHAM): Promise<CniOutcome> {
     const env: Record<string, string> = {
       CNI_COMMAND: call.command,
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_PATH: call.path ?? `${join(ROOT, 'bin')}:${REF_CNI}`,
       GINGHAM_LOG: join(this.tmp, 'gingham.log'),
       GINGHAM_RUN_DIR: join(this.tmp, 'run'),
@@ -140,8 +141,8 @@ export class Cluster {
   }
 
   /** ADD for a pod, expecting success; returns the result. */
-  async add(node: string, conf: unknown, pod: string, ifName = 'eth0', extra: Partial<CniCall> = {}): Promise<Record<string, unknown>> {
-    const r = await this.cni(node, conf, { command: 'ADD', containerId: `${this.prefix}-${pod}`, ifName, netns: this.netnsPath(pod), ...extra });
+  async add(node: string, conf: unknown, pod: string, ifName = 'eth0', extra: Partial<CniCall> = {}, binary = GINGHAM): Promise<Record<string, unknown>> {
+    const r = await this.cni(node, conf, { command: 'ADD', containerId: `${this.prefix}-${pod}`, ifName, netns: this.netnsPath(pod), ...extra }, binary);
     if (r.exitCode !== 0 || !r.json) throw new Error(`ADD ${pod} failed (${r.exitCode}): ${r.stdout} ${r.stderr}`);
     return r.json;
   }

@@ -1,7 +1,12 @@
 // The per-node, per-network part of the bridge backend: the bridge, its gateway addresses,
 // forwarding and the network's iptables chains. Set up by the first ADD, torn down when the last
 // pod leaves. A marker in /run (tmpfs: gone on reboot, like the kernel state it describes) records
-// what was set up for which bridge ifindex, so the ADDs after the first cost no exec for it.
+// what was set up for which bridge ifindex, so the ADDs after the first cost no exec and no lock.
+//
+// Without a lock on the common path, ADD and a last-pod DEL could cross. They follow a protocol
+// instead: ADD attaches its port, then reads the marker (and sets the network up under the lock if
+// it is gone); DEL removes the marker, then counts ports, and tears down only if none is there.
+// Whichever comes second sees the other's write.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code, invalidConfig } from '../../cni/errors.js';
@@ -65,14 +70,31 @@ async function applyFirewall(network: string, cfg: BridgeConfig, subnets: Cidr[]
   }
 }
 
-/** Make the network ready for one more pod with these addresses. Returns whether it made the bridge. */
-export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Promise<boolean> {
-  const config = JSON.stringify(cfg);
+interface Wanted {
+  fresh: Marker | undefined;
+  subnets: string[];
+  gateways: string[];
+  ready: boolean;
+}
+
+/** What the network needs for these addresses, and whether the marker says it is all there. */
+function wanted(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Wanted {
   const old = readMarker(network);
-  const fresh = old && old.config === config && sysfs.ifindex(cfg.bridge) === old.bridgeIndex ? old : undefined;
+  const fresh = old && old.config === JSON.stringify(cfg) && sysfs.ifindex(cfg.bridge) === old.bridgeIndex ? old : undefined;
   const subnets = [...new Set([...(fresh?.subnets ?? []), ...subnetsOf(ips).map(formatCidr)])];
   const gateways = [...new Set([...(fresh?.gateways ?? []), ...gatewaysOf(ips).map(formatCidr)])];
-  if (fresh && subnets.length === fresh.subnets.length && gateways.length === fresh.gateways.length) return false;
+  const ready = fresh !== undefined && subnets.length === fresh.subnets.length && gateways.length === fresh.gateways.length;
+  return { fresh, subnets, gateways, ready };
+}
+
+/** Lock-free: is the network set up for these addresses? */
+export const networkReady = (network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): boolean => wanted(network, cfg, ips).ready;
+
+/** Make the network ready for pods with these addresses; call it holding the network lock. Returns whether it made the bridge. */
+export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Promise<boolean> {
+  const { subnets, gateways, ready } = wanted(network, cfg, ips);
+  if (ready) return false;
+  const config = JSON.stringify(cfg);
 
   const exists = sysfs.exists(cfg.bridge);
   if (exists && !sysfs.isBridge(cfg.bridge)) throw invalidConfig(`${cfg.bridge} exists and is not a bridge`);
@@ -104,6 +126,9 @@ export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: rea
  */
 export async function releaseIfUnused(network: string, cfg: BridgeConfig, opts: { deleteBridge: boolean; everyTable: boolean }): Promise<boolean> {
   if (sysfs.bridgePorts(cfg.bridge).length > 0) return false;
+  // Marker first, then count again: an ADD that attached meanwhile keeps the chains (see top).
+  rmSync(markerPath(network), { force: true });
+  if (sysfs.bridgePorts(cfg.bridge).length > 0) return false;
   const tables: Table[] = opts.everyTable ? ['nat', 'filter'] : [...(cfg.ipMasq ? (['nat'] as const) : []), ...(cfg.internal ? (['filter'] as const) : [])];
   for (const family of [4, 6] as const) {
     for (const table of tables) {
@@ -111,7 +136,6 @@ export async function releaseIfUnused(network: string, cfg: BridgeConfig, opts: 
       if (text) await restore(family, text);
     }
   }
-  rmSync(markerPath(network), { force: true });
   if (opts.deleteBridge && sysfs.exists(cfg.bridge)) await ipBatch(['ip'], [`link del ${cfg.bridge}`]);
   return true;
 }

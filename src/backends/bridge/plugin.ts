@@ -15,7 +15,7 @@ import { ipIn, netnsExists } from '../../kernel/netns.js';
 import { log, mark } from '../../log.js';
 import { parseBridgeConfig } from './config.js';
 import { VETH_PREFIX, hostVethName } from './names.js';
-import { ensureNetwork, releaseIfUnused, withNetworkLock } from './network.js';
+import { ensureNetwork, networkReady, releaseIfUnused, withNetworkLock } from './network.js';
 import { buildResult, planPod, podRoutes, vlanLines } from './plan.js';
 
 const delLink = (name: string): Promise<void> => (sysfs.exists(name) ? ipBatch(['ip'], [`link del ${name}`]) : Promise.resolve());
@@ -36,14 +36,17 @@ export async function bridgeAdd(conf: NetConf, env: CniEnv, stdin: string): Prom
   try {
     const plan = planPod(cfg, att, ir.ips, podRoutes(cfg, ir.routes ?? [], ir.ips), sysfs.exists(hostVethName(env.containerId, env.ifName)));
     hostVeth = plan.hostVeth;
-    await withNetworkLock(conf.name, async () => {
-      mark('netlock');
-      createdBridge = await ensureNetwork(conf.name, cfg, ir.ips);
-      mark('network');
-      await ipBatch(['ip'], plan.hostLines);
-      const vlan = vlanLines(cfg, plan.hostVeth);
-      if (vlan.length > 0) await runOk(['bridge', '-batch', '-'], `${vlan.join('\n')}\n`);
-    });
+    const ensure = (): Promise<void> =>
+      withNetworkLock(conf.name, async () => {
+        createdBridge = (await ensureNetwork(conf.name, cfg, ir.ips)) || createdBridge;
+      });
+    if (!networkReady(conf.name, cfg, ir.ips)) await ensure();
+    mark('network');
+    await ipBatch(['ip'], plan.hostLines);
+    const vlan = vlanLines(cfg, plan.hostVeth);
+    if (vlan.length > 0) await runOk(['bridge', '-batch', '-'], `${vlan.join('\n')}\n`);
+    // Attached first, marker read second: a last-pod DEL in between cannot strand this pod.
+    if (!networkReady(conf.name, cfg, ir.ips)) await ensure();
     mark('host');
     await ipBatch(ipIn(env.netns), plan.podLines);
     mark('pod');
@@ -65,12 +68,11 @@ export async function bridgeDel(conf: NetConf, env: CniEnv, stdin: string): Prom
   const cfg = parseBridgeConfig(conf.raw);
   const ipam = ipamFor(conf, env, stdin);
   // The host end is named after the attachment, so this works when the netns is already gone.
-  await withNetworkLock(conf.name, async () => {
-    mark('netlock');
-    await delLink(hostVethName(env.containerId, env.ifName));
-    mark('link');
-    await releaseIfUnused(conf.name, cfg, { deleteBridge: false, everyTable: false });
-  });
+  await delLink(hostVethName(env.containerId, env.ifName));
+  mark('link');
+  if (sysfs.bridgePorts(cfg.bridge).length === 0) {
+    await withNetworkLock(conf.name, () => releaseIfUnused(conf.name, cfg, { deleteBridge: false, everyTable: false }));
+  }
   mark('network');
   await ipam.del();
   mark('ipam');
@@ -131,8 +133,7 @@ export async function bridgeCheck(conf: NetConf, env: CniEnv, stdin: string): Pr
 
 export async function bridgeGc(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
   const cfg = parseBridgeConfig(conf.raw);
-  const valid = conf.validAttachments;
-  if (!valid) throw invalidConfig('GC needs cni.dev/valid-attachments');
+  const valid = conf.validAttachments ?? [];
   const keep = new Set(valid.map((v) => hostVethName(v.containerId, v.ifName)));
   await withNetworkLock(conf.name, async () => {
     const stale = sysfs.bridgePorts(cfg.bridge).filter((p) => p.startsWith(VETH_PREFIX) && !keep.has(p));

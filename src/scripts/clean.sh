@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# make clean: remove what an aborted test, demo or bench run can leave behind. Only names with our
+# per-run prefixes are touched: gt<id>- (tests), gd<pid>- (demo), gb<pid>- (bench).
+set -u
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(gt[0-9a-z]+|gd[0-9]+|gb[0-9]+)-' || true); do
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  ip netns del "$ns" && echo "removed netns $ns"
+done
+rm -rf /tmp/gt[0-9a-z]*-* /tmp/gd[0-9]*-* /tmp/gb[0-9]*-* 2>/dev/null || true
