@@ -103,16 +103,20 @@ describe('parseCniArgs', () => {
     expect(args).toEqual({ ignoreUnknown: true, ips: [], podName: 'web' });
   });
 
-  it.each(['IgnoreUnknown=0', 'IgnoreUnknown=false', 'IgnoreUnknown='])('%s does not', (flag) => {
+  it.each(['IgnoreUnknown=0', 'IgnoreUnknown=false', 'IgnoreUnknown=FALSE'])('%s does not', (flag) => {
     expect(() => parseCniArgs(`${flag};FOO=bar`)).toThrow(invalidEnv(/unknown key/));
   });
 
-  it.each(['FOO', '=bar', 'K8S_POD_NAME=a;junk'])('rejects the malformed pair in %j', (raw) => {
+  it.each(['IgnoreUnknown=', 'IgnoreUnknown=yes'])('%s is an error, as in libcni', (flag) => {
+    expect(() => parseCniArgs(flag)).toThrow(invalidEnv(/IgnoreUnknown must be true or false/));
+  });
+
+  it.each(['FOO', '=bar', 'K8S_POD_NAME=a;junk', 'K8S_POD_NAME=a=b'])('rejects the malformed pair in %j', (raw) => {
     expect(() => parseCniArgs(raw)).toThrow(invalidEnv(/is not KEY=VALUE/));
   });
 
-  it('keeps "=" inside a value and allows an empty value', () => {
-    expect(parseCniArgs('K8S_POD_NAME=a=b;K8S_POD_NAMESPACE=')).toMatchObject({ podName: 'a=b', podNamespace: '' });
+  it('allows an empty value', () => {
+    expect(parseCniArgs('K8S_POD_NAME=web;K8S_POD_NAMESPACE=')).toMatchObject({ podName: 'web', podNamespace: '' });
   });
 
   it('ignores empty pairs', () => {

@@ -38,11 +38,16 @@ export function parseCniArgs(raw: string): CniArgs {
   const pairs: [string, string][] = [];
   for (const part of raw.split(';')) {
     if (part === '') continue;
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw bad(`CNI_ARGS: "${part}" is not KEY=VALUE`);
-    pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
+    const kv = part.split('=');
+    if (kv.length !== 2 || !kv[0]) throw bad(`CNI_ARGS: "${part}" is not KEY=VALUE`);
+    pairs.push([kv[0], kv[1]!]);
   }
-  for (const [k, v] of pairs) if (k === 'IgnoreUnknown') out.ignoreUnknown = /^(1|true)$/i.test(v);
+  for (const [k, v] of pairs) {
+    if (k !== 'IgnoreUnknown') continue;
+    // As libcni: 1/true and 0/false, any case; anything else is an error.
+    if (!/^(1|0|true|false)$/i.test(v)) throw bad(`CNI_ARGS: IgnoreUnknown must be true or false, not "${v}"`);
+    out.ignoreUnknown = /^(1|true)$/i.test(v);
+  }
   for (const [k, v] of pairs) {
     switch (k) {
       case 'IP':

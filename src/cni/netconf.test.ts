@@ -128,9 +128,17 @@ describe('parseNetConf', () => {
       ]);
     });
 
-    it('is absent when not given, and empty when empty', () => {
+    it('is absent when not given or null, and empty when empty', () => {
       expect(parseNetConf(base()).validAttachments).toBeUndefined();
+      expect(parseNetConf(base({ 'cni.dev/valid-attachments': null })).validAttachments).toBeUndefined();
       expect(parseNetConf(base({ 'cni.dev/valid-attachments': [] })).validAttachments).toEqual([]);
+    });
+
+    it('also reads libcni\'s older "cni.dev/attachments", the newer name winning', () => {
+      expect(parseNetConf(base({ 'cni.dev/attachments': [{ containerID: 'a', ifname: 'eth0' }] })).validAttachments).toEqual([{ containerId: 'a', ifName: 'eth0' }]);
+      const both = base({ 'cni.dev/valid-attachments': [{ containerID: 'new', ifname: 'eth0' }], 'cni.dev/attachments': [{ containerID: 'old', ifname: 'eth0' }] });
+      expect(parseNetConf(both).validAttachments).toEqual([{ containerId: 'new', ifName: 'eth0' }]);
+      expect(() => parseNetConf(base({ 'cni.dev/attachments': [{ ifname: 'eth0' }] }))).toThrow(cniError(Code.InvalidConfig, /cni\.dev\/attachments\[0\]\.containerID/));
     });
 
     it.each([

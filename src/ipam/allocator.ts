@@ -36,6 +36,12 @@ export function nextFree(set: RangeSet, taken: (ip: Ip) => boolean, exclude: rea
   for (const { r, from, to } of segments) {
     for (let v = from; v <= to; v++) {
       const ip: Ip = { family: r.start.family, value: v };
+      // Step over an excluded block at once: an IPv6 exclude can span billions of addresses.
+      const block = exclude.find((c) => contains(c, ip));
+      if (block) {
+        v = lastOf(block).value;
+        continue;
+      }
       if (allocatable(r, ip, exclude) && !taken(ip)) return { ip, range: r };
     }
   }

@@ -152,10 +152,11 @@ export async function ipamGc(cfg: IpamConfig, network: string, valid: Attachment
   });
 }
 
-/** STATUS: the store is writable and every range set has a free address. */
+/** STATUS: the store is writable and every range set has a free address (as ADD would see it). */
 export async function ipamStatus(cfg: IpamConfig, network: string): Promise<void> {
   const store = new Store(cfg.dataDir, network);
   await store.locked(() => {
+    store.repair();
     cfg.rangeSets.forEach((set, i) => {
       const free = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude);
       if (!free) throw new CniError(Code.NotAvailable, `network ${network}: no free address in range set ${i}`);

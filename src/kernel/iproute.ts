@@ -13,6 +13,18 @@ export async function ipBatch(prefix: readonly string[], lines: readonly string[
   }
 }
 
+/**
+ * Delete links, each at most once, tolerating those already gone: a pod's netns dying in the
+ * kernel takes its veth pair with it at any moment, also between our look and our delete.
+ */
+export async function deleteLinks(names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  const r = await run(['ip', '-force', '-batch', '-'], `${names.map((n) => `link del ${n}`).join('\n')}\n`);
+  if (r.code === 0) return;
+  const real = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/Cannot find device|Command failed -:\d+/.test(l));
+  if (real.length > 0) throw new CniError(Code.KernelFailure, `ip: ${real.join('; ')}`, names.map((n) => `link del ${n}`).join('\n'));
+}
+
 /** Several `ip -json` queries in one exec; one parsed array per query (empty when it failed). */
 export async function ipJson(prefix: readonly string[], queries: readonly string[]): Promise<unknown[][]> {
   const r = await run([...prefix, '-json', '-force', '-batch', '-'], `${queries.join('\n')}\n`);

@@ -156,6 +156,11 @@ describe('renderRemove', () => {
     expect(renderRemove('nat', ourChains('pods'), [`-N ${theirs}`, `-A POSTROUTING -j ${theirs}`])).toBe('');
   });
 
+  it('does not delete rules inside our own chains one by one (the flush removes them)', () => {
+    const text = renderRemove('nat', ourChains('pods'), [`-N ${MASQ}`, `-N ${INT}`, `-A ${INT} -j ${MASQ}`, `-A POSTROUTING -j ${MASQ}`]);
+    expect(text).toBe(['*nat', `:${MASQ} - [0:0]`, `:${INT} - [0:0]`, `-D POSTROUTING -j ${MASQ}`, `-X ${MASQ}`, `-X ${INT}`, 'COMMIT', ''].join('\n'));
+  });
+
   it('removes a filter jump and chain', () => {
     const text = renderRemove('filter', ourChains('pods'), [`-N ${INT}`, `-A FORWARD -m comment --comment gingham:pods -j ${INT}`, `-A ${INT} -i cni0 ! -o cni0 -j DROP`]);
     expect(text).toBe(['*filter', `:${INT} - [0:0]`, `-D FORWARD -m comment --comment gingham:pods -j ${INT}`, `-X ${INT}`, 'COMMIT', ''].join('\n'));

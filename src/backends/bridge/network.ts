@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CniError, Code, invalidConfig } from '../../cni/errors.js';
 import type { ResultIp } from '../../cni/result.js';
 import { isObj } from '../../cni/validate.js';
-import { ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
+import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
 import { listRules, restore } from '../../kernel/iptables.js';
 import { runOk } from '../../kernel/exec.js';
 import { ownNetnsId } from '../../kernel/netns.js';
@@ -110,7 +110,7 @@ export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: rea
     await applyFirewall(network, cfg, cidrs(subnets));
   } catch (e) {
     if (!exists && sysfs.exists(cfg.bridge) && sysfs.bridgePorts(cfg.bridge).length === 0) {
-      await ipBatch(['ip'], [`link del ${cfg.bridge}`]).catch(() => undefined);
+      await deleteLinks([cfg.bridge]).catch(() => undefined);
     }
     throw e instanceof CniError ? e : new CniError(Code.KernelFailure, `setting up network ${network}: ${(e as Error).message}`);
   }
@@ -136,6 +136,6 @@ export async function releaseIfUnused(network: string, cfg: BridgeConfig, opts: 
       if (text) await restore(family, text);
     }
   }
-  if (opts.deleteBridge && sysfs.exists(cfg.bridge)) await ipBatch(['ip'], [`link del ${cfg.bridge}`]);
+  if (opts.deleteBridge) await deleteLinks([cfg.bridge]);
   return true;
 }

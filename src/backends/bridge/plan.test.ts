@@ -152,7 +152,7 @@ describe('planPod', () => {
   const podMac = macFrom('pod/c0ffee/eth0');
 
   it('creates the veth with its peer straight in the netns, attached and up', () => {
-    const plan = planPod(config(), att, [v4], [], false);
+    const plan = planPod(config(), att, [v4], []);
     expect(plan).toMatchObject({ hostVeth, hostMac, podMac });
     expect(plan.hostLines).toEqual([
       `link add name ${hostVeth} address ${hostMac} type veth peer name eth0 address ${podMac} netns /var/run/netns/pod1`,
@@ -161,18 +161,14 @@ describe('planPod', () => {
     ]);
   });
 
-  it('deletes an old host veth first when replacing', () => {
-    expect(planPod(config(), att, [v4], [], true).hostLines[0]).toBe(`link del ${hostVeth}`);
-  });
-
   it('uses the runtime MAC for the pod side', () => {
-    const plan = planPod(config(), { ...att, mac: '0a:58:0a:00:00:05' }, [v4], [], false);
+    const plan = planPod(config(), { ...att, mac: '0a:58:0a:00:00:05' }, [v4], []);
     expect(plan.podMac).toBe('0a:58:0a:00:00:05');
     expect(plan.hostLines[0]).toContain('peer name eth0 address 0a:58:0a:00:00:05 ');
   });
 
   it('sets the mtu on both ends', () => {
-    expect(planPod(config({ mtu: 1450 }), att, [v4], [], false).hostLines[0]).toBe(
+    expect(planPod(config({ mtu: 1450 }), att, [v4], []).hostLines[0]).toBe(
       `link add name ${hostVeth} address ${hostMac} mtu 1450 type veth peer name eth0 address ${podMac} mtu 1450 netns /var/run/netns/pod1`,
     );
   });
@@ -182,7 +178,7 @@ describe('planPod', () => {
     [{ isolation: true }, 'isolated on'],
     [{}, undefined],
   ])('port flags %j', (over, flags) => {
-    const lines = planPod(config(over), att, [v4], [], false).hostLines;
+    const lines = planPod(config(over), att, [v4], []).hostLines;
     const slave = lines.filter((l) => l.includes('bridge_slave'));
     expect(slave).toEqual(flags ? [`link set ${hostVeth} type bridge_slave ${flags}`] : []);
     // The flags are set before the port goes up.
@@ -196,7 +192,7 @@ describe('planPod', () => {
       { dst: '::/0' },
       { dst: '172.16.0.0/12', gw: '10.0.0.254' },
     ];
-    expect(planPod(config(), att, [v4, v6], routes, false).podLines).toEqual([
+    expect(planPod(config(), att, [v4, v6], routes).podLines).toEqual([
       'addr add 10.0.0.5/24 dev eth0',
       'addr add fd00::5/64 dev eth0 nodad',
       'link set eth0 up',
@@ -209,27 +205,27 @@ describe('planPod', () => {
   });
 
   it('adds a route without gw as on-link when the family has no gateway', () => {
-    const lines = planPod(config(), att, [{ address: '10.0.0.5/24' }, v6], [{ dst: '192.168.0.0/16' }], false).podLines;
+    const lines = planPod(config(), att, [{ address: '10.0.0.5/24' }, v6], [{ dst: '192.168.0.0/16' }]).podLines;
     expect(lines.at(-1)).toBe('route add 192.168.0.0/16 dev eth0');
   });
 
   it('uses the first gateway of a family', () => {
     const ips = [v4, { address: '10.0.1.5/24', gateway: '10.0.1.1' }];
-    expect(planPod(config(), att, ips, [{ dst: '192.168.0.0/16' }], false).podLines.at(-1)).toBe('route add 192.168.0.0/16 via 10.0.0.1 dev eth0');
+    expect(planPod(config(), att, ips, [{ dst: '192.168.0.0/16' }]).podLines.at(-1)).toBe('route add 192.168.0.0/16 via 10.0.0.1 dev eth0');
   });
 
   it('returns the routes it plans', () => {
     const routes: ResultRoute[] = [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }];
-    expect(planPod(config(), att, [v4], routes, false).routes).toEqual(routes);
+    expect(planPod(config(), att, [v4], routes).routes).toEqual(routes);
   });
 
   it('rejects an address without prefix', () => {
-    expect(() => planPod(config(), att, [{ address: '10.0.0.5' }], [], false)).toThrow(invalid(/without prefix: 10\.0\.0\.5/));
+    expect(() => planPod(config(), att, [{ address: '10.0.0.5' }], [])).toThrow(invalid(/without prefix: 10\.0\.0\.5/));
   });
 });
 
 describe('buildResult', () => {
-  const plan = planPod(config(), att, [v4, v6], [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }], false);
+  const plan = planPod(config(), att, [v4, v6], [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }]);
 
   it('lists bridge, host veth and pod interface, every address on the pod interface', () => {
     const r = buildResult(config(), att, plan, brMac, [v4, v6], undefined);

@@ -48,8 +48,8 @@ export function bridgeLines(cfg: BridgeConfig, current: Cidr[] | undefined, gate
   const have = current ?? [];
   for (const gw of gateways) {
     if (have.some((c) => sameIp(c.ip, gw.ip) && c.prefix === gw.prefix)) continue;
-    // Another address of the same subnet on the bridge: the reference plugin refuses, or
-    // replaces it with forceAddress. We do the same.
+    // Another address of the gateway's subnet on the bridge is refused, or replaced with
+    // forceAddress. Addresses of other subnets stay: one bridge may be the gateway of several.
     const clash = have.filter((c) => c.ip.family === gw.ip.family && formatCidr(canonical(c)) === formatCidr(canonical(gw)));
     for (const old of clash) {
       if (!cfg.forceAddress) {
@@ -102,15 +102,15 @@ export function podRoutes(cfg: BridgeConfig, ipamRoutes: readonly ResultRoute[],
   return routes;
 }
 
-export function planPod(cfg: BridgeConfig, a: Attachment, ips: readonly ResultIp[], routes: readonly ResultRoute[], replace: boolean): PodPlan {
+export function planPod(cfg: BridgeConfig, a: Attachment, ips: readonly ResultIp[], routes: readonly ResultRoute[]): PodPlan {
   const hostVeth = hostVethName(a.containerId, a.ifName);
   const hostMac = macFrom(`host/${a.containerId}/${a.ifName}`);
   const podMac = a.mac ?? macFrom(`pod/${a.containerId}/${a.ifName}`);
   const mtu = cfg.mtu ? ` mtu ${cfg.mtu}` : '';
-  const hostLines: string[] = [];
-  if (replace) hostLines.push(`link del ${hostVeth}`);
-  hostLines.push(`link add name ${hostVeth} address ${hostMac}${mtu} type veth peer name ${a.ifName} address ${podMac}${mtu} netns ${a.netns}`);
-  hostLines.push(`link set ${hostVeth} master ${cfg.bridge}`);
+  const hostLines = [
+    `link add name ${hostVeth} address ${hostMac}${mtu} type veth peer name ${a.ifName} address ${podMac}${mtu} netns ${a.netns}`,
+    `link set ${hostVeth} master ${cfg.bridge}`,
+  ];
   const flags = [cfg.hairpinMode ? 'hairpin on' : '', cfg.isolation ? 'isolated on' : ''].filter((f) => f).join(' ');
   if (flags) hostLines.push(`link set ${hostVeth} type bridge_slave ${flags}`);
   hostLines.push(`link set ${hostVeth} up`);

@@ -10,7 +10,7 @@ import type { Result } from '../../cni/result.js';
 import { isObj } from '../../cni/validate.js';
 import { ipamFor } from '../../ipam/client.js';
 import { runOk } from '../../kernel/exec.js';
-import { ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
+import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
 import { ipIn, netnsExists } from '../../kernel/netns.js';
 import { log, mark } from '../../log.js';
 import { parseBridgeConfig } from './config.js';
@@ -18,7 +18,7 @@ import { VETH_PREFIX, hostVethName } from './names.js';
 import { ensureNetwork, networkReady, releaseIfUnused, withNetworkLock } from './network.js';
 import { buildResult, planPod, podRoutes, vlanLines } from './plan.js';
 
-const delLink = (name: string): Promise<void> => (sysfs.exists(name) ? ipBatch(['ip'], [`link del ${name}`]) : Promise.resolve());
+const delLink = (name: string): Promise<void> => (sysfs.exists(name) ? deleteLinks([name]) : Promise.resolve());
 
 export async function bridgeAdd(conf: NetConf, env: CniEnv, stdin: string): Promise<Result> {
   const cfg = parseBridgeConfig(conf.raw);
@@ -34,8 +34,10 @@ export async function bridgeAdd(conf: NetConf, env: CniEnv, stdin: string): Prom
   let createdBridge = false;
   let hostVeth: string | undefined;
   try {
-    const plan = planPod(cfg, att, ir.ips, podRoutes(cfg, ir.routes ?? [], ir.ips), sysfs.exists(hostVethName(env.containerId, env.ifName)));
+    const plan = planPod(cfg, att, ir.ips, podRoutes(cfg, ir.routes ?? [], ir.ips));
     hostVeth = plan.hostVeth;
+    // A repeated ADD for the same attachment starts over with fresh links (same addresses).
+    await delLink(plan.hostVeth);
     const ensure = (): Promise<void> =>
       withNetworkLock(conf.name, async () => {
         createdBridge = (await ensureNetwork(conf.name, cfg, ir.ips)) || createdBridge;
@@ -68,14 +70,21 @@ export async function bridgeDel(conf: NetConf, env: CniEnv, stdin: string): Prom
   const cfg = parseBridgeConfig(conf.raw);
   const ipam = ipamFor(conf, env, stdin);
   // The host end is named after the attachment, so this works when the netns is already gone.
-  await delLink(hostVethName(env.containerId, env.ifName));
-  mark('link');
-  if (sysfs.bridgePorts(cfg.bridge).length === 0) {
-    await withNetworkLock(conf.name, () => releaseIfUnused(conf.name, cfg, { deleteBridge: false, everyTable: false }));
+  // Clean up as much as can be: the reservation is released even if the link could not be removed.
+  let failure: unknown;
+  try {
+    await delLink(hostVethName(env.containerId, env.ifName));
+    mark('link');
+    if (sysfs.bridgePorts(cfg.bridge).length === 0) {
+      await withNetworkLock(conf.name, () => releaseIfUnused(conf.name, cfg, { deleteBridge: false, everyTable: false }));
+    }
+    mark('network');
+  } catch (e) {
+    failure = e;
   }
-  mark('network');
   await ipam.del();
   mark('ipam');
+  if (failure) throw failure;
 }
 
 interface PodView {
@@ -137,7 +146,7 @@ export async function bridgeGc(conf: NetConf, env: CniEnv, stdin: string): Promi
   const keep = new Set(valid.map((v) => hostVethName(v.containerId, v.ifName)));
   await withNetworkLock(conf.name, async () => {
     const stale = sysfs.bridgePorts(cfg.bridge).filter((p) => p.startsWith(VETH_PREFIX) && !keep.has(p));
-    if (stale.length > 0) await ipBatch(['ip'], stale.map((p) => `link del ${p}`));
+    await deleteLinks(stale);
     await releaseIfUnused(conf.name, cfg, { deleteBridge: false, everyTable: true });
   });
   await ipamFor(conf, env, stdin).gc(valid);
