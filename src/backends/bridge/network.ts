@@ -112,6 +112,9 @@ export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: rea
     if (!exists && sysfs.exists(cfg.bridge) && sysfs.bridgePorts(cfg.bridge).length === 0) {
       await deleteLinks([cfg.bridge]).catch(() => undefined);
     }
+    if (cfg.vlan && e instanceof CniError && /Operation not supported/.test(e.message)) {
+      throw new CniError(Code.KernelFailure, `vlan ${cfg.vlan}: this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)`, e.details);
+    }
     throw e instanceof CniError ? e : new CniError(Code.KernelFailure, `setting up network ${network}: ${(e as Error).message}`);
   }
   mkdirSync(netDir(network), { recursive: true });
