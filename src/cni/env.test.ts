@@ -89,9 +89,9 @@ describe('parseCniArgs', () => {
   });
 
   it('splits IP=a,b and trims the parts', () => {
-    expect(parseCniArgs('IP=10.0.0.5, fd00::5').ips).toEqual(['10.0.0.5', 'fd00::5']);
-    expect(parseCniArgs('IP=10.0.0.5/24').ips).toEqual(['10.0.0.5/24']);
-    expect(parseCniArgs('IP=,10.0.0.5,').ips).toEqual(['10.0.0.5']);
+    expect(parseCniArgs('IP=198.18.0.5, fd42:18::5').ips).toEqual(['198.18.0.5', 'fd42:18::5']);
+    expect(parseCniArgs('IP=198.18.0.5/24').ips).toEqual(['198.18.0.5/24']);
+    expect(parseCniArgs('IP=,198.18.0.5,').ips).toEqual(['198.18.0.5']);
   });
 
   it('rejects unknown keys', () => {

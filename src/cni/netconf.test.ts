@@ -37,7 +37,7 @@ describe('versionOf', () => {
 
 describe('parseNetConf', () => {
   it('reads the common keys', () => {
-    const raw = base({ ipam: { type: 'gingham' }, dns: { nameservers: ['10.0.0.10'], domain: 'cluster.local', search: ['a'], options: ['ndots:5'] }, logFile: '/tmp/x.log' });
+    const raw = base({ ipam: { type: 'gingham' }, dns: { nameservers: ['198.18.0.10'], domain: 'cluster.local', search: ['a'], options: ['ndots:5'] }, logFile: '/tmp/x.log' });
     const conf = parseNetConf(raw);
     expect(conf).toEqual({
       cniVersion: '1.1.0',
@@ -45,7 +45,7 @@ describe('parseNetConf', () => {
       type: 'gingham',
       raw,
       ipam: { type: 'gingham' },
-      dns: { nameservers: ['10.0.0.10'], domain: 'cluster.local', search: ['a'], options: ['ndots:5'] },
+      dns: { nameservers: ['198.18.0.10'], domain: 'cluster.local', search: ['a'], options: ['ndots:5'] },
       requestedIps: [],
       logFile: '/tmp/x.log',
     });
@@ -69,23 +69,23 @@ describe('parseNetConf', () => {
 
   it('rejects a non-object ipam and bad dns lists', () => {
     expect(() => parseNetConf(base({ ipam: 'x' }))).toThrow(cniError(Code.InvalidConfig, /ipam must be an object/));
-    expect(() => parseNetConf(base({ dns: { nameservers: '10.0.0.10' } }))).toThrow(cniError(Code.InvalidConfig, /dns.nameservers/));
+    expect(() => parseNetConf(base({ dns: { nameservers: '198.18.0.10' } }))).toThrow(cniError(Code.InvalidConfig, /dns.nameservers/));
   });
 
   it('reads prevResult and fails on a broken one with code 6', () => {
-    const conf = parseNetConf(base({ prevResult: { cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24' }] } }));
-    expect(conf.prevResult).toEqual({ ips: [{ address: '10.0.0.2/24' }] });
+    const conf = parseNetConf(base({ prevResult: { cniVersion: '1.1.0', ips: [{ address: '198.18.0.2/24' }] } }));
+    expect(conf.prevResult).toEqual({ ips: [{ address: '198.18.0.2/24' }] });
     expect(parseNetConf(base({ prevResult: null })).prevResult).toBeUndefined();
     expect(() => parseNetConf(base({ prevResult: { ips: [{}] } }))).toThrow(cniError(Code.DecodingFailure, /prevResult: ips\[0\]/));
   });
 
   describe('runtimeConfig', () => {
     it('collects ips', () => {
-      expect(parseNetConf(base({ runtimeConfig: { ips: ['10.0.0.5/24', 'fd00::5/64'] } })).requestedIps).toEqual(['10.0.0.5/24', 'fd00::5/64']);
+      expect(parseNetConf(base({ runtimeConfig: { ips: ['198.18.0.5/24', 'fd42:18::5/64'] } })).requestedIps).toEqual(['198.18.0.5/24', 'fd42:18::5/64']);
     });
 
     it('rejects ips that are not a list of strings', () => {
-      expect(() => parseNetConf(base({ runtimeConfig: { ips: '10.0.0.5' } }))).toThrow(cniError(Code.InvalidConfig, /runtimeConfig.ips/));
+      expect(() => parseNetConf(base({ runtimeConfig: { ips: '198.18.0.5' } }))).toThrow(cniError(Code.InvalidConfig, /runtimeConfig.ips/));
       expect(() => parseNetConf(base({ runtimeConfig: { ips: [5] } }))).toThrow(cniError(Code.InvalidConfig, /runtimeConfig.ips/));
     });
 
@@ -103,8 +103,8 @@ describe('parseNetConf', () => {
   });
 
   it('collects args.cni.ips after runtimeConfig.ips', () => {
-    const conf = parseNetConf(base({ runtimeConfig: { ips: ['10.0.0.5'] }, args: { cni: { ips: ['fd00::5'] } } }));
-    expect(conf.requestedIps).toEqual(['10.0.0.5', 'fd00::5']);
+    const conf = parseNetConf(base({ runtimeConfig: { ips: ['198.18.0.5'] }, args: { cni: { ips: ['fd42:18::5'] } } }));
+    expect(conf.requestedIps).toEqual(['198.18.0.5', 'fd42:18::5']);
   });
 
   it('rejects args.cni.ips that are not strings', () => {

@@ -10,7 +10,7 @@ const full: Result = {
   ],
   ips: [
     { address: '198.18.16.5/24', gateway: '198.18.16.1', interface: 1 },
-    { address: 'fd00::5/64', gateway: 'fd00::1', interface: 1 },
+    { address: 'fd42:18::5/64', gateway: 'fd42:18::1', interface: 1 },
   ],
   routes: [
     { dst: '0.0.0.0/0', gw: '198.18.16.1', mtu: 1300, advmss: 1260, priority: 10, table: 100, scope: 0 },
@@ -27,7 +27,7 @@ describe('renderResult', () => {
     expect(out['cniVersion']).toBe(v);
     expect(out['ips']).toEqual([
       { version: '4', address: '198.18.16.5/24', gateway: '198.18.16.1', interface: 1 },
-      { version: '6', address: 'fd00::5/64', gateway: 'fd00::1', interface: 1 },
+      { version: '6', address: 'fd42:18::5/64', gateway: 'fd42:18::1', interface: 1 },
     ]);
   });
 
@@ -57,8 +57,8 @@ describe('renderResult', () => {
   });
 
   it('leaves out what the result does not have', () => {
-    const out = renderResult({ ips: [{ address: '10.0.0.2/24' }] }, '1.0.0');
-    expect(out).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/24' }], dns: {} });
+    const out = renderResult({ ips: [{ address: '198.18.0.2/24' }] }, '1.0.0');
+    expect(out).toEqual({ cniVersion: '1.0.0', ips: [{ address: '198.18.0.2/24' }], dns: {} });
   });
 
   it.each(SUPPORTED_VERSIONS)('%s round-trips through parseResult', (v) => {
@@ -75,27 +75,27 @@ describe('parseResult', () => {
       {
         cniVersion: '0.3.1',
         interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/proc/1/ns/net' }],
-        ips: [{ version: '4', address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 0 }],
+        ips: [{ version: '4', address: '198.18.0.2/24', gateway: '198.18.0.1', interface: 0 }],
         routes: [{ dst: '0.0.0.0/0' }],
-        dns: { nameservers: ['10.0.0.10'] },
+        dns: { nameservers: ['198.18.0.10'] },
       },
       'prevResult',
     );
     expect(r).toEqual({
       interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/proc/1/ns/net' }],
-      ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1', interface: 0 }],
+      ips: [{ address: '198.18.0.2/24', gateway: '198.18.0.1', interface: 0 }],
       routes: [{ dst: '0.0.0.0/0' }],
-      dns: { nameservers: ['10.0.0.10'] },
+      dns: { nameservers: ['198.18.0.10'] },
     });
   });
 
   it('reads a 1.1.0 result with route and interface extras', () => {
     const r = parseResult(
-      { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', mtu: 9000 }], ips: [], routes: [{ dst: '10.0.0.0/8', gw: '10.0.0.1', table: 5, scope: 253 }] },
+      { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', mtu: 9000 }], ips: [], routes: [{ dst: '198.18.0.0/16', gw: '198.18.0.1', table: 5, scope: 253 }] },
       'x',
     );
     expect(r.interfaces).toEqual([{ name: 'eth0', mtu: 9000 }]);
-    expect(r.routes).toEqual([{ dst: '10.0.0.0/8', gw: '10.0.0.1', table: 5, scope: 253 }]);
+    expect(r.routes).toEqual([{ dst: '198.18.0.0/16', gw: '198.18.0.1', table: 5, scope: 253 }]);
   });
 
   it('treats a missing ips as none and leaves out absent lists', () => {
@@ -103,18 +103,18 @@ describe('parseResult', () => {
   });
 
   it('drops fields of the wrong type', () => {
-    const r = parseResult({ ips: [{ address: '10.0.0.2/24', gateway: 7, interface: '0' }], dns: { nameservers: [1], domain: 2, search: 'a', options: ['x'] } }, 'x');
-    expect(r).toEqual({ ips: [{ address: '10.0.0.2/24' }], dns: { options: ['x'] } });
+    const r = parseResult({ ips: [{ address: '198.18.0.2/24', gateway: 7, interface: '0' }], dns: { nameservers: [1], domain: 2, search: 'a', options: ['x'] } }, 'x');
+    expect(r).toEqual({ ips: [{ address: '198.18.0.2/24' }], dns: { options: ['x'] } });
   });
 
   const cases: [string, unknown, string][] = [
     ['not an object', [1], 'prev: not an object'],
     ['null', null, 'prev: not an object'],
     ['ips not a list', { ips: {} }, 'prev: ips is not a list'],
-    ['ip without address', { ips: [{ gateway: '10.0.0.1' }] }, 'prev: ips[0] has no address'],
-    ['ip not an object', { ips: [{ address: '10.0.0.2/24' }, 'x'] }, 'prev: ips[1] has no address'],
+    ['ip without address', { ips: [{ gateway: '198.18.0.1' }] }, 'prev: ips[0] has no address'],
+    ['ip not an object', { ips: [{ address: '198.18.0.2/24' }, 'x'] }, 'prev: ips[1] has no address'],
     ['interface without name', { interfaces: [{ mac: '02:00:00:00:00:01' }] }, 'prev: interfaces[0] has no name'],
-    ['route without dst', { routes: [{ gw: '10.0.0.1' }] }, 'prev: routes[0] has no dst'],
+    ['route without dst', { routes: [{ gw: '198.18.0.1' }] }, 'prev: routes[0] has no dst'],
   ];
   it.each(cases)('rejects %s with code 6', (_name, input, msg) => {
     let err: unknown;

@@ -33,33 +33,33 @@ describe('Store', () => {
 
   describe('reserve / get / list', () => {
     it('stores the record and one claim per address, hard links of it', () => {
-      const r = rec('a', '10.0.0.2/24', 'fd00::2/64');
+      const r = rec('a', '198.18.0.2/24', 'fd42:18::2/64');
       store.reserve(r);
       expect(store.get(att('a'))).toEqual(r);
-      expect(files()).toEqual(['10.0.0.2', 'attachments', 'fd00::2']);
+      expect(files()).toEqual(['198.18.0.2', 'attachments', 'fd42:18::2']);
       const ino = statSync(recordPath('a')).ino;
-      expect(statSync(join(store.dir, '10.0.0.2')).ino).toBe(ino);
-      expect(statSync(join(store.dir, 'fd00::2')).ino).toBe(ino);
-      expect(store.isClaimed('10.0.0.2')).toBe(true);
-      expect(store.isClaimed('10.0.0.3')).toBe(false);
-      expect(store.holder('fd00::2')).toEqual(r);
+      expect(statSync(join(store.dir, '198.18.0.2')).ino).toBe(ino);
+      expect(statSync(join(store.dir, 'fd42:18::2')).ino).toBe(ino);
+      expect(store.isClaimed('198.18.0.2')).toBe(true);
+      expect(store.isClaimed('198.18.0.3')).toBe(false);
+      expect(store.holder('fd42:18::2')).toEqual(r);
     });
 
     it('lists every reservation', () => {
-      store.reserve(rec('a', '10.0.0.2/24'));
-      store.reserve(rec('b', '10.0.0.3/24'));
+      store.reserve(rec('a', '198.18.0.2/24'));
+      store.reserve(rec('b', '198.18.0.3/24'));
       expect(store.list().map((r) => r.containerId).sort()).toEqual(['a', 'b']);
     });
 
     it('refuses an address someone holds (code 100) and leaves nothing behind', () => {
-      store.reserve(rec('a', '10.0.0.3/24'));
-      expect(() => store.reserve(rec('b', '10.0.0.2/24', '10.0.0.3/24'))).toThrow(
-        expect.objectContaining({ code: Code.AddressUnavailable, message: 'address 10.0.0.3 is already reserved' }),
+      store.reserve(rec('a', '198.18.0.3/24'));
+      expect(() => store.reserve(rec('b', '198.18.0.2/24', '198.18.0.3/24'))).toThrow(
+        expect.objectContaining({ code: Code.AddressUnavailable, message: 'address 198.18.0.3 is already reserved' }),
       );
-      // The claim on 10.0.0.2 made before the failure is undone, and no temporary file is left.
-      expect(files()).toEqual(['10.0.0.3', 'attachments']);
+      // The claim on 198.18.0.2 made before the failure is undone, and no temporary file is left.
+      expect(files()).toEqual(['198.18.0.3', 'attachments']);
       expect(store.get(att('b'))).toBeUndefined();
-      expect(store.holder('10.0.0.3')?.containerId).toBe('a');
+      expect(store.holder('198.18.0.3')?.containerId).toBe('a');
     });
 
     it('is undefined for an unknown attachment, or a broken record', () => {
@@ -78,13 +78,13 @@ describe('Store', () => {
 
   describe('release', () => {
     it('removes the record and its claims and returns it', () => {
-      const r = rec('a', '10.0.0.2/24', 'fd00::2/64');
+      const r = rec('a', '198.18.0.2/24', 'fd42:18::2/64');
       store.reserve(r);
-      store.reserve(rec('b', '10.0.0.3/24'));
+      store.reserve(rec('b', '198.18.0.3/24'));
       expect(store.release(att('a'))).toEqual(r);
-      expect(files()).toEqual(['10.0.0.3', 'attachments']);
+      expect(files()).toEqual(['198.18.0.3', 'attachments']);
       expect(store.get(att('a'))).toBeUndefined();
-      expect(store.isClaimed('10.0.0.2')).toBe(false);
+      expect(store.isClaimed('198.18.0.2')).toBe(false);
     });
 
     it('returns undefined for an attachment with no reservation', () => {
@@ -92,70 +92,70 @@ describe('Store', () => {
     });
 
     it('leaves a claim on its address that belongs to another record', () => {
-      store.reserve(rec('a', '10.0.0.2/24'));
-      rmSync(join(store.dir, '10.0.0.2'));
-      store.reserve(rec('b', '10.0.0.2/24'));
+      store.reserve(rec('a', '198.18.0.2/24'));
+      rmSync(join(store.dir, '198.18.0.2'));
+      store.reserve(rec('b', '198.18.0.2/24'));
       store.release(att('a'));
-      expect(store.holder('10.0.0.2')?.containerId).toBe('b');
+      expect(store.holder('198.18.0.2')?.containerId).toBe('b');
     });
   });
 
   describe('last reserved', () => {
     it('is kept per range set', () => {
       expect(store.lastReserved(0)).toBeUndefined();
-      store.setLastReserved(0, '10.0.0.7');
-      store.setLastReserved(1, 'fd00::7');
-      store.setLastReserved(0, '10.0.0.8');
-      expect(store.lastReserved(0)).toBe('10.0.0.8');
-      expect(store.lastReserved(1)).toBe('fd00::7');
+      store.setLastReserved(0, '198.18.0.7');
+      store.setLastReserved(1, 'fd42:18::7');
+      store.setLastReserved(0, '198.18.0.8');
+      expect(store.lastReserved(0)).toBe('198.18.0.8');
+      expect(store.lastReserved(1)).toBe('fd42:18::7');
       expect(files().filter((f) => f.startsWith('.tmp-'))).toEqual([]);
     });
   });
 
   describe('repair', () => {
     it('removes empty and orphan claims, temporary files and broken records', () => {
-      store.reserve(rec('a', '10.0.0.2/24'));
-      store.setLastReserved(0, '10.0.0.2');
-      writeFileSync(join(store.dir, '10.0.0.3'), ''); // a torn claim
-      writeFileSync(join(store.dir, '10.0.0.4'), JSON.stringify(rec('ghost', '10.0.0.4/24'))); // its record never landed
-      writeFileSync(join(store.dir, '.tmp-123-456'), JSON.stringify(rec('c', '10.0.0.9/24')));
+      store.reserve(rec('a', '198.18.0.2/24'));
+      store.setLastReserved(0, '198.18.0.2');
+      writeFileSync(join(store.dir, '198.18.0.3'), ''); // a torn claim
+      writeFileSync(join(store.dir, '198.18.0.4'), JSON.stringify(rec('ghost', '198.18.0.4/24'))); // its record never landed
+      writeFileSync(join(store.dir, '.tmp-123-456'), JSON.stringify(rec('c', '198.18.0.9/24')));
       writeFileSync(recordPath('broken'), 'not json');
       const removed = store.repair();
-      expect(removed.sort()).toEqual(['.tmp-123-456', '10.0.0.3', '10.0.0.4', 'attachments/broken@eth0']);
-      expect(files()).toEqual(['10.0.0.2', 'attachments', 'last_reserved_ip.0']);
-      expect(store.get(att('a'))?.ips).toEqual(['10.0.0.2/24']);
-      expect(store.lastReserved(0)).toBe('10.0.0.2');
+      expect(removed.sort()).toEqual(['.tmp-123-456', '198.18.0.3', '198.18.0.4', 'attachments/broken@eth0']);
+      expect(files()).toEqual(['198.18.0.2', 'attachments', 'last_reserved_ip.0']);
+      expect(store.get(att('a'))?.ips).toEqual(['198.18.0.2/24']);
+      expect(store.lastReserved(0)).toBe('198.18.0.2');
     });
 
     it('frees the address of a claim whose record was broken', () => {
-      store.reserve(rec('a', '10.0.0.2/24'));
+      store.reserve(rec('a', '198.18.0.2/24'));
       writeFileSync(recordPath('a'), 'garbage'); // same inode as the claim: both are now unreadable
-      expect(store.repair().sort()).toEqual(['10.0.0.2', 'attachments/a@eth0']);
-      expect(() => store.reserve(rec('b', '10.0.0.2/24'))).not.toThrow();
+      expect(store.repair().sort()).toEqual(['198.18.0.2', 'attachments/a@eth0']);
+      expect(() => store.reserve(rec('b', '198.18.0.2/24'))).not.toThrow();
     });
 
     it('lets an address be reserved again after repair', () => {
-      writeFileSync(join(store.dir, '10.0.0.3'), '');
-      expect(() => store.reserve(rec('a', '10.0.0.3/24'))).toThrow(expect.objectContaining({ code: Code.AddressUnavailable }));
+      writeFileSync(join(store.dir, '198.18.0.3'), '');
+      expect(() => store.reserve(rec('a', '198.18.0.3/24'))).toThrow(expect.objectContaining({ code: Code.AddressUnavailable }));
       store.repair();
-      store.reserve(rec('a', '10.0.0.3/24'));
-      expect(store.holder('10.0.0.3')?.containerId).toBe('a');
+      store.reserve(rec('a', '198.18.0.3/24'));
+      expect(store.holder('198.18.0.3')?.containerId).toBe('a');
     });
 
     it('removes nothing from a sound store', () => {
-      store.reserve(rec('a', '10.0.0.2/24', 'fd00::2/64'));
+      store.reserve(rec('a', '198.18.0.2/24', 'fd42:18::2/64'));
       expect(store.repair()).toEqual([]);
-      expect(files()).toEqual(['10.0.0.2', 'attachments', 'fd00::2']);
+      expect(files()).toEqual(['198.18.0.2', 'attachments', 'fd42:18::2']);
     });
 
     it('keeps the lock it runs under', async () => {
-      writeFileSync(join(store.dir, '10.0.0.3'), '');
+      writeFileSync(join(store.dir, '198.18.0.3'), '');
       const removed = await store.locked(() => {
         const r = store.repair();
         expect(existsSync(join(store.dir, 'lock'))).toBe(true);
         return r;
       });
-      expect(removed).toEqual(['10.0.0.3']);
+      expect(removed).toEqual(['198.18.0.3']);
     });
 
     it('does nothing when the network does not exist', () => {

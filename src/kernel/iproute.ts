@@ -40,43 +40,30 @@ export async function ipJson(prefix: readonly string[], queries: readonly string
   return out;
 }
 
+function readSys(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function listSys(path: string): string[] | undefined {
+  try {
+    return readdirSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Link facts straight from sysfs: no exec for the common questions. */
 export const sysfs = {
-  exists(link: string): boolean {
-    try {
-      readFileSync(`/sys/class/net/${link}/ifindex`);
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  exists: (link: string): boolean => readSys(`/sys/class/net/${link}/ifindex`) !== undefined,
   ifindex(link: string): number | undefined {
-    try {
-      return Number(readFileSync(`/sys/class/net/${link}/ifindex`, 'utf8'));
-    } catch {
-      return undefined;
-    }
+    const v = readSys(`/sys/class/net/${link}/ifindex`);
+    return v === undefined ? undefined : Number(v);
   },
-  mac(link: string): string | undefined {
-    try {
-      return readFileSync(`/sys/class/net/${link}/address`, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  },
-  bridgePorts(bridge: string): string[] {
-    try {
-      return readdirSync(`/sys/class/net/${bridge}/brif`);
-    } catch {
-      return [];
-    }
-  },
-  isBridge(link: string): boolean {
-    try {
-      readdirSync(`/sys/class/net/${link}/bridge`);
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  mac: (link: string): string | undefined => readSys(`/sys/class/net/${link}/address`)?.trim(),
+  bridgePorts: (bridge: string): string[] => listSys(`/sys/class/net/${bridge}/brif`) ?? [],
+  isBridge: (link: string): boolean => listSys(`/sys/class/net/${link}/bridge`) !== undefined,
 };

@@ -30,7 +30,7 @@ describe('parseIp: IPv4', () => {
     ['0.0.0.0', 0n],
     ['255.255.255.255', 0xffffffffn],
     ['198.18.16.5', 0xc6121005n],
-    ['10.0.0.1', 0x0a000001n],
+    ['198.18.0.1', 0xc6120001n],
   ])('%s', (s, value) => {
     expect(parseIp(s)).toEqual({ family: 4, value });
   });
@@ -173,7 +173,7 @@ describe('parseCidr / formatCidr', () => {
     expect(parseCidr('198.18.16.5/24')).toEqual({ ip: { family: 4, value: 0xc6121005n }, prefix: 24 });
   });
 
-  it.each(['10.0.0.0/0', '10.0.0.0/32', '::/0', '2001:db8::/128'])('accepts %s', (s) => {
+  it.each(['198.18.0.0/0', '198.18.0.0/32', '::/0', '2001:db8::/128'])('accepts %s', (s) => {
     expect(formatCidr(cidr(s))).toBe(s);
   });
 
@@ -181,7 +181,7 @@ describe('parseCidr / formatCidr', () => {
     expect(formatCidr(cidr('2001:0DB8:0:0::1/64'))).toBe('2001:db8::1/64');
   });
 
-  it.each(['10.0.0.0', '10.0.0.0/', '10.0.0.0/33', '::/129', '10.0.0.0/024', '10.0.0.0/-1', '10.0.0.0/24/1', '10.0.0/24', 'x/24', '/24', '10.0.0.0/ 24'])(
+  it.each(['198.18.0.0', '198.18.0.0/', '198.18.0.0/33', '::/129', '198.18.0.0/024', '198.18.0.0/-1', '198.18.0.0/24/1', '10.0.0/24', 'x/24', '/24', '198.18.0.0/ 24'])(
     'rejects %j',
     (s) => {
       expect(parseCidr(s)).toBeUndefined();
@@ -191,10 +191,10 @@ describe('parseCidr / formatCidr', () => {
 
 describe('networkOf / lastOf / canonical', () => {
   it.each([
-    ['10.1.2.3/16', '10.1.0.0', '10.1.255.255'],
-    ['10.1.2.3/32', '10.1.2.3', '10.1.2.3'],
-    ['10.1.2.3/0', '0.0.0.0', '255.255.255.255'],
-    ['192.168.1.130/25', '192.168.1.128', '192.168.1.255'],
+    ['198.19.2.3/16', '198.19.0.0', '198.19.255.255'],
+    ['198.19.2.3/32', '198.19.2.3', '198.19.2.3'],
+    ['198.19.2.3/0', '0.0.0.0', '255.255.255.255'],
+    ['198.18.1.130/25', '198.18.1.128', '198.18.1.255'],
     ['2001:db8::1:2/64', '2001:db8::', '2001:db8::ffff:ffff:ffff:ffff'],
     ['2001:db8::1/128', '2001:db8::1', '2001:db8::1'],
     ['::1/0', '::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
@@ -204,8 +204,8 @@ describe('networkOf / lastOf / canonical', () => {
   });
 
   it('canonical clears host bits and keeps the prefix', () => {
-    expect(formatCidr(canonical(cidr('10.1.2.3/8')))).toBe('10.0.0.0/8');
-    expect(formatCidr(canonical(cidr('fd00::5/120')))).toBe('fd00::/120');
+    expect(formatCidr(canonical(cidr('198.19.2.3/15')))).toBe('198.18.0.0/15');
+    expect(formatCidr(canonical(cidr('fd42:18::5/120')))).toBe('fd42:18::/120');
   });
 
   it('bits', () => {
@@ -215,25 +215,25 @@ describe('networkOf / lastOf / canonical', () => {
 });
 
 describe('contains', () => {
-  const net = cidr('10.0.1.0/24');
+  const net = cidr('198.18.1.0/24');
   it.each([
-    ['10.0.1.0', true],
-    ['10.0.1.255', true],
-    ['10.0.1.77', true],
-    ['10.0.0.255', false],
-    ['10.0.2.0', false],
-  ])('10.0.1.0/24 contains %s: %s', (a, want) => {
+    ['198.18.1.0', true],
+    ['198.18.1.255', true],
+    ['198.18.1.77', true],
+    ['198.18.0.255', false],
+    ['198.18.2.0', false],
+  ])('198.18.1.0/24 contains %s: %s', (a, want) => {
     expect(contains(net, ip(a))).toBe(want);
   });
 
   it('works on a CIDR with host bits', () => {
-    expect(contains(cidr('10.0.1.200/24'), ip('10.0.1.3'))).toBe(true);
+    expect(contains(cidr('198.18.1.200/24'), ip('198.18.1.3'))).toBe(true);
   });
 
   it('never matches across families', () => {
-    // ::a00:100 has the same low 32 bits as 10.0.1.0.
+    // ::a00:100 has the same low 32 bits as 198.18.1.0.
     expect(contains(net, ip('::a00:100'))).toBe(false);
-    expect(contains(cidr('::/0'), ip('10.0.1.1'))).toBe(false);
+    expect(contains(cidr('::/0'), ip('198.18.1.1'))).toBe(false);
   });
 
   it('/0 holds every address of its family', () => {
@@ -244,16 +244,16 @@ describe('contains', () => {
 
 describe('overlaps', () => {
   it.each([
-    ['10.0.0.0/8', '10.1.0.0/16', true],
-    ['10.0.0.0/24', '10.0.0.0/24', true],
-    ['10.0.0.0/24', '10.0.1.0/24', false],
-    ['10.0.0.0/25', '10.0.0.128/25', false],
+    ['198.18.0.0/15', '198.19.0.0/16', true],
+    ['198.18.0.0/24', '198.18.0.0/24', true],
+    ['198.18.0.0/24', '198.18.1.0/24', false],
+    ['198.18.0.0/25', '198.18.0.128/25', false],
     // Host bits in either operand do not hide an overlap.
-    ['10.0.0.200/16', '10.0.0.0/24', true],
-    ['10.0.5.0/24', '10.0.200.1/16', true],
-    ['fd00::/64', 'fd00::1:0/112', true],
-    ['fd00::/64', 'fd00:0:0:1::/64', false],
-    ['10.0.0.0/8', '::/0', false],
+    ['198.18.0.200/16', '198.18.0.0/24', true],
+    ['198.18.5.0/24', '198.18.200.1/16', true],
+    ['fd42:18::/64', 'fd42:18::1:0/112', true],
+    ['fd42:18::/64', 'fd42:18:0:1::/64', false],
+    ['198.18.0.0/16', '::/0', false],
   ])('%s and %s: %s', (a, b, want) => {
     expect(overlaps(cidr(a), cidr(b))).toBe(want);
     expect(overlaps(cidr(b), cidr(a))).toBe(want);
@@ -262,14 +262,14 @@ describe('overlaps', () => {
 
 describe('sameIp / offset', () => {
   it('sameIp compares family and value', () => {
-    expect(sameIp(ip('10.0.0.1'), ip('10.0.0.1'))).toBe(true);
-    expect(sameIp(ip('10.0.0.1'), ip('10.0.0.2'))).toBe(false);
+    expect(sameIp(ip('198.18.0.1'), ip('198.18.0.1'))).toBe(true);
+    expect(sameIp(ip('198.18.0.1'), ip('198.18.0.2'))).toBe(false);
     expect(sameIp({ family: 4, value: 1n }, { family: 6, value: 1n })).toBe(false);
   });
 
   it('offset moves by a signed amount and keeps the family', () => {
-    expect(formatIp(offset(ip('10.0.0.255'), 1n))).toBe('10.0.1.0');
-    expect(formatIp(offset(ip('10.0.1.0'), -1n))).toBe('10.0.0.255');
-    expect(offset(ip('fd00::ffff'), 1n)).toEqual(ip('fd00::1:0'));
+    expect(formatIp(offset(ip('198.18.0.255'), 1n))).toBe('198.18.1.0');
+    expect(formatIp(offset(ip('198.18.1.0'), -1n))).toBe('198.18.0.255');
+    expect(offset(ip('fd42:18::ffff'), 1n)).toEqual(ip('fd42:18::1:0'));
   });
 });

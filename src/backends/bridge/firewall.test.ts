@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type Cidr, parseCidr } from '../../net/ip.js';
+import { bridgeConfig, cidrs } from '../../testing.js';
 import type { BridgeConfig } from './config.js';
 import { type ChainPlan, internalChain, masqChain, ourChains, planFirewall, renderEnsure, renderRemove } from './firewall.js';
 import { chainId } from './names.js';
 
-const config = (over: Partial<BridgeConfig> = {}): BridgeConfig => ({
-  bridge: 'cni0',
-  isGateway: true,
-  isDefaultGateway: false,
-  forceAddress: false,
-  ipMasq: false,
-  hairpinMode: false,
-  promiscMode: false,
-  vlan: 0,
-  isolation: false,
-  internal: false,
-  ...over,
-});
-const cidrs = (...list: string[]): Cidr[] =>
-  list.map((s) => {
-    const c = parseCidr(s);
-    if (!c) throw new Error(`test setup: ${s}`);
-    return c;
-  });
+const config = (over: Partial<BridgeConfig> = {}): BridgeConfig => bridgeConfig({ isGateway: true, ...over });
+
 
 const MASQ = masqChain('pods');
 const INT = internalChain('pods');
@@ -40,31 +23,31 @@ describe('chain names', () => {
 
 describe('planFirewall', () => {
   it('plans nothing without ipMasq or internal', () => {
-    expect(planFirewall('pods', config(), cidrs('10.0.0.0/24'))).toEqual([]);
+    expect(planFirewall('pods', config(), cidrs('198.18.0.0/24'))).toEqual([]);
   });
 
   it('masquerades IPv4 leaving the subnets, except to them and to multicast', () => {
-    const plans = planFirewall('pods', config({ ipMasq: true }), cidrs('10.0.0.0/24', '10.0.1.0/24'));
+    const plans = planFirewall('pods', config({ ipMasq: true }), cidrs('198.18.0.0/24', '198.18.1.0/24'));
     expect(plans).toEqual([
       {
         family: 4,
         table: 'nat',
         chain: MASQ,
-        rules: ['-d 10.0.0.0/24 -j RETURN', '-d 10.0.1.0/24 -j RETURN', '-d 224.0.0.0/4 -j RETURN', '-j MASQUERADE'],
-        jumps: [`-A POSTROUTING -s 10.0.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`, `-A POSTROUTING -s 10.0.1.0/24 -m comment --comment gingham:pods -j ${MASQ}`],
+        rules: ['-d 198.18.0.0/24 -j RETURN', '-d 198.18.1.0/24 -j RETURN', '-d 224.0.0.0/4 -j RETURN', '-j MASQUERADE'],
+        jumps: [`-A POSTROUTING -s 198.18.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`, `-A POSTROUTING -s 198.18.1.0/24 -m comment --comment gingham:pods -j ${MASQ}`],
         insertJumps: false,
       },
     ]);
   });
 
   it('plans each family on its own, IPv6 without the IPv4 multicast rule', () => {
-    const plans = planFirewall('pods', config({ ipMasq: true }), cidrs('fd00::/64', '10.0.0.0/24'));
+    const plans = planFirewall('pods', config({ ipMasq: true }), cidrs('fd42:18::/64', '198.18.0.0/24'));
     expect(plans.map((p) => p.family)).toEqual([4, 6]);
-    expect(only(plans, 6, 'nat')[0]?.rules).toEqual(['-d fd00::/64 -j RETURN', '-j MASQUERADE']);
+    expect(only(plans, 6, 'nat')[0]?.rules).toEqual(['-d fd42:18::/64 -j RETURN', '-j MASQUERADE']);
   });
 
   it('keeps an internal network on the node with a filter chain jumped to first', () => {
-    const plans = planFirewall('pods', config({ internal: true }), cidrs('10.0.0.0/24', 'fd00::/64'));
+    const plans = planFirewall('pods', config({ internal: true }), cidrs('198.18.0.0/24', 'fd42:18::/64'));
     expect(plans).toHaveLength(2);
     for (const family of [4, 6] as const) {
       expect(only(plans, family, 'filter')).toEqual([
@@ -86,16 +69,16 @@ describe('planFirewall', () => {
 });
 
 describe('renderEnsure', () => {
-  const masq = planFirewall('pods', config({ ipMasq: true }), cidrs('10.0.0.0/24'));
-  const internal = planFirewall('pods', config({ internal: true }), cidrs('10.0.0.0/24'));
-  const masqJump = `-A POSTROUTING -s 10.0.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`;
+  const masq = planFirewall('pods', config({ ipMasq: true }), cidrs('198.18.0.0/24'));
+  const internal = planFirewall('pods', config({ internal: true }), cidrs('198.18.0.0/24'));
+  const masqJump = `-A POSTROUTING -s 198.18.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`;
 
   it('declares (and so flushes) the chain, fills it and appends the jump', () => {
     expect(renderEnsure('nat', masq, ['-P POSTROUTING ACCEPT'])).toBe(
       [
         '*nat',
         `:${MASQ} - [0:0]`,
-        `-A ${MASQ} -d 10.0.0.0/24 -j RETURN`,
+        `-A ${MASQ} -d 198.18.0.0/24 -j RETURN`,
         `-A ${MASQ} -d 224.0.0.0/4 -j RETURN`,
         `-A ${MASQ} -j MASQUERADE`,
         masqJump,
@@ -128,15 +111,15 @@ describe('renderRemove', () => {
     '-P POSTROUTING ACCEPT',
     `-N ${MASQ}`,
     '-N OTHER',
-    `-A POSTROUTING -s 10.0.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`,
-    '-A POSTROUTING -s 10.9.0.0/24 -j OTHER',
-    `-A ${MASQ} -d 10.0.0.0/24 -j RETURN`,
+    `-A POSTROUTING -s 198.18.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`,
+    '-A POSTROUTING -s 198.18.9.0/24 -j OTHER',
+    `-A ${MASQ} -d 198.18.0.0/24 -j RETURN`,
     `-A ${MASQ} -j MASQUERADE`,
   ];
 
   it('flushes our chains, deletes the jumps to them, then deletes the chains', () => {
     expect(renderRemove('nat', ourChains('pods'), current)).toBe(
-      ['*nat', `:${MASQ} - [0:0]`, `-D POSTROUTING -s 10.0.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`, `-X ${MASQ}`, 'COMMIT', ''].join('\n'),
+      ['*nat', `:${MASQ} - [0:0]`, `-D POSTROUTING -s 198.18.0.0/24 -m comment --comment gingham:pods -j ${MASQ}`, `-X ${MASQ}`, 'COMMIT', ''].join('\n'),
     );
   });
 

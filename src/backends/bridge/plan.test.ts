@@ -1,45 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../cni/errors.js';
 import type { ResultIp, ResultRoute } from '../../cni/result.js';
-import { type Cidr, formatCidr, parseCidr } from '../../net/ip.js';
+import { formatCidr } from '../../net/ip.js';
+import { bridgeConfig, cidrs } from '../../testing.js';
 import type { BridgeConfig } from './config.js';
 import { hostVethName, macFrom } from './names.js';
 import { type Attachment, bridgeLines, buildResult, gatewaysOf, planPod, podRoutes, subnetsOf, vlanLines } from './plan.js';
 
-const config = (over: Partial<BridgeConfig> = {}): BridgeConfig => ({
-  bridge: 'cni0',
-  isGateway: false,
-  isDefaultGateway: false,
-  forceAddress: false,
-  ipMasq: false,
-  hairpinMode: false,
-  promiscMode: false,
-  vlan: 0,
-  isolation: false,
-  internal: false,
-  ...over,
-});
-const cidrs = (...list: string[]): Cidr[] =>
-  list.map((s) => {
-    const c = parseCidr(s);
-    if (!c) throw new Error(`test setup: ${s}`);
-    return c;
-  });
+const config = bridgeConfig;
+
 const invalid = (msg: RegExp): unknown => expect.objectContaining({ name: 'CniError', code: Code.InvalidConfig, message: expect.stringMatching(msg) });
 
 const att: Attachment = { containerId: 'c0ffee', ifName: 'eth0', netns: '/var/run/netns/pod1' };
-const v4: ResultIp = { address: '10.0.0.5/24', gateway: '10.0.0.1' };
-const v6: ResultIp = { address: 'fd00::5/64', gateway: 'fd00::1' };
+const v4: ResultIp = { address: '198.18.0.5/24', gateway: '198.18.0.1' };
+const v6: ResultIp = { address: 'fd42:18::5/64', gateway: 'fd42:18::1' };
 const brMac = macFrom('bridge/cni0');
 
 describe('gatewaysOf / subnetsOf', () => {
   it('gives each gateway once, with its address prefix', () => {
-    const ips: ResultIp[] = [v4, { address: '10.0.0.6/24', gateway: '10.0.0.1' }, v6, { address: '10.0.9.9/24' }];
-    expect(gatewaysOf(ips).map(formatCidr)).toEqual(['10.0.0.1/24', 'fd00::1/64']);
+    const ips: ResultIp[] = [v4, { address: '198.18.0.6/24', gateway: '198.18.0.1' }, v6, { address: '198.18.9.9/24' }];
+    expect(gatewaysOf(ips).map(formatCidr)).toEqual(['198.18.0.1/24', 'fd42:18::1/64']);
   });
 
   it('gives canonical subnets once', () => {
-    expect(subnetsOf([v4, { address: '10.0.0.6/24' }, v6]).map(formatCidr)).toEqual(['10.0.0.0/24', 'fd00::/64']);
+    expect(subnetsOf([v4, { address: '198.18.0.6/24' }, v6]).map(formatCidr)).toEqual(['198.18.0.0/24', 'fd42:18::/64']);
   });
 });
 
@@ -61,40 +45,40 @@ describe('bridgeLines', () => {
   });
 
   it('adds no address when the bridge is not a gateway', () => {
-    expect(bridgeLines(config(), [], cidrs('10.0.0.1/24'))).toEqual(['link set cni0 up']);
+    expect(bridgeLines(config(), [], cidrs('198.18.0.1/24'))).toEqual(['link set cni0 up']);
   });
 
   it('adds the gateway addresses, IPv6 with nodad', () => {
-    expect(bridgeLines(config({ isGateway: true }), undefined, cidrs('10.0.0.1/24', 'fd00::1/64'))).toEqual([
+    expect(bridgeLines(config({ isGateway: true }), undefined, cidrs('198.18.0.1/24', 'fd42:18::1/64'))).toEqual([
       `link add name cni0 address ${brMac} type bridge`,
       'link set cni0 up',
-      'addr add 10.0.0.1/24 dev cni0',
-      'addr add fd00::1/64 dev cni0 nodad',
+      'addr add 198.18.0.1/24 dev cni0',
+      'addr add fd42:18::1/64 dev cni0 nodad',
     ]);
   });
 
   it('leaves a gateway address that is already there', () => {
-    expect(bridgeLines(config({ isGateway: true }), cidrs('10.0.0.1/24', '192.168.5.1/24'), cidrs('10.0.0.1/24'))).toEqual(['link set cni0 up']);
+    expect(bridgeLines(config({ isGateway: true }), cidrs('198.18.0.1/24', '198.19.5.1/24'), cidrs('198.18.0.1/24'))).toEqual(['link set cni0 up']);
   });
 
   it('refuses another address of the gateway subnet without forceAddress', () => {
-    expect(() => bridgeLines(config({ isGateway: true }), cidrs('10.0.0.2/24'), cidrs('10.0.0.1/24'))).toThrow(
-      invalid(/bridge cni0 already has 10\.0\.0\.2\/24, not the gateway 10\.0\.0\.1\/24/),
+    expect(() => bridgeLines(config({ isGateway: true }), cidrs('198.18.0.2/24'), cidrs('198.18.0.1/24'))).toThrow(
+      invalid(/bridge cni0 already has 198\.18\.0\.2\/24, not the gateway 198\.18\.0\.1\/24/),
     );
   });
 
   it('replaces the clashing address with forceAddress', () => {
-    expect(bridgeLines(config({ isGateway: true, forceAddress: true }), cidrs('10.0.0.2/24', 'fd00::9/64'), cidrs('10.0.0.1/24', 'fd00::1/64'))).toEqual([
+    expect(bridgeLines(config({ isGateway: true, forceAddress: true }), cidrs('198.18.0.2/24', 'fd42:18::9/64'), cidrs('198.18.0.1/24', 'fd42:18::1/64'))).toEqual([
       'link set cni0 up',
-      'addr del 10.0.0.2/24 dev cni0',
-      'addr add 10.0.0.1/24 dev cni0',
-      'addr del fd00::9/64 dev cni0',
-      'addr add fd00::1/64 dev cni0 nodad',
+      'addr del 198.18.0.2/24 dev cni0',
+      'addr add 198.18.0.1/24 dev cni0',
+      'addr del fd42:18::9/64 dev cni0',
+      'addr add fd42:18::1/64 dev cni0 nodad',
     ]);
   });
 
   it('leaves addresses of other subnets alone', () => {
-    expect(bridgeLines(config({ isGateway: true }), cidrs('192.168.5.1/24', '10.0.0.1/16'), cidrs('10.0.0.1/24'))).toEqual(['link set cni0 up', 'addr add 10.0.0.1/24 dev cni0']);
+    expect(bridgeLines(config({ isGateway: true }), cidrs('198.19.5.1/24', '198.18.0.1/16'), cidrs('198.18.0.1/24'))).toEqual(['link set cni0 up', 'addr add 198.18.0.1/24 dev cni0']);
   });
 });
 
@@ -115,7 +99,7 @@ describe('vlanLines', () => {
 });
 
 describe('podRoutes', () => {
-  const ipamRoutes: ResultRoute[] = [{ dst: '192.168.0.0/16', gw: '10.0.0.254' }];
+  const ipamRoutes: ResultRoute[] = [{ dst: '198.19.0.0/16', gw: '198.18.0.254' }];
 
   it('passes IPAM routes through (as copies)', () => {
     const out = podRoutes(config(), ipamRoutes, [v4]);
@@ -124,25 +108,25 @@ describe('podRoutes', () => {
   });
 
   it('adds one default route per family for isDefaultGateway', () => {
-    const ips = [v4, { address: '10.0.0.6/24', gateway: '10.0.0.1' }, v6];
+    const ips = [v4, { address: '198.18.0.6/24', gateway: '198.18.0.1' }, v6];
     expect(podRoutes(config({ isGateway: true, isDefaultGateway: true }), ipamRoutes, ips)).toEqual([
       ...ipamRoutes,
-      { dst: '0.0.0.0/0', gw: '10.0.0.1' },
-      { dst: '::/0', gw: 'fd00::1' },
+      { dst: '0.0.0.0/0', gw: '198.18.0.1' },
+      { dst: '::/0', gw: 'fd42:18::1' },
     ]);
   });
 
   it('does not duplicate a default route IPAM already gives', () => {
-    const fromIpam: ResultRoute[] = [{ dst: '0.0.0.0/0', gw: '10.0.0.254' }];
-    expect(podRoutes(config({ isDefaultGateway: true }), fromIpam, [v4, v6])).toEqual([{ dst: '0.0.0.0/0', gw: '10.0.0.254' }, { dst: '::/0', gw: 'fd00::1' }]);
+    const fromIpam: ResultRoute[] = [{ dst: '0.0.0.0/0', gw: '198.18.0.254' }];
+    expect(podRoutes(config({ isDefaultGateway: true }), fromIpam, [v4, v6])).toEqual([{ dst: '0.0.0.0/0', gw: '198.18.0.254' }, { dst: '::/0', gw: 'fd42:18::1' }]);
   });
 
   it('fails for isDefaultGateway when an address has no gateway', () => {
-    expect(() => podRoutes(config({ isDefaultGateway: true }), [], [{ address: '10.0.0.5/24' }])).toThrow(invalid(/isDefaultGateway: IPAM gave 10\.0\.0\.5\/24 no gateway/));
+    expect(() => podRoutes(config({ isDefaultGateway: true }), [], [{ address: '198.18.0.5/24' }])).toThrow(invalid(/isDefaultGateway: IPAM gave 198\.18\.0\.5\/24 no gateway/));
   });
 
   it('gives no route at all for an internal network', () => {
-    expect(podRoutes(config({ internal: true }), [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }], [v4])).toEqual([]);
+    expect(podRoutes(config({ internal: true }), [{ dst: '0.0.0.0/0', gw: '198.18.0.1' }], [v4])).toEqual([]);
   });
 });
 
@@ -187,45 +171,45 @@ describe('planPod', () => {
 
   it('gives the pod its addresses (IPv6 nodad), brings it up, then adds routes', () => {
     const routes: ResultRoute[] = [
-      { dst: '0.0.0.0/0', gw: '10.0.0.1' },
-      { dst: '192.168.0.0/16' },
+      { dst: '0.0.0.0/0', gw: '198.18.0.1' },
+      { dst: '198.19.0.0/16' },
       { dst: '::/0' },
-      { dst: '172.16.0.0/12', gw: '10.0.0.254' },
+      { dst: '198.19.128.0/17', gw: '198.18.0.254' },
     ];
     expect(planPod(config(), att, [v4, v6], routes).podLines).toEqual([
-      'addr add 10.0.0.5/24 dev eth0',
-      'addr add fd00::5/64 dev eth0 nodad',
+      'addr add 198.18.0.5/24 dev eth0',
+      'addr add fd42:18::5/64 dev eth0 nodad',
       'link set eth0 up',
-      'route add 0.0.0.0/0 via 10.0.0.1 dev eth0',
+      'route add 0.0.0.0/0 via 198.18.0.1 dev eth0',
       // A route without gw goes through the gateway of its family.
-      'route add 192.168.0.0/16 via 10.0.0.1 dev eth0',
-      'route add ::/0 via fd00::1 dev eth0',
-      'route add 172.16.0.0/12 via 10.0.0.254 dev eth0',
+      'route add 198.19.0.0/16 via 198.18.0.1 dev eth0',
+      'route add ::/0 via fd42:18::1 dev eth0',
+      'route add 198.19.128.0/17 via 198.18.0.254 dev eth0',
     ]);
   });
 
   it('adds a route without gw as on-link when the family has no gateway', () => {
-    const lines = planPod(config(), att, [{ address: '10.0.0.5/24' }, v6], [{ dst: '192.168.0.0/16' }]).podLines;
-    expect(lines.at(-1)).toBe('route add 192.168.0.0/16 dev eth0');
+    const lines = planPod(config(), att, [{ address: '198.18.0.5/24' }, v6], [{ dst: '198.19.0.0/16' }]).podLines;
+    expect(lines.at(-1)).toBe('route add 198.19.0.0/16 dev eth0');
   });
 
   it('uses the first gateway of a family', () => {
-    const ips = [v4, { address: '10.0.1.5/24', gateway: '10.0.1.1' }];
-    expect(planPod(config(), att, ips, [{ dst: '192.168.0.0/16' }]).podLines.at(-1)).toBe('route add 192.168.0.0/16 via 10.0.0.1 dev eth0');
+    const ips = [v4, { address: '198.18.1.5/24', gateway: '198.18.1.1' }];
+    expect(planPod(config(), att, ips, [{ dst: '198.19.0.0/16' }]).podLines.at(-1)).toBe('route add 198.19.0.0/16 via 198.18.0.1 dev eth0');
   });
 
   it('returns the routes it plans', () => {
-    const routes: ResultRoute[] = [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }];
+    const routes: ResultRoute[] = [{ dst: '0.0.0.0/0', gw: '198.18.0.1' }];
     expect(planPod(config(), att, [v4], routes).routes).toEqual(routes);
   });
 
   it('rejects an address without prefix', () => {
-    expect(() => planPod(config(), att, [{ address: '10.0.0.5' }], [])).toThrow(invalid(/without prefix: 10\.0\.0\.5/));
+    expect(() => planPod(config(), att, [{ address: '198.18.0.5' }], [])).toThrow(invalid(/without prefix: 198\.18\.0\.5/));
   });
 });
 
 describe('buildResult', () => {
-  const plan = planPod(config(), att, [v4, v6], [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }]);
+  const plan = planPod(config(), att, [v4, v6], [{ dst: '0.0.0.0/0', gw: '198.18.0.1' }]);
 
   it('lists bridge, host veth and pod interface, every address on the pod interface', () => {
     const r = buildResult(config(), att, plan, brMac, [v4, v6], undefined);
@@ -239,14 +223,14 @@ describe('buildResult', () => {
         { ...v4, interface: 2 },
         { ...v6, interface: 2 },
       ],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }],
+      routes: [{ dst: '0.0.0.0/0', gw: '198.18.0.1' }],
     });
   });
 
   it('carries the mtu on every interface and the dns', () => {
-    const r = buildResult(config({ mtu: 1450 }), att, plan, brMac, [v4], { nameservers: ['10.96.0.10'] });
+    const r = buildResult(config({ mtu: 1450 }), att, plan, brMac, [v4], { nameservers: ['198.18.64.10'] });
     expect(r.interfaces?.map((i) => i.mtu)).toEqual([1450, 1450, 1450]);
-    expect(r.dns).toEqual({ nameservers: ['10.96.0.10'] });
+    expect(r.dns).toEqual({ nameservers: ['198.18.64.10'] });
   });
 
   it('does not change the IPAM addresses it was given', () => {
