@@ -143,7 +143,7 @@ describe('ipamAdd', () => {
     for (let i = 0; i < 4; i++) await ipamAdd(cfg, req(`c${i}`));
     const dir = store().dir;
     writeFileSync(join(dir, '198.18.0.6'), ''); // a torn claim left by a crash
-    writeFileSync(join(dir, '.tmp-1-2'), '{}');
+    writeFileSync(join(dir, '.tmp-99999999-2'), '{}'); // pid beyond pid_max: its writer is dead
     expect(await addrOf(cfg, req('more'))).toEqual(['198.18.0.6/29']);
     expect(readdirSync(dir).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });

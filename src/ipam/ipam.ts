@@ -1,5 +1,6 @@
 // gingham's own IPAM: host-local's behaviour on the store in store.ts. Used by the bridge backend
-// directly, and by other main plugins through the binary's IPAM mode.
+// directly, and by other main plugins through the binary's IPAM mode. ADD and DEL take no lock: a
+// lost race for an address is a claim that fails, and the search moves on.
 import { readFileSync } from 'node:fs';
 import { CniError, Code } from '../cni/errors.js';
 import type { Attachment } from '../cni/netconf.js';
@@ -7,7 +8,7 @@ import type { Dns, Result, ResultIp } from '../cni/result.js';
 import { type Ip, formatIp, parseCidr, parseIp, sameIp } from '../net/ip.js';
 import { nextFree, rangeOf } from './allocator.js';
 import type { IpamConfig, Range } from './config.js';
-import { type Reservation, Store } from './store.js';
+import { AddressHeld, type Reservation, Store } from './store.js';
 
 export interface IpamRequest extends Attachment {
   network: string;
@@ -70,59 +71,74 @@ function parseRequests(cfg: IpamConfig, requested: string[]): Map<number, Ip> {
   return bySet;
 }
 
+/** How often a search may lose a race for an address before the ADD gives up (code 11). */
+const MAX_RACES = 200;
+
 export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result> {
   const requests = parseRequests(cfg, req.requested);
   const store = new Store(cfg.dataDir, req.network);
-  return store.locked(() => {
-    const existing = store.get(req);
-    if (existing) {
-      // A repeated ADD for the same attachment gets the addresses it already holds, unless it now
-      // asks for different ones: then the old reservation is replaced, never leaked.
-      const held = existing.ips.map(ipOfEntry);
-      const satisfied = [...requests.values()].every((want) => held.some((h) => h && sameIp(h, want)));
-      if (satisfied) return toResult(cfg, describe(cfg, existing));
-      store.release(req);
-    }
-    const pick = (repairFirst: boolean): ResultIp[] => {
-      if (repairFirst) store.repair();
-      return cfg.rangeSets.map((set, i) => {
-        const want = requests.get(i);
-        if (want) {
-          const name = formatIp(want);
-          if (store.isClaimed(name)) {
-            const h = store.holder(name);
-            throw new CniError(Code.AddressUnavailable, `requested address ${name} is held by ${h ? `${h.containerId}/${h.ifName}` : 'another reservation'}`);
-          }
-          return resultIp(want, rangeOf(set, want, cfg.exclude)!);
+  store.ensureDirs();
+  const existing = store.get(req);
+  if (existing) {
+    // A repeated ADD for the same attachment gets the addresses it already holds, unless it now
+    // asks for different ones: then the old reservation is replaced, never leaked.
+    const held = existing.ips.map(ipOfEntry);
+    const satisfied = [...requests.values()].every((want) => held.some((h) => h && sameIp(h, want)));
+    if (satisfied) return toResult(cfg, describe(cfg, existing));
+    store.release(req);
+  }
+  // Addresses other processes took between our look and our claim: skipped in the next search.
+  const lost = new Set<string>();
+  const taken = (ip: Ip): boolean => lost.has(formatIp(ip)) || store.isClaimed(formatIp(ip));
+  const pick = (): ResultIp[] =>
+    cfg.rangeSets.map((set, i) => {
+      const want = requests.get(i);
+      if (want) {
+        const name = formatIp(want);
+        if (store.isClaimed(name)) {
+          const h = store.holder(name);
+          throw new CniError(Code.AddressUnavailable, `requested address ${name} is held by ${h ? `${h.containerId}/${h.ifName}` : 'another reservation'}`);
         }
-        const last = store.lastReserved(i);
-        const found = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude, last ? parseIp(last) : undefined);
-        if (!found) throw new CniError(Code.AddressUnavailable, `no free address in range set ${i} (${set.map((r) => `${formatIp(r.start)}-${formatIp(r.end)}`).join(', ')})`);
-        return resultIp(found.ip, found.range);
-      });
-    };
+        return resultIp(want, rangeOf(set, want, cfg.exclude)!);
+      }
+      const last = store.lastReserved(i);
+      const found = nextFree(set, taken, cfg.exclude, last ? parseIp(last) : undefined);
+      if (!found) throw new CniError(Code.AddressUnavailable, `no free address in range set ${i} (${set.map((r) => `${formatIp(r.start)}-${formatIp(r.end)}`).join(', ')})`);
+      return resultIp(found.ip, found.range);
+    });
+  let repaired = false;
+  for (let race = 0; race < MAX_RACES; race++) {
     let ips: ResultIp[];
     try {
-      ips = pick(false);
+      ips = pick();
     } catch (e) {
       // A full range may only look full: claims left by a crash are removed, then one more try.
-      if (!(e instanceof CniError) || e.code !== Code.AddressUnavailable) throw e;
-      ips = pick(true);
+      if (repaired || !(e instanceof CniError) || e.code !== Code.AddressUnavailable) throw e;
+      store.repair();
+      lost.clear();
+      repaired = true;
+      continue;
     }
     const record: Reservation = { containerId: req.containerId, ifName: req.ifName, ips: ips.map((i) => i.address), created: new Date().toISOString() };
     if (req.podNamespace) record.podNamespace = req.podNamespace;
     if (req.podName) record.podName = req.podName;
-    store.reserve(record);
+    try {
+      store.reserve(record);
+    } catch (e) {
+      if (!(e instanceof AddressHeld)) throw e;
+      lost.add(e.address);
+      continue;
+    }
     ips.forEach((ip, i) => {
       if (!requests.has(i)) store.setLastReserved(i, ip.address.slice(0, ip.address.indexOf('/')));
     });
     return toResult(cfg, ips);
-  });
+  }
+  throw new CniError(Code.TryAgainLater, `network ${req.network}: lost the race for an address ${MAX_RACES} times`);
 }
 
 export async function ipamDel(cfg: IpamConfig, network: string, a: Attachment): Promise<void> {
-  const store = new Store(cfg.dataDir, network);
-  await store.locked(() => store.release(a));
+  new Store(cfg.dataDir, network).release(a);
 }
 
 /** CHECK: the attachment still holds exactly the addresses of prevResult (when given). */
@@ -155,11 +171,10 @@ export async function ipamGc(cfg: IpamConfig, network: string, valid: Attachment
 /** STATUS: the store is writable and every range set has a free address (as ADD would see it). */
 export async function ipamStatus(cfg: IpamConfig, network: string): Promise<void> {
   const store = new Store(cfg.dataDir, network);
-  await store.locked(() => {
-    store.repair();
-    cfg.rangeSets.forEach((set, i) => {
-      const free = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude);
-      if (!free) throw new CniError(Code.NotAvailable, `network ${network}: no free address in range set ${i}`);
-    });
+  store.ensureDirs();
+  store.repair();
+  cfg.rangeSets.forEach((set, i) => {
+    const free = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude);
+    if (!free) throw new CniError(Code.NotAvailable, `network ${network}: no free address in range set ${i}`);
   });
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -118,10 +118,10 @@ describe('Store', () => {
       store.setLastReserved(0, '198.18.0.2');
       writeFileSync(join(store.dir, '198.18.0.3'), ''); // a torn claim
       writeFileSync(join(store.dir, '198.18.0.4'), JSON.stringify(rec('ghost', '198.18.0.4/24'))); // its record never landed
-      writeFileSync(join(store.dir, '.tmp-123-456'), JSON.stringify(rec('c', '198.18.0.9/24')));
+      writeFileSync(join(store.dir, '.tmp-99999999-456'), JSON.stringify(rec('c', '198.18.0.9/24')));
       writeFileSync(recordPath('broken'), 'not json');
       const removed = store.repair();
-      expect(removed.sort()).toEqual(['.tmp-123-456', '198.18.0.3', '198.18.0.4', 'attachments/broken@eth0']);
+      expect(removed.sort()).toEqual(['.tmp-99999999-456', '198.18.0.3', '198.18.0.4', 'attachments/broken@eth0']);
       expect(files()).toEqual(['198.18.0.2', 'attachments', 'last_reserved_ip.0']);
       expect(store.get(att('a'))?.ips).toEqual(['198.18.0.2/24']);
       expect(store.lastReserved(0)).toBe('198.18.0.2');
@@ -140,6 +140,15 @@ describe('Store', () => {
       store.repair();
       store.reserve(rec('a', '198.18.0.3/24'));
       expect(store.holder('198.18.0.3')?.containerId).toBe('a');
+    });
+
+    it('keeps the claims of a reservation a live process is still writing', () => {
+      // What reserve() has made just before its rename: a temporary record and a claim linked to it.
+      const tmp = join(store.dir, `.tmp-${process.pid}-77`);
+      writeFileSync(tmp, JSON.stringify(rec('busy', '198.18.0.5/24')));
+      linkSync(tmp, join(store.dir, '198.18.0.5'));
+      expect(store.repair()).toEqual([]);
+      expect(existsSync(join(store.dir, '198.18.0.5'))).toBe(true);
     });
 
     it('removes nothing from a sound store', () => {

@@ -2,11 +2,13 @@
 //   <ip>                      a claim: a hard link to the reservation record that holds the address
 //   attachments/<cid>@<if>    the reservation record (JSON), keyed by container ID and interface
 //   last_reserved_ip.<set>    where the next search of each range set starts
-//   lock                      proper-lockfile's lock directory
-// A record is written whole to a temporary file and fsync'd, then each claim is made with link(),
-// which fails if the address is held, and the record is renamed into place. So a claim is never a
-// half-written file; a claim whose record never landed (a crash in between) is an orphan that the
-// repair pass and GC remove.
+//   .tmp-<pid>-<n>            a record being written by process <pid>
+// ADD and DEL take no lock. A record is written to a temporary file, each address is claimed with
+// link() (atomic: it fails if the address is held, so two processes never share one), the file is
+// fsync'd and renamed into place. A claim is therefore always a complete file or an orphan: one whose
+// inode is neither a record nor the temporary file of a live process (a crash in between). repair()
+// removes orphans; it runs before a range is declared full, and in GC. Only GC takes the lock
+// (proper-lockfile), so that two collections do not interleave.
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors.js';
@@ -37,16 +39,6 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function writeDurable(path: string, text: string): void {
-  const fd = openSync(path, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function parseReservation(text: string): Reservation | undefined {
   try {
     const v: unknown = JSON.parse(text);
@@ -59,6 +51,27 @@ function parseReservation(text: string): Reservation | undefined {
 
 const isCode = (e: unknown, code: string): boolean => (e as NodeJS.ErrnoException).code === code;
 
+/** A reservation lost a race: another process holds this address. */
+export class AddressHeld extends CniError {
+  constructor(readonly address: string) {
+    super(Code.AddressUnavailable, `address ${address} is already reserved`);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return !isCode(e, 'ESRCH');
+  }
+}
+
+/** The writer of a temporary file, from its name (.tmp-<pid>-…). */
+const tmpOwner = (name: string): number => Number(/^\.tmp-(?:last-)?(\d+)/.exec(name)?.[1] ?? 0);
+
+let tmpCounter = 0;
+
 export class Store {
   readonly dir: string;
 
@@ -70,10 +83,14 @@ export class Store {
     return join(this.dir, name);
   }
 
-  /** Run fn holding the network's lock. */
+  /** Run fn holding the network's lock (GC: one collection at a time). */
   locked<T>(fn: () => T | Promise<T>): Promise<T> {
-    mkdirSync(join(this.dir, ATTACHMENTS), { recursive: true });
+    this.ensureDirs();
     return withLock(this.dir, fn);
+  }
+
+  ensureDirs(): void {
+    mkdirSync(join(this.dir, ATTACHMENTS), { recursive: true });
   }
 
   get(a: Attachment): Reservation | undefined {
@@ -104,27 +121,40 @@ export class Store {
     }
   }
 
+  /**
+   * Claim every address of r and put its record in place, or change nothing and throw AddressHeld
+   * naming the first address another reservation holds.
+   */
   reserve(r: Reservation): void {
-    const tmp = this.path(`${TMP_PREFIX}${process.pid}-${Date.now()}`);
-    writeDurable(tmp, `${JSON.stringify(r)}\n`);
+    const tmp = this.path(`${TMP_PREFIX}${process.pid}-${++tmpCounter}`);
+    const fd = openSync(tmp, 'wx', 0o600);
     const made: string[] = [];
     try {
+      writeSync(fd, `${JSON.stringify(r)}\n`);
       for (const cidr of r.ips) {
         const claim = this.path(claimName(cidr));
         try {
           linkSync(tmp, claim);
         } catch (e) {
-          if (isCode(e, 'EEXIST')) throw new CniError(Code.AddressUnavailable, `address ${claimName(cidr)} is already reserved`);
+          if (isCode(e, 'EEXIST')) throw new AddressHeld(claimName(cidr));
           throw e;
         }
         made.push(claim);
       }
+      fsyncSync(fd);
+      closeSync(fd);
       renameSync(tmp, join(this.dir, ATTACHMENTS, attachmentKey(r)));
     } catch (e) {
       for (const m of made) rmSync(m, { force: true });
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
       rmSync(tmp, { force: true });
       throw e;
     }
+    fsyncDir(join(this.dir, ATTACHMENTS));
     fsyncDir(this.dir);
   }
 
@@ -147,6 +177,7 @@ export class Store {
       }
     }
     unlinkSync(recordPath);
+    fsyncDir(join(this.dir, ATTACHMENTS));
     fsyncDir(this.dir);
     return r;
   }
@@ -191,36 +222,59 @@ export class Store {
   }
 
   /**
-   * Drop what a crash can leave: temporary files, claims with no complete record behind them
-   * (empty or torn files, or a record that never got renamed into place), and unreadable records.
-   * Returns the names removed. Call it holding the lock.
+   * Drop what a crash can leave: temporary files of dead processes, claims that are neither a record
+   * nor the temporary file of a live writer (empty or torn files included), unreadable records.
+   * Safe while other processes reserve: the names are read in the order claims, temporary files,
+   * records, so a record renamed into place meanwhile is seen in one of the last two.
+   * Returns the names removed.
    */
   repair(): string[] {
     const removed: string[] = [];
-    let names: string[] = [];
+    const remove = (name: string): void => {
+      rmSync(this.path(name), { force: true, recursive: true });
+      removed.push(name);
+    };
+    const inode = (name: string): number | undefined => {
+      try {
+        return statSync(this.path(name)).ino;
+      } catch {
+        return undefined;
+      }
+    };
+    let names: string[];
     try {
       names = readdirSync(this.dir);
     } catch {
       return removed;
     }
-    const records = new Map<number, Reservation>();
+    const isClaim = (n: string): boolean => n !== 'lock' && n !== ATTACHMENTS && !n.startsWith('last_reserved_ip.') && !n.startsWith(TMP_PREFIX);
+    const claims = names.filter(isClaim).map((n) => ({ n, ino: inode(n) }));
+    const live = new Set<number>();
+    for (const n of readdirSync(this.dir).filter((x) => x.startsWith(TMP_PREFIX))) {
+      if (pidAlive(tmpOwner(n))) {
+        const ino = inode(n);
+        if (ino !== undefined) live.add(ino);
+      } else {
+        remove(n);
+      }
+    }
+    const records = new Set<number>();
     for (const n of readdirSync(join(this.dir, ATTACHMENTS))) {
       const p = join(this.dir, ATTACHMENTS, n);
-      const r = parseReservation(readFileSync(p, 'utf8'));
-      if (r) records.set(statSync(p).ino, r);
-      else {
-        unlinkSync(p);
-        removed.push(`${ATTACHMENTS}/${n}`);
+      let r: Reservation | undefined;
+      try {
+        r = parseReservation(readFileSync(p, 'utf8'));
+      } catch {
+        continue; // released meanwhile
+      }
+      if (r) {
+        const ino = inode(join(ATTACHMENTS, n));
+        if (ino !== undefined) records.add(ino);
+      } else {
+        remove(join(ATTACHMENTS, n));
       }
     }
-    for (const n of names) {
-      if (n === 'lock' || n === ATTACHMENTS || n.startsWith('last_reserved_ip.')) continue;
-      const p = this.path(n);
-      if (n.startsWith(TMP_PREFIX) || !records.has(statSync(p).ino)) {
-        rmSync(p, { force: true, recursive: true });
-        removed.push(n);
-      }
-    }
+    for (const { n, ino } of claims) if (ino !== undefined && !records.has(ino) && !live.has(ino)) remove(n);
     if (removed.length > 0) fsyncDir(this.dir);
     return removed;
   }
