@@ -1,6 +1,6 @@
-// The bridge backend's verbs. Order matters for failure: addresses are reserved first, links are
-// made after; DEL removes links first and the reservation last; any failure in ADD undoes what the
-// call made, so a failed ADD leaves nothing behind.
+// The bridge backend's verbs. Addresses are reserved before links are made, and any failure in ADD
+// undoes what the call made, so a failed ADD leaves nothing behind; a crash in between leaves what
+// GC removes. DEL removes the links and releases the reservation side by side.
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { CniEnv } from '../../cni/env.js';
