@@ -16,6 +16,7 @@ export const bridgeConfig = (over: Partial<BridgeConfig> = {}): BridgeConfig => 
   isDefaultGateway: false,
   forceAddress: false,
   ipMasq: false,
+  ipMasqExclude: [],
   hairpinMode: false,
   promiscMode: false,
   vlan: 0,

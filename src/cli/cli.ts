@@ -12,11 +12,14 @@ const HELP = `gingham: a CNI plugin with its own IPAM (one binary)
 As a CNI plugin: runs when CNI_COMMAND is set (main type "gingham", IPAM type "gingham").
 
 Commands:
-  gingham version                      version and supported CNI versions
-  gingham ipam [--data-dir DIR] [NET]  reservations per network (default DIR ${DEFAULT_DATA_DIR})
-  gingham probe serve [--port N]       answer each TCP connection with the caller's address
-  gingham probe connect HOST PORT      print what a probe server answers
-  gingham help                         this text
+  gingham version                                version and supported CNI versions
+  gingham ipam [--data-dir DIR] [NET]            reservations per network (default DIR ${DEFAULT_DATA_DIR})
+  gingham agent [FLAGS]                          the node agent: host-gw routes, this node's conflist
+  gingham agent install-cni [--cni-bin-dir DIR]  copy this binary into the CNI bin dir
+  gingham probe serve --tcp P,.. --udp P,..      answer each connection/datagram with "from ADDR"
+  gingham probe connect HOST:PORT/tcp|udp        print a probe server's answer (exit 1: none)
+  gingham probe resolve NAME                     print the addresses NAME resolves to
+  gingham help                                   this text; also "agent --help", "probe help"
 `;
 
 function version(): string {
@@ -58,6 +61,18 @@ export async function runCli(argv: string[]): Promise<number> {
       }
       process.stdout.write(ipamTable(join(dataDir), pos[0]));
       return 0;
+    }
+    case 'agent': {
+      // The agent is a bundle of its own, loaded only here: see src/agent/load.ts.
+      const { loadAgent } = await import('../agent/load.js');
+      let runAgent;
+      try {
+        runAgent = loadAgent();
+      } catch (e) {
+        process.stderr.write(`gingham: cannot load the agent: ${(e as Error).message}\n`);
+        return 1;
+      }
+      return runAgent(rest);
     }
     case 'probe': {
       const { runProbe } = await import('./probe.js');

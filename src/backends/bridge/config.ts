@@ -1,7 +1,8 @@
 // The bridge backend's keys: the reference bridge plugin's names and meaning where they overlap,
-// plus "isolation" and "internal".
+// plus "isolation", "internal" and "ipMasqExclude".
 import { invalidConfig } from '../../cni/errors.js';
-import { type Obj, optBool, optInt, optStr, validIfName } from '../../cni/validate.js';
+import { type Obj, cidrOf, optArr, optBool, optInt, optStr, validIfName } from '../../cni/validate.js';
+import { type Cidr, canonical } from '../../net/ip.js';
 
 export interface BridgeConfig {
   bridge: string;
@@ -9,6 +10,8 @@ export interface BridgeConfig {
   isDefaultGateway: boolean;
   forceAddress: boolean;
   ipMasq: boolean;
+  /** Destinations never masqueraded besides the pod subnets: a cluster's whole pod CIDR. */
+  ipMasqExclude: Cidr[];
   mtu?: number;
   hairpinMode: boolean;
   promiscMode: boolean;
@@ -33,6 +36,7 @@ export function parseBridgeConfig(raw: Obj): BridgeConfig {
     isDefaultGateway,
     forceAddress: optBool(raw, 'forceAddress') ?? false,
     ipMasq: optBool(raw, 'ipMasq') ?? false,
+    ipMasqExclude: (optArr(raw, 'ipMasqExclude') ?? []).map((c, i) => canonical(cidrOf(c, `ipMasqExclude[${i}]`))),
     hairpinMode: optBool(raw, 'hairpinMode') ?? false,
     promiscMode: optBool(raw, 'promiscMode') ?? false,
     vlan: optInt(raw, 'vlan', 0, 4094) ?? 0,

@@ -149,3 +149,12 @@ describe('renderRemove', () => {
     expect(text).toBe(['*filter', `:${INT} - [0:0]`, `-D FORWARD -m comment --comment gingham:pods -j ${INT}`, `-X ${INT}`, 'COMMIT', ''].join('\n'));
   });
 });
+
+describe('ipMasqExclude', () => {
+  it('leaves the excluded destinations of each family unmasqueraded, after the pod subnets', () => {
+    const cfg = config({ ipMasq: true, ipMasqExclude: cidrs('198.18.128.0/17', 'fd42:18:8000::/56') });
+    const [v4, v6] = planFirewall('net', cfg, cidrs('198.18.129.0/24', 'fd42:18:8001::/64'));
+    expect(v4!.rules).toEqual(['-d 198.18.129.0/24 -j RETURN', '-d 198.18.128.0/17 -j RETURN', '-d 224.0.0.0/4 -j RETURN', '-j MASQUERADE']);
+    expect(v6!.rules).toEqual(['-d fd42:18:8001::/64 -j RETURN', '-d fd42:18:8000::/56 -j RETURN', '-j MASQUERADE']);
+  });
+});

@@ -33,7 +33,8 @@ export function planFirewall(network: string, cfg: BridgeConfig, subnets: readon
     if (mine.length === 0) continue;
     if (cfg.ipMasq) {
       const chain = masqChain(network);
-      const rules = mine.map((s) => `-d ${formatCidr(s)} -j RETURN`);
+      const keep = [...mine, ...cfg.ipMasqExclude.filter((c) => c.ip.family === family)];
+      const rules = keep.map((s) => `-d ${formatCidr(s)} -j RETURN`);
       if (family === 4) rules.push('-d 224.0.0.0/4 -j RETURN');
       rules.push('-j MASQUERADE');
       plans.push({ family, table: 'nat', chain, rules, jumps: mine.map((s) => `-A POSTROUTING -s ${formatCidr(s)} ${comment} -j ${chain}`), insertJumps: false });

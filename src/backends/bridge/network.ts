@@ -32,6 +32,9 @@ interface Marker {
   gateways: string[];
 }
 
+/** The config as the marker records it (its CIDRs hold BigInts, which JSON cannot write as such). */
+const configKey = (cfg: BridgeConfig): string => JSON.stringify(cfg, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
 const netDir = (network: string): string => join(RUN_DIR, ownNetnsId(), network);
 const markerPath = (network: string): string => join(netDir(network), 'network.json');
 
@@ -80,7 +83,7 @@ interface Wanted {
 /** What the network needs for these addresses, and whether the marker says it is all there. */
 function wanted(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Wanted {
   const old = readMarker(network);
-  const fresh = old && old.config === JSON.stringify(cfg) && sysfs.ifindex(cfg.bridge) === old.bridgeIndex ? old : undefined;
+  const fresh = old && old.config === configKey(cfg) && sysfs.ifindex(cfg.bridge) === old.bridgeIndex ? old : undefined;
   const subnets = [...new Set([...(fresh?.subnets ?? []), ...subnetsOf(ips).map(formatCidr)])];
   const gateways = [...new Set([...(fresh?.gateways ?? []), ...gatewaysOf(ips).map(formatCidr)])];
   const ready = fresh !== undefined && subnets.length === fresh.subnets.length && gateways.length === fresh.gateways.length;
@@ -94,7 +97,7 @@ export const networkReady = (network: string, cfg: BridgeConfig, ips: readonly R
 export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Promise<boolean> {
   const { subnets, gateways, ready } = wanted(network, cfg, ips);
   if (ready) return false;
-  const config = JSON.stringify(cfg);
+  const config = configKey(cfg);
 
   const exists = sysfs.exists(cfg.bridge);
   if (exists && !sysfs.isBridge(cfg.bridge)) throw invalidConfig(`${cfg.bridge} exists and is not a bridge`);

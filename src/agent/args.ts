@@ -1,0 +1,100 @@
+// `gingham agent` arguments, parsed once into a plain command. `--flag value` and `--flag=value`.
+import { parseCidr } from '../net/ip.js';
+import { DEFAULT_CONF_PATH } from './network/conflist.js';
+import { DEFAULT_CNI_BIN_DIR } from './install.js';
+
+export const DEFAULT_RESYNC_MS = 30_000;
+
+export const AGENT_USAGE = `usage:
+  gingham agent [--kubeconfig PATH] [--node-name NAME] [--resync 30s] [--cni-conf-path PATH]
+                [--cluster-cidr CIDR[,CIDR]]
+      Watch Node objects and keep a route to every other node's pod CIDRs via its InternalIP
+      (host-gw; routes carry "proto 199"), and write this node's conflist from its podCIDRs.
+      --kubeconfig     default: KUBECONFIG, ~/.kube/config, else the in-cluster service account
+      --node-name      this node's name (default: env NODE_NAME)
+      --resync         also reconcile this often without events (default 30s)
+      --cni-conf-path  where to write the conflist (default ${DEFAULT_CONF_PATH}; "" writes none)
+      --cluster-cidr   the cluster's pod CIDRs: pod-to-pod traffic between nodes is not
+                       masqueraded (default: env CLUSTER_CIDR; none: only the node's own range)
+  gingham agent install-cni [--cni-bin-dir DIR]
+      Copy this binary to DIR/gingham atomically (default ${DEFAULT_CNI_BIN_DIR}).
+`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface RunOptions {
+  kind: 'run';
+  kubeconfig?: string;
+  nodeName: string;
+  resyncMs: number;
+  /** "" means: write no conflist. */
+  cniConfPath: string;
+  /** The cluster's pod CIDRs, kept out of masquerade. */
+  clusterCIDRs: string[];
+}
+
+export type AgentCommand = { kind: 'help' } | RunOptions | { kind: 'install-cni'; cniBinDir: string };
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration ("30s", "1m30s", "500ms") in ms; undefined when it is not one. */
+export function parseDuration(s: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * (UNITS[m[2]!] ?? 0);
+  return Math.round(total);
+}
+
+/** Flags of one command: name -> value; an unknown flag or a missing value is a UsageError. */
+function flags(argv: readonly string[], known: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (!known.includes(name)) throw new UsageError(`unknown flag --${name}`);
+    let value: string | undefined;
+    if (eq >= 0) value = a.slice(eq + 1);
+    else {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    }
+    out.set(name, value);
+  }
+  return out;
+}
+
+function clusterCIDRs(text: string): string[] {
+  const list = text.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  for (const c of list) if (!parseCidr(c)) throw new UsageError(`--cluster-cidr "${c}" is not a CIDR`);
+  return list;
+}
+
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): AgentCommand {
+  if (argv.some((a) => a === '--help' || a === '-h' || a === 'help')) return { kind: 'help' };
+  if (argv[0] === 'install-cni') {
+    const f = flags(argv.slice(1), ['cni-bin-dir']);
+    const dir = f.get('cni-bin-dir') ?? DEFAULT_CNI_BIN_DIR;
+    if (dir === '') throw new UsageError('--cni-bin-dir must not be empty');
+    return { kind: 'install-cni', cniBinDir: dir };
+  }
+  const f = flags(argv, ['kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr']);
+  const nodeName = f.get('node-name') ?? env['NODE_NAME'] ?? '';
+  if (nodeName === '') throw new UsageError('no node name: pass --node-name or set NODE_NAME (the downward API\'s spec.nodeName)');
+  const resyncText = f.get('resync');
+  const resyncMs = resyncText === undefined ? DEFAULT_RESYNC_MS : parseDuration(resyncText);
+  if (resyncMs === undefined || resyncMs < 1000) throw new UsageError(`--resync "${resyncText ?? ''}" must be a duration of at least 1s, e.g. 30s`);
+  const kubeconfig = f.get('kubeconfig');
+  if (kubeconfig === '') throw new UsageError('--kubeconfig must not be empty');
+  return {
+    kind: 'run',
+    ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+    nodeName,
+    resyncMs,
+    cniConfPath: f.get('cni-conf-path') ?? DEFAULT_CONF_PATH,
+    clusterCIDRs: clusterCIDRs(f.get('cluster-cidr') ?? env['CLUSTER_CIDR'] ?? ''),
+  };
+}

@@ -1,0 +1,70 @@
+// The informer wiring against a fake API server in its own process: list, watch events, a watch
+// the server ends, and an API server that goes away and comes back.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeInfo } from '../network/nodes.js';
+import { type FakeApiServer, startFakeApiServer, until, v1Node } from '../testing.js';
+import { KubernetesNodes, loadKubeConfig } from './kubernetes.js';
+
+const names = (ns: NodeInfo[] | undefined): string[] | undefined => ns?.map((n) => n.name).sort();
+
+describe('KubernetesNodes', () => {
+  let api: FakeApiServer;
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-agent-kube-'));
+    api = await startFakeApiServer();
+  });
+  afterAll(async () => {
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists, then follows adds, updates and deletes; onChange fires for each', async () => {
+    api.send('ADDED', v1Node('n1', ['198.18.128.0/24'], ['198.18.0.1']));
+    api.send('ADDED', v1Node('n2', ['198.18.129.0/24'], ['198.18.0.2']));
+    let changes = 0;
+    const src = new KubernetesNodes(loadKubeConfig(api.kubeconfig(join(dir, 'kubeconfig'))), () => changes++, () => undefined);
+    expect(src.snapshot()).toBeUndefined();
+    await src.start();
+    try {
+      await until('the list', () => (names(src.snapshot())?.length === 2 ? true : undefined));
+      expect(src.snapshot()).toContainEqual({ name: 'n2', podCIDRs: ['198.18.129.0/24'], internalIPs: ['198.18.0.2'] });
+      const before = changes;
+      api.send('ADDED', v1Node('n3', ['198.18.130.0/24'], ['198.18.0.3']));
+      await until('n3', () => (names(src.snapshot())?.includes('n3') ? true : undefined));
+      api.send('MODIFIED', v1Node('n2', ['198.18.129.0/24'], ['198.18.0.22']));
+      await until('n2 moved', () => src.snapshot()?.find((n) => n.name === 'n2' && n.internalIPs[0] === '198.18.0.22'));
+      api.send('DELETED', v1Node('n1', [], []));
+      await until('n1 gone', () => (names(src.snapshot())?.join() === 'n2,n3' ? true : undefined));
+      expect(changes - before).toBeGreaterThanOrEqual(3);
+      // The server ends every watch (as on its timeout): the informer must watch again, not relist.
+      api.send('CLOSE-WATCHES');
+      await new Promise((r) => setTimeout(r, 200));
+      api.send('ADDED', v1Node('n4', ['198.18.131.0/24'], ['198.18.0.4']));
+      await until('n4 after the watch was cut', () => (names(src.snapshot())?.includes('n4') ? true : undefined));
+      const stats = (await (await fetch(`${api.url}/stats`)).json()) as { lists: number; watches: number };
+      expect(stats).toMatchObject({ lists: 1, watches: 2 });
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('keeps no snapshot while the API server is unreachable, and retries', async () => {
+    const gone = await startFakeApiServer();
+    const kubeconfig = gone.kubeconfig(join(dir, 'gone'));
+    await gone.stop();
+    const warnings: string[] = [];
+    const src = new KubernetesNodes(loadKubeConfig(kubeconfig), () => undefined, (level, msg) => level === 'warn' && warnings.push(msg));
+    await src.start();
+    try {
+      await until('a retry warning', () => (warnings.length > 0 ? true : undefined));
+      expect(src.snapshot()).toBeUndefined();
+      expect(warnings[0]).toMatch(/node watch failed; retrying/);
+    } finally {
+      await src.stop();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+// The agent's host-gw routes for real: node namespaces on one L2 (198.18.0.0/24, fd42:18::/64).
+// First the reconciler in-process against a node's kernel, then the built binary's `gingham agent`
+// watching a fake API server that runs next to it in the same namespace.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeInfo } from '../agent/network/nodes.js';
+import { Reconciler, kernelRoutes } from '../agent/reconcile.js';
+import { type FakeApiServer, node, startFakeApiServer, until, v1Node } from '../agent/testing.js';
+import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
+
+requirePrivileges();
+
+const quiet = (): void => undefined;
+
+describe('agent routes in namespaces', () => {
+  const c = new Cluster();
+  const v6 = (n: number): string => `fd42:18::${n}`;
+
+  /** `ip route show proto 199` of both families in a node, one "dst via gw" per route, sorted. */
+  const ourRoutes = async (name: string): Promise<string[]> => {
+    const out: string[] = [];
+    for (const fam of ['-4', '-6']) {
+      const json = JSON.parse(await c.exec(name, ['ip', '-j', fam, 'route', 'show', 'proto', '199'])) as { dst: string; gateway?: string }[];
+      out.push(...json.map((r) => `${r.dst} via ${r.gateway ?? '-'}`));
+    }
+    return out.sort();
+  };
+
+  beforeAll(async () => {
+    await c.start();
+    for (const [i, n] of ['node1', 'node2', 'node3', 'node4'].entries()) {
+      await c.addNode(n);
+      await c.exec(n, ['ip', 'addr', 'add', `${v6(i + 1)}/64`, 'dev', 'uplink', 'nodad']);
+    }
+    // Each node's first pod address, on its loopback: reached from another node only through a route.
+    await c.exec('node2', ['ip', 'addr', 'add', '198.18.129.1/32', 'dev', 'lo']);
+    await c.exec('node3', ['ip', 'addr', 'add', '198.18.130.1/32', 'dev', 'lo']);
+    await c.exec('node3', ['ip', 'addr', 'add', 'fd42:18:130::1/128', 'dev', 'lo']);
+  });
+  afterAll(() => c.destroy());
+
+  describe('reconciler against a node kernel', () => {
+    let nodes: NodeInfo[] = [];
+    const self = node('node1', ['198.18.128.0/24', 'fd42:18:128::/64'], ['198.18.0.1', v6(1)]);
+    const n2 = node('node2', ['198.18.129.0/24'], ['198.18.0.2']);
+    const n3 = node('node3', ['198.18.130.0/24', 'fd42:18:130::/64'], ['198.18.0.3', v6(3)]);
+    const rec = (): Reconciler => new Reconciler({ nodeName: 'node1', nodes: () => nodes, routes: kernelRoutes(['ip', '-n', c.ns('node1')]), cniConfPath: '', log: quiet });
+
+    it('routes to each other node\'s pod CIDRs of both families, and pods there answer', async () => {
+      nodes = [self, n2, n3];
+      const r = await rec().pass();
+      expect(r.failed).toEqual([]);
+      expect(await ourRoutes('node1')).toEqual(['198.18.129.0/24 via 198.18.0.2', '198.18.130.0/24 via 198.18.0.3', 'fd42:18:130::/64 via fd42:18::3']);
+      expect(await c.ping('node1', '198.18.129.1')).toBe(true);
+      expect(await c.ping('node1', '198.18.130.1')).toBe(true);
+      expect(await c.ping('node1', 'fd42:18:130::1')).toBe(true);
+      // A second pass finds nothing to do.
+      const again = await rec().pass();
+      expect(again.replaced.length + again.removed.length).toBe(0);
+    });
+
+    it('a node that leaves takes its routes along; routes not ours stay', async () => {
+      await c.exec('node1', ['ip', 'route', 'add', '198.18.150.0/24', 'via', '198.18.0.3', 'proto', 'static']);
+      nodes = [self, n2];
+      const r = await rec().pass();
+      expect(r.removed.map((x) => x.dst).sort()).toEqual(['198.18.130.0/24', 'fd42:18:130::/64']);
+      expect(await ourRoutes('node1')).toEqual(['198.18.129.0/24 via 198.18.0.2']);
+      expect(await c.ping('node1', '198.18.130.1')).toBe(false);
+      expect(await c.exec('node1', ['ip', 'route', 'show', '198.18.150.0/24'])).toContain('via 198.18.0.3');
+    });
+
+    it('an InternalIP change moves the route; a gateway off our link is refused and the rest applied', async () => {
+      nodes = [self, node('node2', ['198.18.129.0/24'], ['198.18.0.4']), node('far', ['198.18.131.0/24'], ['198.19.9.9'])];
+      const r = await rec().pass();
+      expect(r.failed).toHaveLength(1);
+      expect(r.failed[0]!.line).toContain('198.18.131.0/24 via 198.19.9.9');
+      expect(r.failed[0]!.error).toMatch(/gateway|unreachable/i);
+      expect(await ourRoutes('node1')).toEqual(['198.18.129.0/24 via 198.18.0.4']);
+    });
+
+    it('a route of ours deleted by hand comes back on the next pass', async () => {
+      nodes = [self, n2];
+      await rec().pass();
+      await c.exec('node1', ['ip', 'route', 'del', '198.18.129.0/24']);
+      expect(await ourRoutes('node1')).toEqual([]);
+      await rec().pass();
+      expect(await ourRoutes('node1')).toEqual(['198.18.129.0/24 via 198.18.0.2']);
+    });
+  });
+
+  describe('gingham agent (the binary) with a fake API server', () => {
+    let api: FakeApiServer;
+    let agent: ChildProcess | undefined;
+    let stderr = '';
+    const conf = (): string => join(c.tmp, 'net.d', '10-gingham.conflist');
+
+    beforeAll(async () => {
+      api = await startFakeApiServer(['ip', 'netns', 'exec', c.ns('node4')]);
+      api.send('ADDED', v1Node('node4', ['198.18.132.0/24', 'fd42:18:132::/64'], ['198.18.0.4', v6(4)]));
+      api.send('ADDED', v1Node('node2', ['198.18.129.0/24'], ['198.18.0.2']));
+      api.send('ADDED', v1Node('node3', ['198.18.130.0/24', 'fd42:18:130::/64'], ['198.18.0.3', v6(3)]));
+      const kubeconfig = api.kubeconfig(join(c.tmp, 'kubeconfig'));
+      agent = spawn('ip', ['netns', 'exec', c.ns('node4'), GINGHAM, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'node4', '--resync', '1s', '--cni-conf-path', conf()], { stdio: ['ignore', 'ignore', 'pipe'] });
+      agent.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    });
+    afterAll(async () => {
+      if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+      await api.stop();
+    });
+
+    it('routes to the other nodes and writes this node\'s dual-stack conflist', async () => {
+      const want = ['198.18.129.0/24 via 198.18.0.2', '198.18.130.0/24 via 198.18.0.3', 'fd42:18:130::/64 via fd42:18::3'];
+      await until(`routes in node4 (agent log: ${stderr})`, async () => ((await ourRoutes('node4')).join() === want.join() ? true : undefined));
+      await until('the conflist', () => (existsSync(conf()) ? true : undefined));
+      const written = JSON.parse(readFileSync(conf(), 'utf8')) as { plugins: { ipam: unknown }[] };
+      expect(written.plugins[0]!.ipam).toEqual({ type: 'gingham', ranges: [[{ subnet: '198.18.132.0/24' }], [{ subnet: 'fd42:18:132::/64' }]] });
+      expect(await c.ping('node4', '198.18.130.1')).toBe(true);
+    });
+
+    it('follows watch events: a node leaving, a node arriving', async () => {
+      api.send('DELETED', v1Node('node3', [], []));
+      await until('node3 routes gone', async () => ((await ourRoutes('node4')).join() === '198.18.129.0/24 via 198.18.0.2' ? true : undefined));
+      api.send('ADDED', v1Node('node1', ['198.18.128.0/24'], ['198.18.0.1']));
+      await until('node1 route', async () => ((await ourRoutes('node4')).includes('198.18.128.0/24 via 198.18.0.1') ? true : undefined));
+      expect(stderr).toMatch(/"msg":"routes changed"/);
+      // Every log line is one JSON object: no stray runtime warnings in between.
+      for (const line of stderr.trim().split('\n')) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    });
+
+    it('exits 0 on SIGTERM and leaves the routes for the pods', async () => {
+      const exited = new Promise<number | null>((resolve) => agent!.once('exit', (code) => resolve(code)));
+      agent!.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 8000))]);
+      expect(code).toBe(0);
+      expect(await ourRoutes('node4')).toEqual(['198.18.128.0/24 via 198.18.0.1', '198.18.129.0/24 via 198.18.0.2']);
+    });
+  });
+});
