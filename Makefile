@@ -12,7 +12,7 @@ APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins c
                 busybox-static iperf3 hyperfine
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs package-lock.json
 
-.PHONY: help deps npm-deps apt-deps build test unit test-netns demo bench clean typecheck
+.PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down e2e
 
 help:
 	@echo "make build      bin/gingham, the single executable (offline)"
@@ -20,6 +20,10 @@ help:
 	@echo "make demo       two pods on a bridge in namespaces: addresses, routes, ping; then cleanup"
 	@echo "make bench      gingham vs the reference bridge + host-local, side by side"
 	@echo "make clean      remove build output and whatever an aborted run left behind"
+	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
+	@echo "make kind-up    kind cluster \$$KIND_CLUSTER (default gingham) with gingham installed"
+	@echo "make kind-down  remove that cluster"
+	@echo "make e2e        kind-up, the kind end-to-end suite, kind-down (also on failure)"
 
 deps: npm-deps apt-deps $(CNITOOL)
 
@@ -58,6 +62,21 @@ demo: npm-deps apt-deps build
 
 bench: deps build
 	$(NODE24) src/scripts/bench.ts
+
+kind-image:
+	bash e2e/kind/docker.sh start
+	bash e2e/kind/build-node-image.sh
+
+kind-up: build npm-deps
+	bash e2e/kind/up.sh
+	bash e2e/install.sh
+
+kind-down:
+	bash e2e/kind/down.sh
+
+# The cluster is removed whether the suite passes or not; the suite's exit code is make's.
+e2e: kind-up
+	npx vitest run --config e2e/vitest.config.ts; rc=$$?; bash e2e/kind/down.sh; exit $$rc
 
 clean:
 	bash src/scripts/clean.sh
