@@ -12,7 +12,7 @@ APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins c
                 busybox-static iperf3 hyperfine
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs package-lock.json
 
-.PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down e2e
+.PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop e2e
 
 help:
 	@echo "make build      bin/gingham, the single executable (offline)"
@@ -73,6 +73,10 @@ kind-up: build npm-deps
 
 kind-down:
 	bash e2e/kind/down.sh
+
+# Stops only a dockerd that e2e/kind/docker.sh started.
+docker-stop:
+	bash e2e/kind/docker.sh stop
 
 # The cluster is removed whether the suite passes or not; the suite's exit code is make's.
 e2e: kind-up

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Delete the e2e kind cluster $KIND_CLUSTER (default gingham), and only it, and
+# its kubeconfig (<repo>/.e2e/kubeconfig, or $KIND_KUBECONFIG). The Docker
+# engine, the "kind" network (shared by every kind cluster on this engine) and
+# the build cache stay.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR
+source "$HERE/versions.env"
+
+CACHE=${GINGHAM_E2E_CACHE:-/var/cache/gingham-e2e}
+KIND=$CACHE/bin/kind-$KIND_VERSION/kind
+CLUSTER=${KIND_CLUSTER:-gingham}
+KUBECONFIG_OUT=${KIND_KUBECONFIG:-$REPO/.e2e/kubeconfig}
+
+log() { echo "down.sh: $*" >&2; }
+
+if ! docker info >/dev/null 2>&1; then
+  log "no Docker engine answers: no cluster to delete"
+elif [[ ! -x $KIND ]]; then
+  log "no kind CLI at $KIND: no cluster was created with it"
+elif "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+  t0=$SECONDS
+  "$KIND" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_OUT"
+  log "deleted cluster $CLUSTER in $((SECONDS - t0)) s"
+else
+  log "no cluster $CLUSTER"
+fi
+rm -f "$KUBECONFIG_OUT" "$REPO/.e2e/cluster.yaml"
