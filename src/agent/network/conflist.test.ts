@@ -16,6 +16,7 @@ describe('buildConflist', () => {
           bridge: 'gingham0',
           isGateway: true,
           isDefaultGateway: true,
+          hairpinMode: true,
           ipMasq: true,
           ipam: { type: 'gingham', ranges: [[{ subnet: '198.18.129.0/24' }]] },
         },

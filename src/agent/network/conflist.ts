@@ -45,6 +45,9 @@ export function buildConflist(opts: ConflistOptions): Record<string, unknown> {
         bridge: BRIDGE,
         isGateway: true,
         isDefaultGateway: true,
+        // A pod must reach itself through its own Service: kube-proxy sends that back out of the
+        // pod's bridge port, which the bridge only allows with hairpin mode.
+        hairpinMode: true,
         ipMasq: true,
         ...(opts.clusterCIDRs?.length ? { ipMasqExclude: [...opts.clusterCIDRs] } : {}),
         ipam,

@@ -1,0 +1,83 @@
+// The cluster as `make kind-up` leaves it: every node Ready with a pod range inside the cluster's,
+// CoreDNS running on addresses gingham gave it, the gingham DaemonSet Ready on every node, and on
+// each node the agent's work: the conflist for its own range, a route to every other node's range.
+import { describe, expect, it } from 'vitest';
+import { POD_CIDR } from './lib/env.js';
+import { inCidr } from './lib/ip.js';
+import { apps, clusterNodes, core } from './lib/kube.js';
+import { agentRoutes, conflist } from './lib/node.js';
+import { phase, waitFor } from './lib/timing.js';
+
+describe('cluster', () => {
+  it('has a control plane and two workers, all Ready, with pod ranges in the cluster CIDR and node addresses on the Docker network', async () => {
+    const nodes = await phase('nodes Ready', () =>
+      waitFor('every node Ready', 120_000, async (why) => {
+        const { all } = await clusterNodes();
+        const notReady = all.filter((n) => !n.ready).map((n) => n.name);
+        why(`not Ready: ${notReady.join(', ')}`);
+        return notReady.length === 0 ? all : undefined;
+      }),
+    );
+    expect(nodes).toHaveLength(3);
+    for (const n of nodes) {
+      expect(inCidr(n.podCIDR.split('/')[0]!, POD_CIDR), `${n.name} podCIDR ${n.podCIDR}`).toBe(true);
+      // The suite sends traffic to the nodes' InternalIPs: they must be Docker's (198.19.0.0/16).
+      expect(inCidr(n.internalIP, '198.19.0.0/16'), `${n.name} InternalIP ${n.internalIP}`).toBe(true);
+    }
+    expect(new Set(nodes.map((n) => n.podCIDR)).size).toBe(3);
+  });
+
+  it('runs CoreDNS, on pod addresses from its node range', async () => {
+    const { all } = await clusterNodes();
+    const pods = await phase('CoreDNS Running', () =>
+      waitFor('CoreDNS pods Running and Ready', 120_000, async (why) => {
+        const list = await core().listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns' });
+        const ok = list.items.filter((p) => p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        why(`${ok.length}/${list.items.length} Running and Ready: ${list.items.map((p) => `${p.metadata?.name} ${p.status?.phase}`).join(', ')}`);
+        return list.items.length > 0 && ok.length === list.items.length ? list.items : undefined;
+      }),
+    );
+    for (const p of pods) {
+      const node = all.find((n) => n.name === p.spec?.nodeName);
+      expect(node, `node of ${p.metadata?.name}`).toBeDefined();
+      expect(inCidr(p.status!.podIP!, node!.podCIDR), `${p.metadata?.name} ${p.status?.podIP} in ${node!.podCIDR}`).toBe(true);
+    }
+  });
+
+  it('has the gingham DaemonSet with a Ready pod on every node', async () => {
+    const { all } = await clusterNodes();
+    const ds = await apps().readNamespacedDaemonSet({ name: 'gingham', namespace: 'kube-system' });
+    expect(ds.status?.desiredNumberScheduled).toBe(all.length);
+    const byNode = await waitFor('a Ready gingham pod per node', 120_000, async (why) => {
+      const list = await core().listNamespacedPod({ namespace: 'kube-system', labelSelector: 'app=gingham' });
+      const ready = new Map(
+        list.items
+          .filter((p) => p.metadata?.deletionTimestamp === undefined && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          .map((p) => [p.spec?.nodeName ?? '', p.metadata?.name ?? '']),
+      );
+      const missing = all.filter((n) => !ready.has(n.name)).map((n) => n.name);
+      why(`no Ready gingham pod on ${missing.join(', ')}`);
+      return missing.length === 0 ? ready : undefined;
+    });
+    expect([...byNode.keys()].sort()).toEqual(all.map((n) => n.name).sort());
+  });
+
+  it("has on every node the agent's conflist for the node's range and a route to every other node's range", async () => {
+    const { all } = await clusterNodes();
+    for (const n of all) {
+      const conf = await conflist(n.name);
+      expect(conf['name']).toBe('gingham');
+      const plugins = conf['plugins'] as { type: string; ipam?: { ranges: { subnet: string }[][] } }[];
+      expect(plugins.map((p) => p.type)).toEqual(['gingham', 'portmap']);
+      expect(plugins[0]!.ipam!.ranges.flat().map((r) => r.subnet)).toEqual([n.podCIDR]);
+      const want = new Map(all.filter((o) => o.name !== n.name).map((o) => [o.podCIDR, o.internalIP]));
+      // The agent converges within a watch event; allow it a few seconds after install.
+      const routes = await waitFor(`agent routes on ${n.name}`, 30_000, async (why) => {
+        const r = await agentRoutes(n.name);
+        why(JSON.stringify([...r]));
+        return JSON.stringify([...r].sort()) === JSON.stringify([...want].sort()) ? r : undefined;
+      });
+      expect([...routes].sort()).toEqual([...want].sort());
+    }
+  });
+});
