@@ -12,7 +12,7 @@ APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins c
                 busybox-static iperf3 hyperfine
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs package-lock.json
 
-.PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop e2e
+.PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e
 
 help:
 	@echo "make build      bin/gingham, the single executable (offline)"
@@ -23,6 +23,7 @@ help:
 	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
 	@echo "make kind-up    kind cluster \$$KIND_CLUSTER (default gingham) with gingham installed"
 	@echo "make kind-down  remove that cluster"
+	@echo "make kind-bench pod start-to-Running, gingham vs reference bridge, on that cluster"
 	@echo "make e2e        kind-up, the kind end-to-end suite, kind-down (also on failure)"
 
 deps: npm-deps apt-deps $(CNITOOL)
@@ -77,6 +78,10 @@ kind-down:
 # Stops only a dockerd that e2e/kind/docker.sh started.
 docker-stop:
 	bash e2e/kind/docker.sh stop
+
+# Pod start-to-Running, gingham vs the reference bridge + host-local, on the kind cluster.
+kind-bench: kind-up
+	$(NODE24) e2e/bench/pod-start.ts
 
 # The cluster is removed whether the suite passes or not; the suite's exit code is make's.
 e2e: kind-up
