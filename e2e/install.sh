@@ -4,12 +4,9 @@
 # and CoreDNS runs. Re-running it rolls out a new binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source e2e/kind/versions.env
-CACHE=${GINGHAM_E2E_CACHE:-/var/cache/gingham-e2e}
-CLUSTER=${KIND_CLUSTER:-gingham}
-KIND=$CACHE/bin/kind-$KIND_VERSION/kind
-export KUBECONFIG=$PWD/.e2e/kubeconfig
-kubectl() { "$CACHE/bin/kubernetes-$K8S_VERSION/kubectl" "$@"; }
+source e2e/kind/paths.sh
+export KUBECONFIG=$KUBECONFIG_OUT
+kubectl() { "$KUBECTL" "$@"; }
 t0=$SECONDS
 
 image=$(bash e2e/images/build-gingham-image.sh)

@@ -5,8 +5,7 @@
 # The same image runs test pods (`gingham probe`). Prints the image name.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source e2e/kind/versions.env
-CACHE=${GINGHAM_E2E_CACHE:-/var/cache/gingham-e2e}
+source e2e/kind/paths.sh
 IMAGE=${GINGHAM_IMAGE:-gingham-e2e/gingham:dev}
 PACKAGES=iproute2,iptables,ipset,util-linux,containernetworking-plugins,ca-certificates
 ROOTFS=$CACHE/rootfs/gingham-image-$DEBIAN_SUITE-$(echo "$PACKAGES" | sha256sum | cut -c1-12)

@@ -5,15 +5,8 @@
 # the build cache stay.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR
-source "$HERE/versions.env"
-
-CACHE=${GINGHAM_E2E_CACHE:-/var/cache/gingham-e2e}
-KIND=$CACHE/bin/kind-$KIND_VERSION/kind
-CLUSTER=${KIND_CLUSTER:-gingham}
-KUBECONFIG_OUT=${KIND_KUBECONFIG:-$REPO/.e2e/kubeconfig}
+source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 
 log() { echo "down.sh: $*" >&2; }
 

@@ -12,16 +12,9 @@
 # must not use, whichever Docker engine runs.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR
-source "$HERE/versions.env"
-
-CACHE=${GINGHAM_E2E_CACHE:-/var/cache/gingham-e2e}
-KIND=$CACHE/bin/kind-$KIND_VERSION/kind
-CLUSTER=${KIND_CLUSTER:-gingham}
+source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 IMAGE=${KIND_NODE_IMAGE:-gingham-e2e/kind-node:$K8S_VERSION}
-KUBECONFIG_OUT=${KIND_KUBECONFIG:-$REPO/.e2e/kubeconfig}
 NETWORK=${KIND_EXPERIMENTAL_DOCKER_NETWORK:-kind}
 SUBNET=${KIND_SUBNET:-198.19.1.0/24}
 
