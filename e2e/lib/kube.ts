@@ -2,8 +2,11 @@
 // pinned to nodes, waits, Services, and a watch that times pods from creation to Running.
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, type V1Node, type V1Pod, type V1Service, Watch } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, TCP_PORT, UDP_PORT } from './env.js';
+import { KUBECONFIG } from './env.js';
+import { SUITE_LABEL } from './pods.ts';
 import { sleep, waitFor } from './timing.js';
+
+export { type ProbePodOptions, SUITE_LABEL, probePod } from './pods.ts';
 
 let kcCache: KubeConfig | undefined;
 export function kubeConfig(): KubeConfig {
@@ -18,9 +21,6 @@ export const apps = (): AppsV1Api => kubeConfig().makeApiClient(AppsV1Api);
 
 /** The namespace the global setup created for this run. */
 export const namespace = (): string => inject('namespace');
-
-/** Every object the suite creates carries this label. */
-export const SUITE_LABEL = { 'app.kubernetes.io/part-of': 'gingham-e2e' };
 
 export interface NodeInfo {
   name: string;
@@ -52,45 +52,6 @@ export async function clusterNodes(): Promise<{ all: NodeInfo[]; controlPlane: N
   const workers = all.filter((n) => !n.controlPlane);
   if (!controlPlane || workers.length < 2) throw new Error(`expected a control plane and two workers, got ${all.map((n) => n.name).join(', ')}`);
   return { all, controlPlane, workers: [workers[0]!, workers[1]!] };
-}
-
-export interface ProbePodOptions {
-  labels?: Record<string, string>;
-  /** hostPort for the probe's TCP and UDP ports (portmap). */
-  hostPorts?: { tcp?: number; udp?: number };
-  /** Readiness through kubelet's TCP probe of the pod's address (default true). */
-  ready?: boolean;
-  /** Another command than the probe server (e.g. sleep, for the churn pods). */
-  command?: string[];
-}
-
-/** A pod of the gingham image on one node: `gingham probe serve` on TCP 8080 and UDP 8081. */
-export function probePod(name: string, node: string, o: ProbePodOptions = {}): V1Pod {
-  const tcp = { containerPort: TCP_PORT, protocol: 'TCP', name: 'probe-tcp', ...(o.hostPorts?.tcp ? { hostPort: o.hostPorts.tcp } : {}) };
-  const udp = { containerPort: UDP_PORT, protocol: 'UDP', name: 'probe-udp', ...(o.hostPorts?.udp ? { hostPort: o.hostPorts.udp } : {}) };
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels: { ...SUITE_LABEL, ...o.labels } },
-    spec: {
-      nodeName: node,
-      // Pinned pods on the control plane too, and kept through a node restart.
-      tolerations: [{ operator: 'Exists' }],
-      terminationGracePeriodSeconds: 1,
-      enableServiceLinks: false,
-      automountServiceAccountToken: false,
-      containers: [
-        {
-          name: 'probe',
-          image: IMAGE,
-          imagePullPolicy: 'Never',
-          command: o.command ?? [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', String(TCP_PORT), '--udp', String(UDP_PORT)],
-          ports: [tcp, udp],
-          ...(o.ready === false ? {} : { readinessProbe: { tcpSocket: { port: TCP_PORT }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2 } }),
-        },
-      ],
-    },
-  };
 }
 
 export async function createPod(pod: V1Pod): Promise<V1Pod> {
