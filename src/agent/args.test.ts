@@ -3,13 +3,15 @@ import { UsageError, parseAgentArgs, parseDuration } from './args.js';
 
 describe('parseAgentArgs', () => {
   it('takes defaults: node name from NODE_NAME, resync 30 s, the standard conflist path', () => {
-    expect(parseAgentArgs([], { NODE_NAME: 'w1' })).toEqual({ kind: 'run', nodeName: 'w1', resyncMs: 30_000, cniConfPath: '/etc/cni/net.d/10-gingham.conflist', clusterCIDRs: [] });
+    expect(parseAgentArgs([], { NODE_NAME: 'w1' })).toEqual({ kind: 'run', configPath: '/etc/gingham/config.json', configRequired: false, nodeName: 'w1', resyncMs: 30_000, cniConfPath: '/etc/cni/net.d/10-gingham.conflist', clusterCIDRs: [] });
   });
 
   it('reads every flag, in both spellings; a flag beats the environment', () => {
-    const argv = ['--kubeconfig', '/k', '--node-name=w2', '--resync', '1m30s', '--cni-conf-path=', '--cluster-cidr', '198.18.128.0/17,fd42:18:8000::/56'];
+    const argv = ['--config=/c.json', '--kubeconfig', '/k', '--node-name=w2', '--resync', '1m30s', '--cni-conf-path=', '--cluster-cidr', '198.18.128.0/17,fd42:18:8000::/56'];
     expect(parseAgentArgs(argv, { NODE_NAME: 'w1', CLUSTER_CIDR: '198.19.0.0/16' })).toEqual({
       kind: 'run',
+      configPath: '/c.json',
+      configRequired: true,
       kubeconfig: '/k',
       nodeName: 'w2',
       resyncMs: 90_000,

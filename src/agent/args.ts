@@ -1,21 +1,26 @@
 // `gingham agent` arguments, parsed once into a plain command. `--flag value` and `--flag=value`.
 import { parseCidr } from '../net/ip.js';
+import { DEFAULT_CONFIG_PATH } from './config.js';
 import { DEFAULT_CONF_PATH } from './network/conflist.js';
 import { DEFAULT_CNI_BIN_DIR } from './install.js';
 
 export const DEFAULT_RESYNC_MS = 30_000;
 
 export const AGENT_USAGE = `usage:
-  gingham agent [--kubeconfig PATH] [--node-name NAME] [--resync 30s] [--cni-conf-path PATH]
-                [--cluster-cidr CIDR[,CIDR]]
-      Watch Node objects and keep a route to every other node's pod CIDRs via its InternalIP
-      (host-gw; routes carry "proto 199"), and write this node's conflist from its podCIDRs.
+  gingham agent [--config PATH] [--kubeconfig PATH] [--node-name NAME] [--resync 30s]
+                [--cni-conf-path PATH] [--cluster-cidr CIDR[,CIDR]]
+      Watch Node objects and keep every other node's pod CIDRs reachable: through this node's
+      VXLAN device gingham-vx4/gingham-vx6 (backend vxlan) or by a route via the node's
+      InternalIP (host-gw); routes carry "proto 199". Masquerade traffic that leaves the
+      cluster, and write this node's conflist from its podCIDRs and the underlay's MTU.
+      --config         the cluster-wide settings, JSON: backend (vxlan|host-gw), vni, port,
+                       directRouting, mtu, clusterCIDRs (default ${DEFAULT_CONFIG_PATH}, if there)
       --kubeconfig     default: KUBECONFIG, ~/.kube/config, else the in-cluster service account
       --node-name      this node's name (default: env NODE_NAME)
       --resync         also reconcile this often without events (default 30s)
       --cni-conf-path  where to write the conflist (default ${DEFAULT_CONF_PATH}; "" writes none)
-      --cluster-cidr   the cluster's pod CIDRs: pod-to-pod traffic between nodes is not
-                       masqueraded (default: env CLUSTER_CIDR; none: only the node's own range)
+      --cluster-cidr   overrides the config's clusterCIDRs (also: env CLUSTER_CIDR); without
+                       either, every node's podCIDR counts as the cluster's
   gingham agent install-cni [--cni-bin-dir DIR]
       Copy this binary to DIR/gingham atomically (default ${DEFAULT_CNI_BIN_DIR}).
 `;
@@ -26,12 +31,15 @@ export class UsageError extends Error {
 
 export interface RunOptions {
   kind: 'run';
+  configPath: string;
+  /** Given explicitly: a missing file is an error, not "use the defaults". */
+  configRequired: boolean;
   kubeconfig?: string;
   nodeName: string;
   resyncMs: number;
   /** "" means: write no conflist. */
   cniConfPath: string;
-  /** The cluster's pod CIDRs, kept out of masquerade. */
+  /** The cluster's pod CIDRs, kept out of masquerade; [] leaves it to the config file. */
   clusterCIDRs: string[];
 }
 
@@ -81,7 +89,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (dir === '') throw new UsageError('--cni-bin-dir must not be empty');
     return { kind: 'install-cni', cniBinDir: dir };
   }
-  const f = flags(argv, ['kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr']);
+  const f = flags(argv, ['config', 'kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr']);
   const nodeName = f.get('node-name') ?? env['NODE_NAME'] ?? '';
   if (nodeName === '') throw new UsageError('no node name: pass --node-name or set NODE_NAME (the downward API\'s spec.nodeName)');
   const resyncText = f.get('resync');
@@ -89,8 +97,12 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (resyncMs === undefined || resyncMs < 1000) throw new UsageError(`--resync "${resyncText ?? ''}" must be a duration of at least 1s, e.g. 30s`);
   const kubeconfig = f.get('kubeconfig');
   if (kubeconfig === '') throw new UsageError('--kubeconfig must not be empty');
+  const config = f.get('config');
+  if (config === '') throw new UsageError('--config must not be empty');
   return {
     kind: 'run',
+    configPath: config ?? DEFAULT_CONFIG_PATH,
+    configRequired: config !== undefined,
     ...(kubeconfig !== undefined ? { kubeconfig } : {}),
     nodeName,
     resyncMs,

@@ -2,9 +2,11 @@
 // a SEA asset), loaded only when the agent runs (see load.ts): @kubernetes/client-node would add
 // ~17 ms to every CNI call if it were part of the plugin's script.
 import { AGENT_USAGE, type RunOptions, UsageError, parseAgentArgs } from './args.js';
+import { type AgentConfig, loadConfig } from './config.js';
 import { installCni } from './install.js';
 import { type Logger, errorText, stderrLogger } from './log.js';
-import { ReconcileLoop, Reconciler, kernelRoutes } from './reconcile.js';
+import { ReconcileLoop, Reconciler, nodeKernel } from './reconcile.js';
+import { AGENT_STATE_PATH } from './state.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 
 /** After SIGTERM, give a pass in progress this long, then exit whatever still holds the loop. */
@@ -53,6 +55,14 @@ export async function runAgent(argv: string[]): Promise<number> {
 }
 
 async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
+  let config: AgentConfig;
+  try {
+    config = loadConfig(opts.configPath, opts.configRequired);
+  } catch (e) {
+    log('error', 'bad agent config', { error: errorText(e) });
+    return 1;
+  }
+  if (opts.clusterCIDRs.length > 0) config.clusterCIDRs = opts.clusterCIDRs;
   let source: KubernetesNodes;
   try {
     source = new KubernetesNodes(loadKubeConfig(opts.kubeconfig), () => loop.trigger(), log);
@@ -60,19 +70,20 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     log('error', 'cannot reach the Kubernetes API: no usable kubeconfig', { error: errorText(e) });
     return 1;
   }
-  const reconciler = new Reconciler({ nodeName: opts.nodeName, nodes: () => source.snapshot(), routes: kernelRoutes(), cniConfPath: opts.cniConfPath, clusterCIDRs: opts.clusterCIDRs, log });
+  const reconciler = new Reconciler({ nodeName: opts.nodeName, nodes: () => source.snapshot(), config, kernel: nodeKernel(), cniConfPath: opts.cniConfPath, statePath: AGENT_STATE_PATH, log });
   const loop = new ReconcileLoop(reconciler, log);
   const signalled = new Promise<string>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve(sig));
   });
-  log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath });
+  log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config });
   // Passes before the first list do nothing (no snapshot yet); not awaiting the list keeps SIGTERM
   // effective while the API server is unreachable.
   loop.start(opts.resyncMs);
   void source.start();
   const sig = await signalled;
   log('info', 'stopping', { signal: sig });
-  // Routes and the conflist stay: pods keep their network while the agent is restarted or upgraded.
+  // Routes, the overlay, masquerade and the conflist stay: pods keep their network while the agent
+  // is restarted or upgraded, and the next agent finds them matching and changes nothing.
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
   await Promise.all([source.stop(), loop.stop()]);
   return 0;

@@ -5,29 +5,49 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Level } from './log.js';
 import type { NodeInfo } from './network/nodes.js';
 import type { Route } from './network/routes.js';
-import { ReconcileLoop, Reconciler, type RouteTable } from './reconcile.js';
+import { type NetworkKernel, ReconcileLoop, Reconciler } from './reconcile.js';
+import { type AgentConfig, DEFAULT_CONFIG } from './config.js';
+import type { MasqueradeState } from './network/masquerade.js';
+import type { UnderlayAddr } from './network/underlay.js';
+import type { OverlayState } from './network/vxlan.js';
+import type { Family } from '../net/ip.js';
 import { node } from './testing.js';
 
-/** A route table that applies batch lines the way the kernel would, and refuses gateways off-link. */
-class FakeTable implements RouteTable {
+/**
+ * A node kernel for the host-gw passes: applies route lines the way the kernel would (refusing
+ * gateways off-link), has no overlay, and keeps the masquerade chains as text.
+ */
+class FakeKernel implements NetworkKernel {
   routes: Route[] = [];
   batches: string[][] = [];
+  masq: Partial<Record<Family, string>> = {};
   reads = 0;
   constructor(private readonly onLink = /^198\.18\.0\.|^fd42:18::/) {}
-  async read(): Promise<Route[]> {
-    this.reads++;
+  async readRoutes(): Promise<Route[]> {
     return this.routes.map((r) => ({ ...r }));
   }
-  async apply(lines: readonly string[]): Promise<{ failed: { line: string; error: string }[] }> {
+  async readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }> {
+    this.reads++;
+    return { links: [], neighbours: [], fdb: [], addrs: [] };
+  }
+  async readMasquerade(f: Family): Promise<MasqueradeState> {
+    const text = this.masq[f];
+    return text === undefined ? { chain: undefined, jump: false } : { chain: text.split('\n').filter((l) => l.startsWith('-A GINGHAM-MASQ')), jump: true };
+  }
+  async applyMasquerade(f: Family, text: string): Promise<undefined> {
+    this.masq[f] = text;
+    return undefined;
+  }
+  async apply(tool: 'ip' | 'bridge', lines: readonly string[]): Promise<{ failed: { line: string; error: string }[] }> {
     if (lines.length > 0) this.batches.push([...lines]);
     const failed: { line: string; error: string }[] = [];
     for (const line of lines) {
       const [, verb, dst, via] = /^route (del|replace) (\S+)(?: via (\S+))? proto 199/.exec(line) ?? [];
-      if (verb === 'del') {
+      if (tool === 'ip' && verb === 'del') {
         const i = this.routes.findIndex((r) => r.dst === dst && (!via || r.via === via));
         if (i < 0) failed.push({ line, error: 'No such process' });
         else this.routes.splice(i, 1);
-      } else if (verb === 'replace' && dst && via) {
+      } else if (tool === 'ip' && verb === 'replace' && dst && via) {
         if (!this.onLink.test(via)) failed.push({ line, error: 'Nexthop has invalid gateway.' });
         else this.routes = [...this.routes.filter((r) => r.dst !== dst), { dst, via }];
       } else failed.push({ line, error: 'bad line' });
@@ -47,12 +67,13 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function setup(initial: NodeInfo[] | undefined): { table: FakeTable; rec: Reconciler; set: (n: NodeInfo[] | undefined) => void; logs: [Level, string][]; conf: string } {
+function setup(initial: NodeInfo[] | undefined): { table: FakeKernel; rec: Reconciler; set: (n: NodeInfo[] | undefined) => void; logs: [Level, string][]; conf: string } {
   let nodes = initial;
-  const table = new FakeTable();
+  const table = new FakeKernel();
   const logs: [Level, string][] = [];
   const conf = join(dir, '10-gingham.conflist');
-  const rec = new Reconciler({ nodeName: 'n1', nodes: () => nodes, routes: table, cniConfPath: conf, log: (l, m) => logs.push([l, m]) });
+  const config: AgentConfig = { ...DEFAULT_CONFIG, backend: 'host-gw' };
+  const rec = new Reconciler({ nodeName: 'n1', nodes: () => nodes, config, kernel: table, cniConfPath: conf, statePath: join(dir, 'state.json'), log: (l, m) => logs.push([l, m]) });
   return { table, rec, set: (n) => (nodes = n), logs, conf };
 }
 
@@ -99,7 +120,7 @@ describe('Reconciler', () => {
     const r = await rec.pass();
     expect(r.failed).toEqual([{ line: 'route replace 198.18.131.0/24 via 198.19.7.7 proto 199', error: 'Nexthop has invalid gateway.' }]);
     expect(sorted(table.routes)).toEqual(['198.18.129.0/24 via 198.18.0.2']);
-    expect(logs).toContainEqual(['error', 'route change refused by the kernel; retried next pass']);
+    expect(logs).toContainEqual(['error', 'change refused by the kernel; retried next pass']);
     expect((await rec.pass()).replaced.map((x) => x.dst)).toEqual(['198.18.131.0/24']);
   });
 
@@ -135,7 +156,7 @@ describe('ReconcileLoop', () => {
           passes++;
           await new Promise((r) => setTimeout(r, 30));
           running--;
-          return { ran: true, replaced: [], removed: [], failed: [], conflistWritten: false };
+          return { ran: true, replaced: [], removed: [], overlay: [], masquerade: [], failed: [], conflistWritten: false };
         },
       },
       () => undefined,

@@ -1,33 +1,54 @@
 // The agent's loop (Flannel's and kube-router's habit): compute the whole desired state from the
 // latest node snapshot and make the kernel match it. It runs on every watch event (coalesced) and
-// every resync period, so a restart, a missed event or a route deleted by hand heals itself.
+// every resync period, so a restart, a missed event or an entry deleted by hand heals itself.
+import type { AgentConfig } from './config.js';
 import { buildConflist, renderConflist } from './network/conflist.js';
 import type { NodeInfo } from './network/nodes.js';
-import { type ApplyOutcome, applyRouteLines, readRoutes } from './network/kernel.js';
-import { type Route, diffRoutes, planRoutes, routeLines } from './network/routes.js';
+import { type ApplyOutcome, type IpPrefix, applyLines, applyMasquerade, readMasquerade, readOverlay, readRoutes } from './network/kernel.js';
+import { masqueradeRestore, type MasqueradeState } from './network/masquerade.js';
+import { type NetworkPlan, planNetwork } from './network/plan.js';
+import { type Route, diffRoutes, routeLines } from './network/routes.js';
+import type { UnderlayAddr } from './network/underlay.js';
+import { type OverlayState, diffOverlay } from './network/vxlan.js';
 import { writeIfChanged } from './files.js';
 import { type Logger, errorText } from './log.js';
+import type { Family } from '../net/ip.js';
 
-/** Our routes in the kernel: the real one, or a fake in tests. */
-export interface RouteTable {
-  read(): Promise<Route[]>;
-  apply(lines: readonly string[]): Promise<ApplyOutcome>;
+/** What the agent owns in a node's kernel: the real one (optionally another netns), or a fake in tests. */
+export interface NetworkKernel {
+  readRoutes(): Promise<Route[]>;
+  readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
+  readMasquerade(family: Family): Promise<MasqueradeState>;
+  /** `ip -batch` lines, or `bridge -batch` lines for the FDB. */
+  apply(tool: 'ip' | 'bridge', lines: readonly string[]): Promise<ApplyOutcome>;
+  /** iptables-restore text; the error when the commit failed. */
+  applyMasquerade(family: Family, text: string): Promise<string | undefined>;
 }
 
-export const kernelRoutes = (ip: readonly string[] = ['ip']): RouteTable => ({
-  read: () => readRoutes(ip),
-  apply: (lines) => applyRouteLines(lines, ip),
-});
+/** The node's kernel, or the network namespace `netns` (tests: `ip -n NAME`). */
+export function nodeKernel(netns?: string): NetworkKernel {
+  const ip: IpPrefix = netns ? ['ip', '-n', netns] : ['ip'];
+  const bridge: IpPrefix = netns ? ['bridge', '-n', netns] : ['bridge'];
+  const wrap: IpPrefix = netns ? ['ip', 'netns', 'exec', netns] : [];
+  return {
+    readRoutes: () => readRoutes(ip),
+    readOverlay: () => readOverlay(ip, bridge),
+    readMasquerade: (f) => readMasquerade(f, wrap),
+    apply: (tool, lines) => applyLines(lines, tool === 'ip' ? ip : bridge),
+    applyMasquerade: (f, text) => applyMasquerade(f, text, wrap),
+  };
+}
 
 export interface ReconcileDeps {
   nodeName: string;
   /** The latest nodes, or undefined until the source has listed them once. */
   nodes: () => readonly NodeInfo[] | undefined;
-  routes: RouteTable;
+  config: AgentConfig;
+  kernel: NetworkKernel;
   /** Where this node's conflist goes; "" writes none. */
   cniConfPath: string;
-  /** Passed into the conflist: destinations kept out of masquerade. */
-  clusterCIDRs?: readonly string[];
+  /** Where the last plan goes for `gingham inspect`; "" writes none. */
+  statePath: string;
   log: Logger;
 }
 
@@ -36,9 +57,15 @@ export interface PassSummary {
   ran: boolean;
   replaced: Route[];
   removed: Route[];
+  /** Overlay lines applied (devices, addresses, neighbours, FDB). */
+  overlay: string[];
+  /** Families whose masquerade chain was rewritten. */
+  masquerade: Family[];
   failed: ApplyOutcome['failed'];
   conflistWritten: boolean;
 }
+
+const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], masquerade: [], failed: [], conflistWritten: false };
 
 export class Reconciler {
   /** Last logged skip reasons and conflist problem: logged when they change, not every pass. */
@@ -49,40 +76,62 @@ export class Reconciler {
   constructor(private readonly deps: ReconcileDeps) {}
 
   /**
-   * One pass: the conflist (independent of the routes, and what lets kubelet call us at all), then
-   * the routes. Throws only when our routes cannot even be read.
+   * One pass: plan, then the conflist (what lets kubelet call us at all), then the kernel in order:
+   * stale routes out, the overlay's devices and neighbours, its FDB, new routes in, masquerade.
+   * Throws only when our state cannot even be read.
    */
   async pass(): Promise<PassSummary> {
-    const { nodeName, log } = this.deps;
+    const { nodeName, log, kernel } = this.deps;
     const nodes = this.deps.nodes();
-    if (nodes === undefined) return { ran: false, replaced: [], removed: [], failed: [], conflistWritten: false };
+    if (nodes === undefined) return IDLE;
     const found = nodes.find((n) => n.name === nodeName);
     if (!found && !this.warnedNoSelf) log('warn', 'this node is not among the Node objects; is --node-name right?', { node: nodeName });
     this.warnedNoSelf = !found;
     const self: NodeInfo = found ?? { name: nodeName, podCIDRs: [], internalIPs: [] };
-    const conflistWritten = this.conflist(self);
 
-    const plan = planRoutes(self, nodes);
+    const overlayNow = await kernel.readOverlay();
+    const plan = planNetwork(self, nodes, this.deps.config, overlayNow.addrs);
+    const conflistWritten = this.conflist(self, plan);
     const skippedKey = JSON.stringify(plan.skipped);
     if (skippedKey !== this.lastSkipped && plan.skipped.length > 0) log('warn', 'nodes without a route', { skipped: plan.skipped });
     this.lastSkipped = skippedKey;
 
-    const diff = diffRoutes(plan.routes, await this.deps.routes.read());
-    const outcome = await this.deps.routes.apply(routeLines(diff));
-    if (diff.replace.length + diff.remove.length > 0) {
-      log('info', 'routes changed', { replaced: diff.replace.map(show), removed: diff.remove.map(show), total: plan.routes.length });
-    }
-    for (const f of outcome.failed) log('error', 'route change refused by the kernel; retried next pass', f);
+    const overlay = diffOverlay(plan, overlayNow);
+    // Routes through a device deleted now go with it: count them as absent, so they are added back.
+    const gone = new Set([...overlay.recreated, ...overlay.removed]);
+    const routesNow = (await kernel.readRoutes()).filter((r) => !(r.dev && gone.has(r.dev)));
+    const routes = diffRoutes(plan.routes, routesNow);
+    const [dels, adds] = [routeLines({ replace: [], remove: routes.remove }), routeLines({ replace: routes.replace, remove: [] })];
+    const failed: ApplyOutcome['failed'] = [];
+    failed.push(...(await kernel.apply('ip', [...dels, ...overlay.ipLines])).failed);
+    failed.push(...(await kernel.apply('bridge', overlay.fdbLines)).failed);
+    failed.push(...(await kernel.apply('ip', adds)).failed);
 
-    return { ran: true, replaced: diff.replace, removed: diff.remove, failed: outcome.failed, conflistWritten };
+    const masquerade: Family[] = [];
+    for (const family of [4, 6] as const) {
+      // A family without a pod CIDR here has no chain (one left from an earlier config goes).
+      const text = masqueradeRestore(plan.masquerade[family], await kernel.readMasquerade(family));
+      if (text === '') continue;
+      const err = await kernel.applyMasquerade(family, text);
+      if (err === undefined) masquerade.push(family);
+      else failed.push({ line: `${family === 4 ? 'iptables' : 'ip6tables'}-restore (masquerade)`, error: err });
+    }
+
+    const overlayLines = [...overlay.ipLines, ...overlay.fdbLines];
+    if (routes.replace.length + routes.remove.length + overlayLines.length + masquerade.length > 0) {
+      log('info', 'network changed', { replaced: routes.replace.map(show), removed: routes.remove.map(show), overlay: overlayLines, masquerade, routes: plan.routes.length });
+    }
+    for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
+    this.saveState(plan);
+    return { ran: true, replaced: routes.replace, removed: routes.remove, overlay: overlayLines, masquerade, failed, conflistWritten };
   }
 
-  private conflist(self: NodeInfo): boolean {
+  private conflist(self: NodeInfo, plan: NetworkPlan): boolean {
     const { cniConfPath, log } = this.deps;
     if (cniConfPath === '') return false;
     let text: string;
     try {
-      text = renderConflist(buildConflist({ podCIDRs: self.podCIDRs, clusterCIDRs: this.deps.clusterCIDRs ?? [] }));
+      text = renderConflist(buildConflist({ podCIDRs: self.podCIDRs, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}) }));
     } catch (e) {
       const problem = errorText(e);
       if (problem !== this.lastConfProblem) log('warn', 'no conflist written yet', { path: cniConfPath, reason: problem });
@@ -91,8 +140,18 @@ export class Reconciler {
     }
     this.lastConfProblem = '';
     const written = writeIfChanged(cniConfPath, text);
-    if (written) log('info', 'conflist written', { path: cniConfPath, podCIDRs: self.podCIDRs });
+    if (written) log('info', 'conflist written', { path: cniConfPath, podCIDRs: self.podCIDRs, mtu: plan.mtu });
     return written;
+  }
+
+  /** The plan for `gingham inspect`, which compares it with the kernel on its own. */
+  private saveState(plan: NetworkPlan): void {
+    if (this.deps.statePath === '') return;
+    try {
+      writeIfChanged(this.deps.statePath, `${JSON.stringify({ node: this.deps.nodeName, config: this.deps.config, plan }, null, 2)}\n`);
+    } catch (e) {
+      this.deps.log('warn', 'cannot write the state file for gingham inspect', { path: this.deps.statePath, error: errorText(e) });
+    }
   }
 }
 

@@ -2,11 +2,12 @@
 // First the reconciler in-process against a node's kernel, then the built binary's `gingham agent`
 // watching a fake API server that runs next to it in the same namespace.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../agent/network/nodes.js';
-import { Reconciler, kernelRoutes } from '../agent/reconcile.js';
+import { DEFAULT_CONFIG } from '../agent/config.js';
+import { Reconciler, nodeKernel } from '../agent/reconcile.js';
 import { type FakeApiServer, node, startFakeApiServer, until, v1Node } from '../agent/testing.js';
 import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
 
@@ -46,7 +47,8 @@ describe('agent routes in namespaces', () => {
     const self = node('node1', ['198.18.128.0/24', 'fd42:18:128::/64'], ['198.18.0.1', v6(1)]);
     const n2 = node('node2', ['198.18.129.0/24'], ['198.18.0.2']);
     const n3 = node('node3', ['198.18.130.0/24', 'fd42:18:130::/64'], ['198.18.0.3', v6(3)]);
-    const rec = (): Reconciler => new Reconciler({ nodeName: 'node1', nodes: () => nodes, routes: kernelRoutes(['ip', '-n', c.ns('node1')]), cniConfPath: '', log: quiet });
+    const config = { ...DEFAULT_CONFIG, backend: 'host-gw' as const };
+    const rec = (): Reconciler => new Reconciler({ nodeName: 'node1', nodes: () => nodes, config, kernel: nodeKernel(c.ns('node1')), cniConfPath: '', statePath: '', log: quiet });
 
     it('routes to each other node\'s pod CIDRs of both families, and pods there answer', async () => {
       nodes = [self, n2, n3];
@@ -102,7 +104,12 @@ describe('agent routes in namespaces', () => {
       api.send('ADDED', v1Node('node2', ['198.18.129.0/24'], ['198.18.0.2']));
       api.send('ADDED', v1Node('node3', ['198.18.130.0/24', 'fd42:18:130::/64'], ['198.18.0.3', v6(3)]));
       const kubeconfig = api.kubeconfig(join(c.tmp, 'kubeconfig'));
-      agent = spawn('ip', ['netns', 'exec', c.ns('node4'), GINGHAM, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'node4', '--resync', '1s', '--cni-conf-path', conf()], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const config = join(c.tmp, 'agent-config.json');
+      writeFileSync(config, JSON.stringify({ backend: 'host-gw' }));
+      agent = spawn('ip', ['netns', 'exec', c.ns('node4'), GINGHAM, 'agent', '--config', config, '--kubeconfig', kubeconfig, '--node-name', 'node4', '--resync', '1s', '--cni-conf-path', conf()], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, GINGHAM_RUN_DIR: join(c.tmp, 'run') },
+      });
       agent.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     });
     afterAll(async () => {
@@ -124,7 +131,7 @@ describe('agent routes in namespaces', () => {
       await until('node3 routes gone', async () => ((await ourRoutes('node4')).join() === '198.18.129.0/24 via 198.18.0.2' ? true : undefined));
       api.send('ADDED', v1Node('node1', ['198.18.128.0/24'], ['198.18.0.1']));
       await until('node1 route', async () => ((await ourRoutes('node4')).includes('198.18.128.0/24 via 198.18.0.1') ? true : undefined));
-      expect(stderr).toMatch(/"msg":"routes changed"/);
+      expect(stderr).toMatch(/"msg":"network changed"/);
       // Every log line is one JSON object: no stray runtime warnings in between.
       for (const line of stderr.trim().split('\n')) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
     });

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseBridgeConfig } from '../../backends/bridge/config.js';
-import { formatCidr } from '../../net/ip.js';
 import { ConflistError, buildConflist, renderConflist } from './conflist.js';
 
 const mainPlugin = (conf: Record<string, unknown>): Record<string, unknown> => (conf['plugins'] as Record<string, unknown>[])[0]!;
 
 describe('buildConflist', () => {
-  it('single-stack: gingham on gingham0 as gateway with masquerade, IPAM over the podCIDR, portmap chained', () => {
+  it('single-stack: gingham on gingham0 as gateway without masquerade (the agent does it), IPAM over the podCIDR, portmap chained', () => {
     expect(buildConflist({ podCIDRs: ['198.18.129.0/24'] })).toEqual({
       cniVersion: '1.0.0',
       name: 'gingham',
@@ -17,7 +16,6 @@ describe('buildConflist', () => {
           isGateway: true,
           isDefaultGateway: true,
           hairpinMode: true,
-          ipMasq: true,
           ipam: { type: 'gingham', ranges: [[{ subnet: '198.18.129.0/24' }]] },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
@@ -25,10 +23,11 @@ describe('buildConflist', () => {
     });
   });
 
-  it('keeps the cluster CIDRs out of masquerade, and the result passes the bridge backend own validation', () => {
-    const conf = buildConflist({ podCIDRs: ['198.18.129.0/24'], clusterCIDRs: ['198.18.128.0/17'] });
-    expect(mainPlugin(conf)['ipMasqExclude']).toEqual(['198.18.128.0/17']);
-    expect(parseBridgeConfig(mainPlugin(conf)).ipMasqExclude.map(formatCidr)).toEqual(['198.18.128.0/17']);
+  it('carries the MTU, and the result passes the bridge backend own validation', () => {
+    const conf = buildConflist({ podCIDRs: ['198.18.129.0/24'], mtu: 1450 });
+    expect(mainPlugin(conf)['mtu']).toBe(1450);
+    const parsed = parseBridgeConfig(mainPlugin(conf));
+    expect([parsed.mtu, parsed.ipMasq]).toEqual([1450, false]);
   });
 
   it('dual-stack: one range set per family, in the order of podCIDRs', () => {

@@ -1,7 +1,9 @@
 // This node's CNI network config, built from its own spec.podCIDRs: the gingham bridge backend
 // with gingham IPAM over the node's pod ranges (one range set per family, so two CIDRs make a
-// dual-stack network), chained with the reference portmap for hostPort. Masquerade spares the
-// cluster's pod CIDRs, so pods on other nodes see the real source address.
+// dual-stack network), chained with the reference portmap for hostPort. The MTU is the agent's
+// (underlay minus the overlay's overhead). No masquerade here: the agent's own chain does it for
+// the whole node (masquerade.ts), since what stays unmasqueraded (every node's address) changes
+// as nodes come and go, and a conflist only reaches pods created after it.
 import { type Cidr, canonical, formatCidr, parseCidr } from '../../net/ip.js';
 
 export const DEFAULT_CONF_PATH = '/etc/cni/net.d/10-gingham.conflist';
@@ -17,8 +19,8 @@ export const CONF_CNI_VERSION = '1.0.0';
 export interface ConflistOptions {
   /** spec.podCIDRs of this node: one, or one per family for dual-stack. */
   podCIDRs: readonly string[];
-  /** The cluster's pod CIDRs: traffic to other nodes' pods keeps its source address. */
-  clusterCIDRs?: readonly string[];
+  /** The pods' MTU (bridge and veths); omitted: the kernel's default. */
+  mtu?: number;
 }
 
 export class ConflistError extends Error {
@@ -48,8 +50,7 @@ export function buildConflist(opts: ConflistOptions): Record<string, unknown> {
         // A pod must reach itself through its own Service: kube-proxy sends that back out of the
         // pod's bridge port, which the bridge only allows with hairpin mode.
         hairpinMode: true,
-        ipMasq: true,
-        ...(opts.clusterCIDRs?.length ? { ipMasqExclude: [...opts.clusterCIDRs] } : {}),
+        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
         ipam,
       },
       { type: 'portmap', capabilities: { portMappings: true } },

@@ -1,15 +1,22 @@
-// The host side of host-gw: read the routes that carry our protocol number, apply a diff in one
-// `ip -batch`. `-force` keeps going past a line the kernel refuses (typically "Nexthop has invalid
-// gateway": that node is not on our link), so one bad node does not hold back the others; the
-// failed lines come back to the caller to log, and the next resync tries them again.
+// The kernel side of the agent: read what we own (routes with our protocol number, our VXLAN
+// devices with their neighbour and FDB entries, our masquerade chains, the interface addresses),
+// and apply a diff in few batched execs. `-force` keeps going past a line the kernel refuses
+// (typically "Nexthop has invalid gateway": that node is not on our link), so one bad node does not
+// hold back the others; the failed lines come back to the caller to log, and the next resync tries
+// them again.
 import { run } from '../../kernel/exec.js';
+import { ipJson } from '../../kernel/iproute.js';
+import type { Family } from '../../net/ip.js';
+import { type MasqueradeState, parseMasquerade } from './masquerade.js';
 import { ROUTE_PROTO, type Route, parseRoutes } from './routes.js';
+import { type UnderlayAddr, parseAddrs } from './underlay.js';
+import { type OverlayState, parseFdb, parseNeighbours, parseVxlanLinks } from './vxlan.js';
 
 /** The argv prefix for `ip`: the node's own namespace, or another one for tests (`ip -n NAME`). */
 export type IpPrefix = readonly string[];
 
-export class RouteReadError extends Error {
-  override name = 'RouteReadError';
+export class KernelReadError extends Error {
+  override name = 'KernelReadError';
 }
 
 /** Our routes of both families in the main table (`ip -batch` cannot switch family, so two execs). */
@@ -18,14 +25,14 @@ export async function readRoutes(ip: IpPrefix = ['ip'], proto = ROUTE_PROTO): Pr
     const r = await run([...ip, '-json', family, 'route', 'show', 'table', 'main', 'proto', String(proto)]);
     // A kernel booted without IPv6 answers `ip -6` with "Address family not supported": no routes.
     if (r.code !== 0 && family === '-6' && /not supported/i.test(r.stderr)) return [];
-    if (r.code !== 0) throw new RouteReadError(`ip ${family} route show: ${r.stderr.trim() || `exit ${r.code}`}`);
+    if (r.code !== 0) throw new KernelReadError(`ip ${family} route show: ${r.stderr.trim() || `exit ${r.code}`}`);
     const text = r.stdout.trim();
     if (text === '') return [];
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new RouteReadError(`ip ${family} route show: unreadable output`);
+      throw new KernelReadError(`ip ${family} route show: unreadable output`);
     }
     return Array.isArray(json) ? parseRoutes(json) : [];
   };
@@ -38,12 +45,49 @@ export interface ApplyOutcome {
   readonly failed: { line: string; error: string }[];
 }
 
-/** Apply batch lines in one exec; report the lines that failed instead of throwing for them. */
-export async function applyRouteLines(lines: readonly string[], ip: IpPrefix = ['ip']): Promise<ApplyOutcome> {
+/**
+ * Apply batch lines in one exec of `tool` (`ip`, or `bridge` for the FDB); report the lines that
+ * failed instead of throwing for them.
+ */
+export async function applyLines(lines: readonly string[], tool: IpPrefix = ['ip']): Promise<ApplyOutcome> {
   if (lines.length === 0) return { failed: [] };
-  const r = await run([...ip, '-force', '-batch', '-'], `${lines.join('\n')}\n`);
+  const r = await run([...tool, '-force', '-batch', '-'], `${lines.join('\n')}\n`);
   if (r.code === 0) return { failed: [] };
   return { failed: failedLines(lines, r.stderr) };
+}
+
+/** Links, addresses and neighbours in one exec; then the FDB of each of our devices in one more. */
+export async function readOverlay(ip: IpPrefix = ['ip'], bridge: IpPrefix = ['bridge']): Promise<OverlayState & { addrs: UnderlayAddr[] }> {
+  const [links = [], addrs = [], neigh = []] = await ipJson([...ip, '-d'], ['link show type vxlan', 'addr show', 'neigh show nud permanent']);
+  const vx = parseVxlanLinks(links, addrs);
+  const fdb = [];
+  if (vx.length > 0) {
+    const r = await run([...bridge, '-json', '-force', '-batch', '-'], `${vx.map((l) => `fdb show dev ${l.name}`).join('\n')}\n`);
+    // One JSON array per device, in the order asked.
+    const arrays = r.stdout.split('\n').filter((l) => l.startsWith('['));
+    for (const [i, l] of vx.entries()) {
+      try {
+        fdb.push(...parseFdb(l.name, JSON.parse(arrays[i] ?? '[]') as unknown[]));
+      } catch {
+        throw new KernelReadError(`bridge fdb show dev ${l.name}: unreadable output`);
+      }
+    }
+  }
+  return { links: vx, neighbours: parseNeighbours(neigh), fdb, addrs: parseAddrs(addrs) };
+}
+
+/** `iptables -t nat -S` of one family, reduced to our masquerade chain and jump. */
+export async function readMasquerade(family: Family, wrap: IpPrefix = []): Promise<MasqueradeState> {
+  const r = await run([...wrap, family === 4 ? 'iptables' : 'ip6tables', '-w', '-t', 'nat', '-S']);
+  if (r.code !== 0) throw new KernelReadError(`${family === 4 ? 'iptables' : 'ip6tables'} -t nat -S: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return parseMasquerade(r.stdout.split('\n').map((l) => l.replaceAll('"', '')));
+}
+
+/** One `iptables-restore --noflush`; its error (the whole commit failed, nothing applied) or undefined. */
+export async function applyMasquerade(family: Family, text: string, wrap: IpPrefix = []): Promise<string | undefined> {
+  if (text === '') return undefined;
+  const r = await run([...wrap, family === 4 ? 'iptables-restore' : 'ip6tables-restore', '-w', '--noflush'], text);
+  return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
 }
 
 /**

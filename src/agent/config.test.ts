@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig } from './config.js';
+
+describe('parseConfig', () => {
+  it('fills defaults: vxlan, VNI 1, port 8472, MTU from the underlay', () => {
+    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [] });
+  });
+
+  it('takes every key', () => {
+    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'] };
+    expect(parseConfig(c)).toEqual(c);
+  });
+
+  it.each([
+    [[], /JSON object/],
+    [{ backend: 'udp' }, /"backend" must be one of vxlan, host-gw/],
+    [{ vni: 0 }, /"vni" must be an integer from 1 to 16777215/],
+    [{ port: 70000 }, /"port"/],
+    [{ mtu: 576 }, /"mtu" must be an integer from 1280/],
+    [{ directRouting: 'yes' }, /"directRouting" must be true or false/],
+    [{ clusterCIDRs: ['198.18.128.0'] }, /"clusterCIDRs" must be a list of CIDRs/],
+    [{ backnd: 'vxlan' }, /unknown key "backnd"/],
+  ])('refuses %j', (raw, why) => {
+    expect(() => parseConfig(raw)).toThrow(why);
+  });
+});
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-agent-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the defaults when the default file is absent; an error when a named file is', () => {
+    expect(loadConfig(join(dir, 'none.json'), false)).toEqual(DEFAULT_CONFIG);
+    expect(() => loadConfig(join(dir, 'none.json'), true)).toThrow(ConfigError);
+  });
+
+  it('names the file in every error', () => {
+    writeFileSync(join(dir, 'bad.json'), '{"backend": ');
+    expect(() => loadConfig(join(dir, 'bad.json'), false)).toThrow(/bad\.json is not JSON/);
+    writeFileSync(join(dir, 'wrong.json'), '{"vni": "one"}');
+    expect(() => loadConfig(join(dir, 'wrong.json'), false)).toThrow(/wrong\.json: "vni"/);
+    writeFileSync(join(dir, 'ok.json'), '{"backend": "host-gw"}');
+    expect(loadConfig(join(dir, 'ok.json'), true).backend).toBe('host-gw');
+  });
+});

@@ -1,0 +1,84 @@
+// The agent's cluster-wide settings: one JSON file (in Kubernetes, the ConfigMap `gingham`, key
+// config.json, mounted at /etc/gingham), read and validated once at start. Every node reads the
+// same file, so backend, VNI and port agree across the cluster; a change takes a rollout.
+import { readFileSync } from 'node:fs';
+import { parseCidr } from '../net/ip.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/gingham/config.json';
+
+export type Backend = 'vxlan' | 'host-gw';
+export const BACKENDS: readonly Backend[] = ['vxlan', 'host-gw'];
+
+export interface AgentConfig {
+  /** How pod traffic crosses nodes: a VXLAN overlay (default, as Flannel) or direct routes. */
+  backend: Backend;
+  /** VXLAN network identifier of the overlay (Flannel's default: 1). */
+  vni: number;
+  /** UDP destination port of the overlay (the Linux default 8472, as Flannel). */
+  port: number;
+  /** vxlan only: peers on this node's own underlay subnet get a direct route instead of the tunnel. */
+  directRouting: boolean;
+  /** The pods' MTU; 0 derives it from the underlay interface (minus the VXLAN overhead). */
+  mtu: number;
+  /** The cluster's pod CIDRs: traffic inside them (and to the nodes) keeps its source address. */
+  clusterCIDRs: string[];
+}
+
+export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [] };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const KEYS = new Set(Object.keys(DEFAULT_CONFIG));
+
+function int(o: Record<string, unknown>, key: string, min: number, max: number, dflt: number): number {
+  const v = o[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`"${key}" must be an integer from ${min} to ${max}, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Validates the parsed JSON of the config file; unknown keys are errors (a typo must not pass). */
+export function parseConfig(raw: unknown): AgentConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('the config must be a JSON object');
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new ConfigError(`unknown key "${k}" (known: ${[...KEYS].join(', ')})`);
+  const backend = o['backend'] ?? DEFAULT_CONFIG.backend;
+  if (!BACKENDS.includes(backend as Backend)) throw new ConfigError(`"backend" must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
+  const directRouting = o['directRouting'] ?? false;
+  if (typeof directRouting !== 'boolean') throw new ConfigError('"directRouting" must be true or false');
+  const cidrs = o['clusterCIDRs'] ?? [];
+  if (!Array.isArray(cidrs) || cidrs.some((c) => typeof c !== 'string' || !parseCidr(c))) throw new ConfigError(`"clusterCIDRs" must be a list of CIDRs, not ${JSON.stringify(cidrs)}`);
+  return {
+    backend: backend as Backend,
+    vni: int(o, 'vni', 1, 0xffffff, DEFAULT_CONFIG.vni),
+    port: int(o, 'port', 1, 65535, DEFAULT_CONFIG.port),
+    directRouting,
+    // 1280: the smallest MTU IPv6 allows, and far above what VXLAN over a sane underlay leaves.
+    mtu: o['mtu'] === 0 || o['mtu'] === undefined ? 0 : int(o, 'mtu', 1280, 65535, 0),
+    clusterCIDRs: cidrs as string[],
+  };
+}
+
+/** The config file, or the defaults when `path` does not exist and `required` is false. */
+export function loadConfig(path: string, required: boolean): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return { ...DEFAULT_CONFIG };
+    throw new ConfigError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path} is not JSON: ${(e as Error).message}`);
+  }
+  try {
+    return parseConfig(json);
+  } catch (e) {
+    throw new ConfigError(`${path}: ${(e as Error).message}`);
+  }
+}
