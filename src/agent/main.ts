@@ -5,7 +5,8 @@ import { AGENT_USAGE, type RunOptions, UsageError, parseAgentArgs } from './args
 import { type AgentConfig, loadConfig } from './config.js';
 import { installCni } from './install.js';
 import { type Logger, errorText, stderrLogger } from './log.js';
-import { ReconcileLoop, Reconciler, nodeKernel } from './reconcile.js';
+import { nodeKernel } from './network/kernel.js';
+import { ReconcileLoop, Reconciler } from './reconcile.js';
 import { AGENT_STATE_PATH } from './state.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 

@@ -4,40 +4,13 @@
 import type { AgentConfig } from './config.js';
 import { buildConflist, renderConflist } from './network/conflist.js';
 import type { NodeInfo } from './network/nodes.js';
-import { type ApplyOutcome, type IpPrefix, applyLines, applyMasquerade, readMasquerade, readOverlay, readRoutes } from './network/kernel.js';
-import { masqueradeRestore, type MasqueradeState } from './network/masquerade.js';
+import { changesFor } from './network/changes.js';
+import { type ApplyOutcome, type NetworkKernel, readSnapshot } from './network/kernel.js';
 import { type NetworkPlan, planNetwork } from './network/plan.js';
-import { type Route, diffRoutes, routeLines } from './network/routes.js';
-import type { UnderlayAddr } from './network/underlay.js';
-import { type OverlayState, diffOverlay } from './network/vxlan.js';
+import type { Route } from './network/routes.js';
 import { writeIfChanged } from './files.js';
 import { type Logger, errorText } from './log.js';
 import type { Family } from '../net/ip.js';
-
-/** What the agent owns in a node's kernel: the real one (optionally another netns), or a fake in tests. */
-export interface NetworkKernel {
-  readRoutes(): Promise<Route[]>;
-  readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
-  readMasquerade(family: Family): Promise<MasqueradeState>;
-  /** `ip -batch` lines, or `bridge -batch` lines for the FDB. */
-  apply(tool: 'ip' | 'bridge', lines: readonly string[]): Promise<ApplyOutcome>;
-  /** iptables-restore text; the error when the commit failed. */
-  applyMasquerade(family: Family, text: string): Promise<string | undefined>;
-}
-
-/** The node's kernel, or the network namespace `netns` (tests: `ip -n NAME`). */
-export function nodeKernel(netns?: string): NetworkKernel {
-  const ip: IpPrefix = netns ? ['ip', '-n', netns] : ['ip'];
-  const bridge: IpPrefix = netns ? ['bridge', '-n', netns] : ['bridge'];
-  const wrap: IpPrefix = netns ? ['ip', 'netns', 'exec', netns] : [];
-  return {
-    readRoutes: () => readRoutes(ip),
-    readOverlay: () => readOverlay(ip, bridge),
-    readMasquerade: (f) => readMasquerade(f, wrap),
-    apply: (tool, lines) => applyLines(lines, tool === 'ip' ? ip : bridge),
-    applyMasquerade: (f, text) => applyMasquerade(f, text, wrap),
-  };
-}
 
 export interface ReconcileDeps {
   nodeName: string;
@@ -89,41 +62,33 @@ export class Reconciler {
     this.warnedNoSelf = !found;
     const self: NodeInfo = found ?? { name: nodeName, podCIDRs: [], internalIPs: [] };
 
-    const overlayNow = await kernel.readOverlay();
-    const plan = planNetwork(self, nodes, this.deps.config, overlayNow.addrs);
+    const now = await readSnapshot(kernel);
+    const plan = planNetwork(self, nodes, this.deps.config, now.addrs);
     const conflistWritten = this.conflist(self, plan);
     const skippedKey = JSON.stringify(plan.skipped);
     if (skippedKey !== this.lastSkipped && plan.skipped.length > 0) log('warn', 'nodes without a route', { skipped: plan.skipped });
     this.lastSkipped = skippedKey;
 
-    const overlay = diffOverlay(plan, overlayNow);
-    // Routes through a device deleted now go with it: count them as absent, so they are added back.
-    const gone = new Set([...overlay.recreated, ...overlay.removed]);
-    const routesNow = (await kernel.readRoutes()).filter((r) => !(r.dev && gone.has(r.dev)));
-    const routes = diffRoutes(plan.routes, routesNow);
-    const [dels, adds] = [routeLines({ replace: [], remove: routes.remove }), routeLines({ replace: routes.replace, remove: [] })];
+    const ch = changesFor(plan, now);
     const failed: ApplyOutcome['failed'] = [];
-    failed.push(...(await kernel.apply('ip', [...dels, ...overlay.ipLines])).failed);
-    failed.push(...(await kernel.apply('bridge', overlay.fdbLines)).failed);
-    failed.push(...(await kernel.apply('ip', adds)).failed);
-
+    failed.push(...(await kernel.apply('ip', ch.ipFirst)).failed);
+    failed.push(...(await kernel.apply('bridge', ch.fdb)).failed);
+    failed.push(...(await kernel.apply('ip', ch.ipLast)).failed);
     const masquerade: Family[] = [];
     for (const family of [4, 6] as const) {
-      // A family without a pod CIDR here has no chain (one left from an earlier config goes).
-      const text = masqueradeRestore(plan.masquerade[family], await kernel.readMasquerade(family));
-      if (text === '') continue;
+      const text = ch.masquerade[family];
+      if (text === undefined) continue;
       const err = await kernel.applyMasquerade(family, text);
       if (err === undefined) masquerade.push(family);
       else failed.push({ line: `${family === 4 ? 'iptables' : 'ip6tables'}-restore (masquerade)`, error: err });
     }
 
-    const overlayLines = [...overlay.ipLines, ...overlay.fdbLines];
-    if (routes.replace.length + routes.remove.length + overlayLines.length + masquerade.length > 0) {
-      log('info', 'network changed', { replaced: routes.replace.map(show), removed: routes.remove.map(show), overlay: overlayLines, masquerade, routes: plan.routes.length });
+    if (ch.replaced.length + ch.removed.length + ch.overlay.length + masquerade.length > 0) {
+      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, masquerade, routes: plan.routes.length });
     }
     for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
     this.saveState(plan);
-    return { ran: true, replaced: routes.replace, removed: routes.remove, overlay: overlayLines, masquerade, failed, conflistWritten };
+    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: ch.overlay, masquerade, failed, conflistWritten };
   }
 
   private conflist(self: NodeInfo, plan: NetworkPlan): boolean {

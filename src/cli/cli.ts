@@ -14,7 +14,8 @@ As a CNI plugin: runs when CNI_COMMAND is set (main type "gingham", IPAM type "g
 Commands:
   gingham version                                version and supported CNI versions
   gingham ipam [--data-dir DIR] [NET]            reservations per network (default DIR ${DEFAULT_DATA_DIR})
-  gingham agent [FLAGS]                          the node agent: host-gw routes, this node's conflist
+  gingham agent [FLAGS]                          the node agent: overlay or routes, masquerade, conflist
+  gingham inspect [--json]                       the agent's plan for this node and whether the kernel matches
   gingham agent install-cni [--cni-bin-dir DIR]  copy this binary into the CNI bin dir
   gingham probe serve --tcp P,.. --udp P,..      answer each connection/datagram with "from ADDR"
   gingham probe connect HOST:PORT/tcp|udp        print a probe server's answer (exit 1: none)
@@ -73,6 +74,10 @@ export async function runCli(argv: string[]): Promise<number> {
         return 1;
       }
       return runAgent(rest);
+    }
+    case 'inspect': {
+      const { runInspect } = await import('./inspect.js');
+      return runInspect(rest);
     }
     case 'probe': {
       const { runProbe } = await import('./probe.js');

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentConfig, DEFAULT_CONFIG } from '../agent/config.js';
 import { buildConflist } from '../agent/network/conflist.js';
 import type { NodeInfo } from '../agent/network/nodes.js';
-import { type PassSummary, Reconciler, nodeKernel } from '../agent/reconcile.js';
+import { nodeKernel } from '../agent/network/kernel.js';
+import { type PassSummary, Reconciler } from '../agent/reconcile.js';
 import { node } from '../agent/testing.js';
 import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
 
@@ -26,7 +27,7 @@ describe('vxlan overlay in namespaces', () => {
   let config: AgentConfig = { ...DEFAULT_CONFIG, clusterCIDRs: ['198.18.16.0/20', 'fd42:18:16::/64'] };
   let probe: ResultPromise | undefined;
   const reconciler = (name: string): Reconciler =>
-    new Reconciler({ nodeName: name, nodes: () => nodes, config, kernel: nodeKernel(c.ns(name)), cniConfPath: '', statePath: '', log: quiet });
+    new Reconciler({ nodeName: name, nodes: () => nodes, config, kernel: nodeKernel(c.ns(name)), cniConfPath: '', statePath: `${c.tmp}/state-${name}.json`, log: quiet });
   const passAll = async (): Promise<PassSummary[]> => Promise.all(NODES.map((n) => reconciler(n).pass()));
   const nodeInfo = (i: number, ip4 = `198.18.0.${i + 1}`): NodeInfo => node(NODES[i]!, [v4cidr(i), v6cidr(i)], [ip4, `fd42:18::${i + 1}`]);
   const sh = async (ns: string, cmd: string): Promise<string> => c.exec(ns, ['sh', '-c', cmd]);
@@ -105,6 +106,22 @@ describe('vxlan overlay in namespaces', () => {
 
   it('a restarted agent (a new reconciler) finds everything in place and changes nothing', async () => {
     for (const s of await passAll()) expect([s.replaced, s.removed, s.overlay, s.masquerade, s.failed]).toEqual([[], [], [], [], []]);
+  });
+
+  it('gingham inspect shows the peers and entries, and the difference when the kernel drifts', async () => {
+    const inspect = (): Promise<{ exitCode: number; stdout: string; stderr: string }> =>
+      c.sh([GINGHAM, 'inspect', '--state', `${c.tmp}/state-node1.json`, '--netns', c.ns('node1')]);
+    const ok = await inspect();
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^node node1: backend vxlan \(vni 1, port 8472\), pod MTU 1430/);
+    expect(ok.stdout).toMatch(/node2 +198\.18\.18\.0\/24 +198\.18\.0\.2 +vxlan +198\.18\.18\.0 +0e:67:c6:12:00:02/);
+    expect(ok.stdout).toContain('kernel: matches the plan');
+    await sh('node1', 'bridge fdb del 0e:67:c6:12:00:03 dev gingham-vx4 dst 198.18.0.3 self');
+    const drift = await inspect();
+    expect(drift.exitCode).toBe(1);
+    expect(drift.stdout).toContain('bridge fdb replace 0e:67:c6:12:00:03 dev gingham-vx4 dst 198.18.0.3 self permanent');
+    await reconciler('node1').pass();
+    expect((await inspect()).exitCode).toBe(0);
   });
 
   it('an FDB entry, a neighbour, a route and then the whole device deleted by hand come back on the next pass', async () => {

@@ -7,6 +7,7 @@
 import { run } from '../../kernel/exec.js';
 import { ipJson } from '../../kernel/iproute.js';
 import type { Family } from '../../net/ip.js';
+import type { KernelSnapshot } from './changes.js';
 import { type MasqueradeState, parseMasquerade } from './masquerade.js';
 import { ROUTE_PROTO, type Route, parseRoutes } from './routes.js';
 import { type UnderlayAddr, parseAddrs } from './underlay.js';
@@ -106,4 +107,35 @@ export function failedLines(lines: readonly string[], stderr: string): { line: s
   }
   if (why.length > 0) out.push({ line: '(batch)', error: why.join('; ') });
   return out;
+}
+
+/** What the agent owns in a node's kernel: the real one (optionally another netns), or a fake in tests. */
+export interface NetworkKernel {
+  readRoutes(): Promise<Route[]>;
+  readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
+  readMasquerade(family: Family): Promise<MasqueradeState>;
+  /** `ip -batch` lines, or `bridge -batch` lines for the FDB. */
+  apply(tool: 'ip' | 'bridge', lines: readonly string[]): Promise<ApplyOutcome>;
+  /** iptables-restore text; the error when the commit failed. */
+  applyMasquerade(family: Family, text: string): Promise<string | undefined>;
+}
+
+/** The node's kernel, or the network namespace `netns` (tests: `ip -n NAME`). */
+export function nodeKernel(netns?: string): NetworkKernel {
+  const ip: IpPrefix = netns ? ['ip', '-n', netns] : ['ip'];
+  const bridge: IpPrefix = netns ? ['bridge', '-n', netns] : ['bridge'];
+  const wrap: IpPrefix = netns ? ['ip', 'netns', 'exec', netns] : [];
+  return {
+    readRoutes: () => readRoutes(ip),
+    readOverlay: () => readOverlay(ip, bridge),
+    readMasquerade: (f) => readMasquerade(f, wrap),
+    apply: (tool, lines) => applyLines(lines, tool === 'ip' ? ip : bridge),
+    applyMasquerade: (f, text) => applyMasquerade(f, text, wrap),
+  };
+}
+
+/** Everything the agent owns, read concurrently. */
+export async function readSnapshot(k: NetworkKernel): Promise<KernelSnapshot> {
+  const [{ addrs, ...overlay }, routes, m4, m6] = await Promise.all([k.readOverlay(), k.readRoutes(), k.readMasquerade(4), k.readMasquerade(6)]);
+  return { overlay, addrs, routes, masquerade: { 4: m4, 6: m6 } };
 }

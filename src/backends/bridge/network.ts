@@ -93,6 +93,21 @@ function wanted(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): W
 /** Lock-free: is the network set up for these addresses? */
 export const networkReady = (network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): boolean => wanted(network, cfg, ips).ready;
 
+/**
+ * A new bridge starts IPv6 duplicate address detection of its link-local address when its first
+ * port comes up, and sends no neighbour solicitation until that ends (1-2 s): the first pod's
+ * first IPv6 packets from another node wait that long. The bridge's addresses are ours alone
+ * (the gateways already go in nodad), so DAD is switched off before any port joins. Without
+ * IPv6 in this namespace there is nothing to switch off.
+ */
+function skipBridgeDad(bridge: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/accept_dad`, '0');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 /** Make the network ready for pods with these addresses; call it holding the network lock. Returns whether it made the bridge. */
 export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: readonly ResultIp[]): Promise<boolean> {
   const { subnets, gateways, ready } = wanted(network, cfg, ips);
@@ -104,6 +119,7 @@ export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: rea
   const cidrs = (list: string[]): Cidr[] => list.map((s) => parseCidr(s)!);
   try {
     await ipBatch(['ip'], bridgeLines(cfg, exists ? await bridgeAddrs(cfg.bridge) : undefined, cidrs(gateways)));
+    if (!exists) skipBridgeDad(cfg.bridge);
     const vlan = vlanLines(cfg, undefined);
     if (vlan.length > 0) await runOk(['bridge', '-batch', '-'], `${vlan.join('\n')}\n`);
     if (cfg.isGateway) {

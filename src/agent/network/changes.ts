@@ -1,0 +1,56 @@
+// From (plan, what the kernel has) to the changes that make them equal, as batch lines in the order
+// they must run. Shared by the agent (which applies them) and `gingham inspect` (which shows them):
+// "the kernel matches" means exactly "the agent would change nothing".
+import type { Family } from '../../net/ip.js';
+import { type MasqueradeState, masqueradeRestore } from './masquerade.js';
+import type { NetworkPlan } from './plan.js';
+import { type Route, diffRoutes, routeLines } from './routes.js';
+import type { UnderlayAddr } from './underlay.js';
+import { type OverlayState, diffOverlay } from './vxlan.js';
+
+/** What the agent owns in the kernel, read in one go. */
+export interface KernelSnapshot {
+  readonly overlay: OverlayState;
+  readonly addrs: UnderlayAddr[];
+  readonly routes: Route[];
+  readonly masquerade: Record<Family, MasqueradeState>;
+}
+
+export interface Changes {
+  /** `ip -batch`: stale routes out, then the overlay's devices, addresses and neighbours. */
+  readonly ipFirst: string[];
+  /** `bridge -batch`: the overlay's FDB (its devices exist by now). */
+  readonly fdb: string[];
+  /** `ip -batch`: new and moved routes (through devices that exist by now). */
+  readonly ipLast: string[];
+  /** `iptables-restore --noflush` text per family, when its chain differs. */
+  readonly masquerade: Partial<Record<Family, string>>;
+  readonly replaced: Route[];
+  readonly removed: Route[];
+  /** The overlay's lines alone (devices, addresses, neighbours, FDB), for logs. */
+  readonly overlay: string[];
+}
+
+export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
+  const overlay = diffOverlay(plan, now.overlay);
+  // Routes through a device deleted now go with it: count them as absent, so they are added back.
+  const gone = new Set([...overlay.recreated, ...overlay.removed]);
+  const routes = diffRoutes(plan.routes, now.routes.filter((r) => !(r.dev && gone.has(r.dev))));
+  const masquerade: Partial<Record<Family, string>> = {};
+  for (const family of [4, 6] as const) {
+    // A family without a pod CIDR here has no chain (one left from an earlier config goes).
+    const text = masqueradeRestore(plan.masquerade[family], now.masquerade[family]);
+    if (text !== '') masquerade[family] = text;
+  }
+  return {
+    ipFirst: [...routeLines({ replace: [], remove: routes.remove }), ...overlay.ipLines],
+    fdb: overlay.fdbLines,
+    ipLast: routeLines({ replace: routes.replace, remove: [] }),
+    masquerade,
+    replaced: routes.replace,
+    removed: routes.remove,
+    overlay: [...overlay.ipLines, ...overlay.fdbLines],
+  };
+}
+
+export const isEmpty = (c: Changes): boolean => c.ipFirst.length + c.fdb.length + c.ipLast.length + Object.keys(c.masquerade).length === 0;
