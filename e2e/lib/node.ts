@@ -1,7 +1,7 @@
 // The node side: kind nodes are Docker containers, inspected with `docker exec` (links, routes,
 // iptables, gingham's reservations, its log).
 import { execa } from 'execa';
-import { CONFLIST, DATA_DIR } from './env.js';
+import { BACKEND, CONFLIST, DATA_DIR } from './env.js';
 
 export async function dockerExec(node: string, cmd: string[], timeoutMs = 60_000): Promise<string> {
   const r = await execa('docker', ['exec', node, ...cmd], { timeout: timeoutMs, reject: false });
@@ -94,4 +94,14 @@ export async function systemctlRestart(node: string, unit: string): Promise<void
 export async function isActive(node: string, unit: string): Promise<boolean> {
   const r = await execa('docker', ['exec', node, 'systemctl', 'is-active', unit], { reject: false });
   return r.stdout.trim() === 'active';
+}
+
+/**
+ * The routes (destination -> gateway) the agent must keep on `self` for the backend under test:
+ * host-gw via each other node's InternalIP, vxlan via each other node's VTEP (the first address of
+ * its pod CIDR) through gingham-vx4. IPv4 only, as agentRoutes reads them.
+ */
+export function wantedAgentRoutes(all: readonly { name: string; podCIDR: string; internalIP: string }[], self: string): Map<string, string> {
+  const vtep = (cidr: string): string => cidr.split('/')[0]!;
+  return new Map(all.filter((o) => o.name !== self).map((o) => [o.podCIDR, BACKEND === 'vxlan' ? vtep(o.podCIDR) : o.internalIP]));
 }

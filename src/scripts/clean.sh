@@ -7,3 +7,11 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(gt[0-9a-z]
   ip netns del "$ns" && echo "removed netns $ns"
 done
 rm -rf /tmp/gt[0-9a-z]*-* /tmp/gd[0-9]*-* /tmp/gb[0-9]*-* 2>/dev/null || true
+# The e2e suite's "outside host" container, if a run died before removing it (kind clusters go with
+# make kind-down).
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  if docker inspect gingham-e2e-outside >/dev/null 2>&1; then
+    docker rm -f gingham-e2e-outside >/dev/null && echo "removed container gingham-e2e-outside"
+  fi
+fi
+true

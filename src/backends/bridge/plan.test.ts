@@ -40,8 +40,9 @@ describe('bridgeLines', () => {
     ]);
   });
 
-  it('does not create an existing bridge', () => {
-    expect(bridgeLines(config({ mtu: 1400 }), [], [])).toEqual(['link set cni0 up']);
+  it('does not create an existing bridge, but gives it the configured MTU', () => {
+    expect(bridgeLines(config({ mtu: 1400 }), [], [])).toEqual(['link set cni0 mtu 1400', 'link set cni0 up']);
+    expect(bridgeLines(config(), [], [])).toEqual(['link set cni0 up']);
   });
 
   it('adds no address when the bridge is not a gateway', () => {

@@ -41,6 +41,10 @@ export function bridgeLines(cfg: BridgeConfig, current: Cidr[] | undefined, gate
     const mtu = cfg.mtu ? ` mtu ${cfg.mtu}` : '';
     const vlan = cfg.vlan ? ' vlan_filtering 1' : '';
     lines.push(`link add name ${br} address ${macFrom(`bridge/${br}`)}${mtu} type bridge${vlan}`);
+  } else if (cfg.mtu) {
+    // The MTU changed with the config (say, the agent moved to an overlay): new pods get it, and so
+    // does the bridge, so the node does not send its pods frames their veths would drop.
+    lines.push(`link set ${br} mtu ${cfg.mtu}`);
   }
   if (cfg.promiscMode) lines.push(`link set ${br} promisc on`);
   lines.push(`link set ${br} up`);

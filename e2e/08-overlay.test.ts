@@ -1,0 +1,245 @@
+// The agent's backend on the kind cluster (BACKEND=vxlan or host-gw): the kernel matches the
+// agent's plan on every node (`gingham inspect`); with vxlan, cross-node pod traffic really leaves
+// as UDP to the peer's port 8472 and no route points at a peer directly; the MTU derived from the
+// underlay holds end to end; masquerade only toward the outside (a container on the kind Docker
+// network that is not a node); entries deleted by hand come back within one resync; a Node that
+// leaves takes its entries along; an agent restart changes nothing and loses no ping; switching
+// backend on the running cluster leaves nothing of the old one.
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKEND, GINGHAM_IN_IMAGE, IMAGE } from './lib/env.js';
+import { type Fixture, fixture } from './lib/fixtures.js';
+import { clusterNodes, core, createPod, namespace, probePod, waitPods } from './lib/kube.js';
+import { agentRoutes, conflist, dockerExec, sh, wantedAgentRoutes } from './lib/node.js';
+import { connectFromPod, kubectl, podExec } from './lib/probe.js';
+import { assertSafe } from './lib/ip.js';
+import { log, sleep, waitFor } from './lib/timing.js';
+
+/** The agent's default resync; a heal must come within it (plus the pass itself). */
+const RESYNC_MS = 30_000;
+const OUTSIDE = 'gingham-e2e-outside';
+const OUTSIDE_PORT = 7000;
+const GHOST = 'gingham-e2e-ghost';
+const VXLAN = BACKEND === 'vxlan';
+
+let f: Fixture;
+
+beforeAll(async () => {
+  f = await fixture();
+});
+
+/** `gingham inspect` in the agent's pod on a node: its exit code and text. */
+async function inspect(node: string): Promise<{ exitCode: number; out: string }> {
+  const pods = await core().listNamespacedPod({ namespace: 'kube-system', labelSelector: 'app=gingham', fieldSelector: `spec.nodeName=${node}` });
+  const pod = pods.items.find((p) => p.status?.phase === 'Running')?.metadata?.name;
+  if (!pod) return { exitCode: -1, out: `no running gingham pod on ${node}` };
+  const r = await kubectl(['-n', 'kube-system', 'exec', pod, '-c', 'agent', '--', GINGHAM_IN_IMAGE, 'inspect']);
+  return { exitCode: r.exitCode, out: r.stdout + r.stderr };
+}
+
+const matches = async (node: string): Promise<true | undefined> => ((await inspect(node)).exitCode === 0 ? true : undefined);
+
+async function agentConfig(): Promise<Record<string, unknown>> {
+  const cm = await core().readNamespacedConfigMap({ name: 'gingham', namespace: 'kube-system' });
+  return JSON.parse(cm.data?.['config.json'] ?? '{}') as Record<string, unknown>;
+}
+
+describe(`the ${BACKEND} backend`, () => {
+  it('runs the configured backend, and the kernel matches the agent\'s plan on every node', async () => {
+    expect((await agentConfig())['backend']).toBe(BACKEND);
+    for (const n of (await clusterNodes()).all) {
+      await waitFor(`gingham inspect on ${n.name} to match`, 30_000, async (why) => {
+        const r = await inspect(n.name);
+        why(r.out);
+        return r.exitCode === 0 ? r : undefined;
+      });
+      const r = await inspect(n.name);
+      expect(r.out).toContain(`backend ${BACKEND}`);
+      log(`${n.name}: ${r.out.split('\n')[0]}`);
+    }
+  });
+
+  it.runIf(VXLAN)('sends cross-node pod traffic as UDP to the peer\'s port 8472, and routes no pod CIDR via a node', async () => {
+    const { w1, w2 } = f;
+    for (const n of [w1, w2]) {
+      const details = await dockerExec(n.name, ['ip', '-d', 'link', 'show', 'gingham-vx4']);
+      expect(details).toMatch(new RegExp(`vxlan id 1 local ${n.internalIP.replaceAll('.', '\\.')} dev eth0 .*dstport 8472 nolearning`));
+    }
+    const route = await dockerExec(w1.name, ['ip', 'route', 'show', w2.podCIDR]);
+    expect(route).toMatch(/dev gingham-vx4 proto 199 onlink/);
+    expect(route).not.toContain(`via ${w2.internalIP}`);
+    // A counting rule of our own (removed below) on the UDP packets w1 sends to w2's port 8472.
+    const rule = ['-p', 'udp', '-d', w2.internalIP, '--dport', '8472', '-m', 'comment', '--comment', 'gingham-e2e-count'];
+    await dockerExec(w1.name, ['iptables', '-w', '-I', 'OUTPUT', ...rule]);
+    try {
+      const count = async (): Promise<number> => Number(/^\s*(\d+)/.exec(await sh(w1.name, 'iptables -w -L OUTPUT -vnx | grep gingham-e2e-count'))?.[1]);
+      const before = await count();
+      const src = await connectFromPod(f.pods.a1.name, f.pods.b1.ip, 8080, 'tcp');
+      expect(src).toBe(f.pods.a1.ip);
+      expect((await count()) - before).toBeGreaterThanOrEqual(3);
+      expect(await sh(w1.name, 'bridge fdb show dev gingham-vx4')).toContain(`dst ${w2.internalIP} self permanent`);
+    } finally {
+      await dockerExec(w1.name, ['iptables', '-w', '-D', 'OUTPUT', ...rule]);
+    }
+  });
+
+  it.runIf(!VXLAN)('routes every other node\'s pod CIDR via its InternalIP and has no VXLAN device', async () => {
+    const { all } = await clusterNodes();
+    for (const n of all) {
+      expect([...(await agentRoutes(n.name))].sort()).toEqual([...wantedAgentRoutes(all, n.name)].sort());
+      expect(await dockerExec(n.name, ['ip', '-o', 'link', 'show', 'type', 'vxlan'])).not.toContain('gingham-vx');
+    }
+  });
+
+  it('gives pods the underlay MTU minus the overlay; a packet of that size with DF crosses nodes, one byte more is refused', async () => {
+    const underlay = Number((await dockerExec(f.w1.name, ['cat', '/sys/class/net/eth0/mtu'])).trim());
+    const mtu = VXLAN ? underlay - 50 : underlay;
+    const plugins = (await conflist(f.w1.name))['plugins'] as { mtu?: number }[];
+    expect(plugins[0]!.mtu).toBe(mtu);
+    expect((await podExec(f.pods.a1.name, ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe(String(mtu));
+    assertSafe(f.pods.b1.ip);
+    const ping = (size: number): ReturnType<typeof podExec> => podExec(f.pods.a1.name, ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', String(size - 28), f.pods.b1.ip]);
+    const fits = await ping(mtu);
+    expect(fits.exitCode, fits.stdout + fits.stderr).toBe(0);
+    const over = await ping(mtu + 1);
+    expect(over.exitCode).not.toBe(0);
+    expect(over.stdout + over.stderr).toMatch(new RegExp(`mtu\\s*=\\s*${mtu}`));
+  });
+
+  describe('masquerade, seen by the receiver', () => {
+    let outsideIP = '';
+    const HOSTNET = 'hostnet-w2';
+
+    beforeAll(async () => {
+      await execa('docker', ['rm', '-f', OUTSIDE], { reject: false });
+      await execa('docker', ['run', '-d', '--rm', '--name', OUTSIDE, '--network', 'kind', IMAGE, 'probe', 'serve', '--tcp', String(OUTSIDE_PORT)]);
+      outsideIP = (await execa('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', OUTSIDE])).stdout.trim();
+      // A probe server in w2's own network namespace: "pod to node".
+      const pod = probePod(HOSTNET, f.w2.name, { ready: false, command: [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', '7001'] });
+      await createPod({ ...pod, spec: { ...pod.spec!, hostNetwork: true, containers: pod.spec!.containers.map((c) => ({ ...c, ports: [] })) } });
+      await waitPods([HOSTNET]);
+    });
+    afterAll(async () => {
+      await execa('docker', ['rm', '-f', OUTSIDE], { reject: false });
+      await core().deleteNamespacedPod({ name: HOSTNET, namespace: namespace(), gracePeriodSeconds: 0 }).catch(() => undefined);
+    });
+
+    it('to a host outside the cluster, the node\'s address; to another node, the pod\'s own', async () => {
+      expect(outsideIP).toMatch(/^198\.19\./);
+      expect(await connectFromPod(f.pods.a1.name, outsideIP, OUTSIDE_PORT, 'tcp')).toBe(f.w1.internalIP);
+      expect(await connectFromPod(f.pods.a1.name, f.w2.internalIP, 7001, 'tcp')).toBe(f.pods.a1.ip);
+    });
+  });
+
+  it('puts back within one resync what was deleted by hand: FDB entry, neighbour, route, then the device', async () => {
+    const { w1, w2 } = f;
+    await waitFor('w1 to match its plan', 30_000, () => matches(w1.name));
+    const vtep = w2.podCIDR.split('/')[0]!;
+    const breakIt = VXLAN
+      ? `bridge fdb del $(bridge fdb show dev gingham-vx4 | awk '/dst ${w2.internalIP} /{print $1}') dev gingham-vx4 dst ${w2.internalIP} self; ip neigh del ${vtep} dev gingham-vx4; ip route del ${w2.podCIDR}`
+      : `ip route del ${w2.podCIDR}`;
+    await sh(w1.name, breakIt);
+    expect((await inspect(w1.name)).exitCode).toBe(1);
+    const t0 = Date.now();
+    await waitFor('w1 healed', RESYNC_MS + 15_000, () => matches(w1.name));
+    log(`healed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(await connectFromPod(f.pods.a1.name, f.pods.b1.ip, 8080, 'tcp')).toBe(f.pods.a1.ip);
+    if (!VXLAN) return;
+    await sh(w1.name, 'ip link del gingham-vx4');
+    const t1 = Date.now();
+    await waitFor('w1 device back', RESYNC_MS + 15_000, () => matches(w1.name));
+    log(`device back in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    expect(await connectFromPod(f.pods.a1.name, f.pods.b1.ip, 8080, 'tcp')).toBe(f.pods.a1.ip);
+  });
+
+  describe('a Node that comes and goes', () => {
+    const ghostCIDR = '198.18.250.0/24';
+    const ghostIP = '198.19.1.250';
+    afterAll(async () => {
+      await core().deleteNode({ name: GHOST }).catch(() => undefined);
+    });
+
+    it('gets entries on every node while it exists, and takes them along when it leaves', async () => {
+      await core().deleteNode({ name: GHOST }).catch(() => undefined);
+      await core().createNode({ body: { metadata: { name: GHOST, labels: { 'app.kubernetes.io/part-of': 'gingham-e2e' } }, spec: { podCIDR: ghostCIDR, podCIDRs: [ghostCIDR], unschedulable: true } } });
+      const patch = await kubectl(['patch', 'node', GHOST, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { addresses: [{ type: 'InternalIP', address: ghostIP }] } })]);
+      expect(patch.exitCode, patch.stderr).toBe(0);
+      const { w1 } = f;
+      const mac = '0e:67:c6:13:01:fa';
+      await waitFor('ghost entries on w1', 20_000, async (why) => {
+        const r = (await agentRoutes(w1.name)).get(ghostCIDR);
+        const fdb = VXLAN ? await sh(w1.name, 'bridge fdb show dev gingham-vx4') : '';
+        why(`route ${r}; fdb ${fdb}`);
+        return r === (VXLAN ? '198.18.250.0' : ghostIP) && (!VXLAN || fdb.includes(`${mac} dst ${ghostIP} self permanent`)) ? true : undefined;
+      });
+      await core().deleteNode({ name: GHOST });
+      await waitFor('ghost entries gone on w1', 20_000, async (why) => {
+        const routes = await agentRoutes(w1.name);
+        const overlay = VXLAN ? await sh(w1.name, 'bridge fdb show dev gingham-vx4; ip neigh show dev gingham-vx4') : '';
+        why(`${[...routes]} ${overlay}`);
+        return !routes.has(ghostCIDR) && !overlay.includes(ghostIP) && !overlay.includes('198.18.250.0') ? true : undefined;
+      });
+      expect(await sh(w1.name, 'iptables -w -t nat -S GINGHAM-MASQ')).not.toContain(ghostIP);
+    });
+  });
+
+  it('an agent restart changes no entry and loses no packet of a continuous ping across nodes', async () => {
+    const { w1 } = f;
+    const state = (): Promise<string> => sh(w1.name, VXLAN ? 'ip -o link show gingham-vx4 | cut -d: -f1; bridge fdb show dev gingham-vx4 | sort; ip neigh show dev gingham-vx4 | sort; ip route show proto 199' : 'ip route show proto 199');
+    const before = await state();
+    assertSafe(f.pods.a1.ip);
+    // 20 s of pings from b1 (w2) to a1 (w1), five a second, while w1's agent pod is replaced.
+    const pinging = podExec(f.pods.b1.name, ['ping', '-q', '-c', '100', '-i', '0.2', '-W', '1', f.pods.a1.ip], { timeoutMs: 60_000 });
+    await sleep(2000);
+    const old = await core().listNamespacedPod({ namespace: 'kube-system', labelSelector: 'app=gingham', fieldSelector: `spec.nodeName=${w1.name}` });
+    await core().deleteNamespacedPod({ name: old.items[0]!.metadata!.name!, namespace: 'kube-system' });
+    await waitFor('a new agent on w1', 60_000, async () => {
+      const now = await core().listNamespacedPod({ namespace: 'kube-system', labelSelector: 'app=gingham', fieldSelector: `spec.nodeName=${w1.name}` });
+      return now.items.some((p) => p.metadata?.name !== old.items[0]!.metadata!.name && p.status?.containerStatuses?.[0]?.ready) ? true : undefined;
+    });
+    const r = await pinging;
+    log(`ping during the restart: ${/\d+ packets transmitted.*/.exec(r.stdout)?.[0]}`);
+    expect(r.stdout).toMatch(/100 packets transmitted, 100 received, 0% packet loss/);
+    await waitFor('the new agent to match its plan', 30_000, () => matches(w1.name));
+    expect(await state()).toBe(before);
+  });
+
+  it('switching backend on the running cluster leaves nothing of the old one, and switching back restores it', async () => {
+    const other = VXLAN ? 'host-gw' : 'vxlan';
+    const original = await agentConfig();
+    const setBackend = async (backend: string): Promise<void> => {
+      const data = { 'config.json': JSON.stringify({ ...original, backend }) };
+      const p = await kubectl(['-n', 'kube-system', 'patch', 'configmap', 'gingham', '--type', 'merge', '-p', JSON.stringify({ data })]);
+      expect(p.exitCode, p.stderr).toBe(0);
+      const r = await kubectl(['-n', 'kube-system', 'rollout', 'restart', 'ds/gingham']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const s = await kubectl(['-n', 'kube-system', 'rollout', 'status', 'ds/gingham', '--timeout=180s'], { timeoutMs: 200_000 });
+      expect(s.exitCode, s.stderr).toBe(0);
+    };
+    const { all } = await clusterNodes();
+    const check = async (backend: string): Promise<void> => {
+      for (const n of all) {
+        await waitFor(`${n.name} on ${backend}`, 60_000, async (why) => {
+          const r = await inspect(n.name);
+          const links = await dockerExec(n.name, ['ip', '-o', 'link', 'show', 'type', 'vxlan']);
+          why(`${r.out.split('\n')[0]} / ${links}`);
+          const hasDevice = links.includes('gingham-vx4');
+          return r.exitCode === 0 && r.out.includes(`backend ${backend}`) && hasDevice === (backend === 'vxlan') ? true : undefined;
+        });
+        const routes = [...(await agentRoutes(n.name)).values()];
+        const nodeIPs = all.filter((o) => o.name !== n.name).map((o) => o.internalIP);
+        if (backend === 'vxlan') for (const ip of nodeIPs) expect(routes).not.toContain(ip);
+        else expect(routes.sort()).toEqual(nodeIPs.sort());
+      }
+      expect(await connectFromPod(f.pods.a1.name, f.pods.b1.ip, 8080, 'tcp')).toBe(f.pods.a1.ip);
+      expect(await connectFromPod(f.pods.b1.name, f.pods.c1.ip, 8080, 'tcp')).toBe(f.pods.b1.ip);
+    };
+    try {
+      await setBackend(other);
+      await check(other);
+    } finally {
+      await setBackend(BACKEND);
+    }
+    await check(BACKEND);
+  });
+});
