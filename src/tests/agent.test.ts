@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../agent/network/nodes.js';
 import { DEFAULT_CONFIG } from '../agent/config.js';
-import { Reconciler, nodeKernel } from '../agent/reconcile.js';
+import { nodeKernel } from '../agent/network/kernel.js';
+import { Reconciler } from '../agent/reconcile.js';
 import { type FakeApiServer, node, startFakeApiServer, until, v1Node } from '../agent/testing.js';
 import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
 
