@@ -7,9 +7,10 @@ CACHE       := .cache
 CNITOOL_VERSION := v1.3.1
 CNITOOL     := $(CACHE)/bin/cnitool
 # Debian packages the tests and the demo use: the kernel tools, the reference plugins to compare
-# with and chain, containerd and runc for `ctr run --cni`, busybox and iperf3 inside namespaces.
+# with and chain, containerd and runc for `ctr run --cni`, busybox, iperf3 and ping (`-M do`: the
+# overlay MTU tests) inside namespaces.
 APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins containerd runc \
-                busybox-static iperf3 hyperfine
+                busybox-static iperf3 hyperfine iputils-ping
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs package-lock.json
 
 .PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e
@@ -21,8 +22,9 @@ help:
 	@echo "make bench      gingham vs the reference bridge + host-local, side by side"
 	@echo "make clean      remove build output and whatever an aborted run left behind"
 	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
-	@echo "make kind-up    kind cluster \$$KIND_CLUSTER (default gingham) with gingham installed"
-	@echo "make kind-down  remove that cluster"
+	@echo "make kind-up    kind cluster with gingham installed: BACKEND=vxlan|host-gw, IP_FAMILY=ipv4|dual"
+	@echo "                (cluster gingham or gingham-dual; \$$KIND_CLUSTER overrides)"
+	@echo "make kind-down  remove that cluster (same variables)"
 	@echo "make kind-bench pod start-to-Running, gingham vs reference bridge, on that cluster"
 	@echo "make e2e        kind-up, the kind end-to-end suite, kind-down (also on failure)"
 
@@ -64,16 +66,22 @@ demo: npm-deps apt-deps build
 bench: deps build
 	$(NODE24) src/scripts/bench.ts
 
+# The kind e2e cluster (kind-up, kind-down, e2e): the agent's backend and the cluster's IP
+# families; e2e/kind/paths.sh checks them and names the cluster (gingham, gingham-dual).
+BACKEND   ?= vxlan
+IP_FAMILY ?= ipv4
+E2E_ENV   := BACKEND=$(BACKEND) IP_FAMILY=$(IP_FAMILY)
+KIND_UP   := $(E2E_ENV) bash e2e/kind/up.sh && $(E2E_ENV) bash e2e/install.sh
+
 kind-image:
 	bash e2e/kind/docker.sh start
 	bash e2e/kind/build-node-image.sh
 
 kind-up: build npm-deps
-	bash e2e/kind/up.sh
-	bash e2e/install.sh
+	$(KIND_UP)
 
 kind-down:
-	bash e2e/kind/down.sh
+	$(E2E_ENV) bash e2e/kind/down.sh
 
 # Stops only a dockerd that e2e/kind/docker.sh started.
 docker-stop:
@@ -83,9 +91,11 @@ docker-stop:
 kind-bench: kind-up
 	$(NODE24) e2e/bench/pod-start.ts
 
-# The cluster is removed whether the suite passes or not; the suite's exit code is make's.
-e2e: kind-up
-	npx vitest run --config e2e/vitest.config.ts; rc=$$?; bash e2e/kind/down.sh; exit $$rc
+# kind-up, the suite, kind-down: the cluster is removed whether creating, installing or the suite
+# failed or not; the first failure's exit code is make's.
+e2e: build npm-deps
+	rc=0; { $(KIND_UP) && $(E2E_ENV) npx vitest run --config e2e/vitest.config.ts; } || rc=$$?; \
+	$(E2E_ENV) bash e2e/kind/down.sh; exit $$rc
 
 clean:
 	bash src/scripts/clean.sh

@@ -2,14 +2,14 @@
 // CoreDNS running on addresses gingham gave it, the gingham DaemonSet Ready on every node, and on
 // each node the agent's work: the conflist for its own range, a route to every other node's range.
 import { describe, expect, it } from 'vitest';
-import { POD_CIDR } from './lib/env.js';
-import { inCidr } from './lib/ip.js';
+import { POD_CIDRS } from './lib/env.js';
+import { familyOf, inCidr } from './lib/ip.js';
 import { apps, clusterNodes, core } from './lib/kube.js';
-import { agentRoutes, conflist } from './lib/node.js';
+import { agentRoutes, conflist, wantedAgentRoutes } from './lib/node.js';
 import { phase, waitFor } from './lib/timing.js';
 
 describe('cluster', () => {
-  it('has a control plane and two workers, all Ready, with pod ranges in the cluster CIDR and node addresses on the Docker network', async () => {
+  it('has a control plane and two workers, all Ready, with pod ranges in the cluster CIDRs and node addresses on the Docker network', async () => {
     const nodes = await phase('nodes Ready', () =>
       waitFor('every node Ready', 120_000, async (why) => {
         const { all } = await clusterNodes();
@@ -19,10 +19,15 @@ describe('cluster', () => {
       }),
     );
     expect(nodes).toHaveLength(3);
+    const families = POD_CIDRS.map((c) => familyOf(c.split('/')[0]!));
     for (const n of nodes) {
-      expect(inCidr(n.podCIDR.split('/')[0]!, POD_CIDR), `${n.name} podCIDR ${n.podCIDR}`).toBe(true);
-      // The suite sends traffic to the nodes' InternalIPs: they must be Docker's (198.19.0.0/16).
+      // One range per family of the cluster, each inside the cluster's CIDR of that family.
+      expect(n.podCIDRs.map((c) => familyOf(c.split('/')[0]!)), `${n.name} podCIDRs ${n.podCIDRs.join(', ')}`).toEqual(families);
+      for (const [i, c] of n.podCIDRs.entries()) expect(inCidr(c.split('/')[0]!, POD_CIDRS[i]!), `${n.name} podCIDR ${c} in ${POD_CIDRS[i]}`).toBe(true);
+      // The suite sends traffic to the nodes' InternalIPs: they must be Docker's (198.19.0.0/16, fd42:19::/32).
       expect(inCidr(n.internalIP, '198.19.0.0/16'), `${n.name} InternalIP ${n.internalIP}`).toBe(true);
+      expect(n.internalIPs.map(familyOf).sort(), `${n.name} InternalIPs ${n.internalIPs.join(', ')}`).toEqual(families);
+      for (const ip of n.internalIPs) expect(inCidr(ip, '198.19.0.0/16') || inCidr(ip, 'fd42:19::/32'), `${n.name} InternalIP ${ip}`).toBe(true);
     }
     expect(new Set(nodes.map((n) => n.podCIDR)).size).toBe(3);
   });
@@ -69,8 +74,8 @@ describe('cluster', () => {
       expect(conf['name']).toBe('gingham');
       const plugins = conf['plugins'] as { type: string; ipam?: { ranges: { subnet: string }[][] } }[];
       expect(plugins.map((p) => p.type)).toEqual(['gingham', 'portmap']);
-      expect(plugins[0]!.ipam!.ranges.flat().map((r) => r.subnet)).toEqual([n.podCIDR]);
-      const want = new Map(all.filter((o) => o.name !== n.name).map((o) => [o.podCIDR, o.internalIP]));
+      expect(plugins[0]!.ipam!.ranges.flat().map((r) => r.subnet)).toEqual(n.podCIDRs);
+      const want = wantedAgentRoutes(all, n.name);
       // The agent converges within a watch event; allow it a few seconds after install.
       const routes = await waitFor(`agent routes on ${n.name}`, 30_000, async (why) => {
         const r = await agentRoutes(n.name);

@@ -3,12 +3,12 @@
 // pod there: the old sandboxes' addresses were released (containerd's DEL without a netns).
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TCP_PORT, UDP_PORT } from './lib/env.js';
+import { POD_CIDRS, TCP_PORT, UDP_PORT } from './lib/env.js';
 import { account, waitNodeClean } from './lib/checks.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { inCidr } from './lib/ip.js';
 import { clusterNodes, core, ensurePods, probePod, waitPods } from './lib/kube.js';
-import { agentRoutes, ginghamLog } from './lib/node.js';
+import { agentRoutes, ginghamLog, wantedAgentRoutes } from './lib/node.js';
 import { connectFromPod, installBusybox, pingFromPod } from './lib/probe.js';
 import { log, phase, waitFor } from './lib/timing.js';
 
@@ -58,11 +58,12 @@ describe('a worker node container restarted', () => {
       }),
     );
     log(`${node.name} after: pods ${acct.pods.map((p) => `${p.name}=${p.ip}`).join(' ')}; reserved ${acct.reserved.join(' ')}`);
-    expect(acct.reserved).toHaveLength(acct.pods.length);
+    // One address per pod and family.
+    expect(acct.reserved).toHaveLength(acct.pods.length * POD_CIDRS.length);
 
     // The agent put the routes back in the node's fresh network namespace.
     const { all } = await clusterNodes();
-    const want = all.filter((o) => o.name !== node.name).map((o) => [o.podCIDR, o.internalIP]);
+    const want = [...wantedAgentRoutes(all, node.name)];
     await waitFor(`agent routes on ${node.name}`, 60_000, async (why) => {
       const r = [...(await agentRoutes(node.name))].sort();
       why(JSON.stringify(r));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install gingham on the kind cluster the way users do: build the image, load it into every node,
-# apply conf/kube/gingham.yaml, and wait until the DaemonSet runs everywhere, every node is Ready
-# and CoreDNS runs. Re-running it rolls out a new binary.
+# apply conf/kube/gingham.yaml, then the agent's ConfigMap for this cluster (BACKEND, and the pod
+# CIDRs of IP_FAMILY; see e2e/kind/paths.sh), and wait until the DaemonSet runs everywhere, every
+# node is Ready and CoreDNS runs. Re-running it rolls out a new binary and config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source e2e/kind/paths.sh
@@ -14,7 +15,14 @@ image=$(bash e2e/images/build-gingham-image.sh)
 echo "install.sh: image $image loaded in $((SECONDS - t0)) s" >&2
 
 kubectl apply -f conf/kube/gingham.yaml >/dev/null
-# A new binary under the same tag: restart the pods so they run it.
+# After the yaml, so that its default config does not win.
+IFS=, read -ra pod_cidrs <<<"$POD_SUBNET"
+cidrs=$(printf '"%s",' "${pod_cidrs[@]}")
+config="{\"backend\":\"$BACKEND\",\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":[${cidrs%,}]}"
+kubectl -n kube-system create configmap gingham --from-literal=config.json="$config" --dry-run=client -o yaml |
+  kubectl apply -f - >/dev/null
+echo "install.sh: config.json $config" >&2
+# A new binary under the same tag, or a new config: restart the pods so they run it.
 kubectl -n kube-system rollout restart daemonset/gingham >/dev/null
 kubectl -n kube-system rollout status daemonset/gingham --timeout=180s >&2
 kubectl wait --for=condition=Ready nodes --all --timeout=180s >&2

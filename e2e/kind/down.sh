@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Delete the e2e kind cluster $KIND_CLUSTER (default gingham), and only it, and
-# its kubeconfig (<repo>/.e2e/kubeconfig, or $KIND_KUBECONFIG). The Docker
-# engine, the "kind" network (shared by every kind cluster on this engine) and
-# the build cache stay.
+# Delete the e2e kind cluster $KIND_CLUSTER (default gingham, or gingham-dual
+# with IP_FAMILY=dual; paths.sh), and only it, its kubeconfig
+# (<repo>/.e2e/kubeconfig[-<name>], or $KIND_KUBECONFIG) and its rendered kind
+# config. The Docker engine, the "kind" network (shared by every kind cluster
+# on this engine) and the build cache stay.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR
@@ -21,4 +22,4 @@ elif "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
 else
   log "no cluster $CLUSTER"
 fi
-rm -f "$KUBECONFIG_OUT" "$REPO/.e2e/cluster.yaml"
+rm -f "$KUBECONFIG_OUT" "$CLUSTER_CONFIG"

@@ -4,7 +4,8 @@ import { ghVeths, reservations, reservedIPs } from './node.js';
 import { waitFor } from './timing.js';
 
 export interface NodeAccount {
-  pods: { name: string; ip: string }[];
+  /** ip: the primary (IPv4) address; ips: one per family. */
+  pods: { name: string; ip: string; ips: string[] }[];
   veths: string[];
   reserved: string[];
   claims: string[];
@@ -14,7 +15,7 @@ export interface NodeAccount {
 export async function account(node: string): Promise<NodeAccount> {
   const [pods, veths, r] = await Promise.all([networkedPodsOn(node), ghVeths(node), reservations(node)]);
   return {
-    pods: pods.map((p) => ({ name: `${p.metadata?.namespace}/${p.metadata?.name}`, ip: p.status?.podIP ?? '' })),
+    pods: pods.map((p) => ({ name: `${p.metadata?.namespace}/${p.metadata?.name}`, ip: p.status?.podIP ?? '', ips: (p.status?.podIPs ?? []).map((x) => x.ip) })),
     veths,
     reserved: reservedIPs(r),
     claims: r.claims,
@@ -25,7 +26,7 @@ export async function account(node: string): Promise<NodeAccount> {
 /** Differences between a node's pods and gingham's state there; empty when they agree. */
 export function discrepancies(a: NodeAccount): string[] {
   const out: string[] = [];
-  const podIPs = a.pods.map((p) => p.ip).sort();
+  const podIPs = a.pods.flatMap((p) => p.ips).sort();
   if (a.pods.some((p) => p.ip === '')) out.push(`pods without an address yet: ${a.pods.filter((p) => !p.ip).map((p) => p.name).join(', ')}`);
   if (a.veths.length !== a.pods.length) out.push(`${a.veths.length} gh- veths for ${a.pods.length} pods`);
   const leaked = a.reserved.filter((ip) => !podIPs.includes(ip));

@@ -1,6 +1,8 @@
 // Where the e2e suite finds its cluster and tools. Everything comes from the repository
-// (e2e/kind/versions.env, .e2e/kubeconfig written by `make kind-up`), never from the caller's
-// KUBECONFIG: the suite creates and deletes objects and must not land on another cluster.
+// (e2e/kind/versions.env, .e2e/kubeconfig[-<cluster>] written by `make kind-up`) and the same
+// variables the kind scripts read (BACKEND, IP_FAMILY, KIND_CLUSTER, KIND_KUBECONFIG), never from
+// the caller's KUBECONFIG: the suite creates and deletes objects and must not land on another
+// cluster.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +22,31 @@ const versions = readVersions();
 export const K8S_VERSION = versions['K8S_VERSION'] ?? 'v1.33.13';
 export const CACHE = process.env['GINGHAM_E2E_CACHE'] ?? '/var/cache/gingham-e2e';
 export const KUBECTL = `${CACHE}/bin/kubernetes-${K8S_VERSION}/kubectl`;
-export const KUBECONFIG = process.env['GINGHAM_E2E_KUBECONFIG'] ?? `${REPO}/.e2e/kubeconfig`;
-export const CLUSTER = process.env['KIND_CLUSTER'] ?? 'gingham';
+
+/** One of the allowed values of an environment variable; unset or empty gives the default (as bash's ${X:-d}). */
+function choice<T extends string>(name: string, allowed: readonly T[], dflt: T): T {
+  const v = process.env[name] || dflt;
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name}=${v}: must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+// The cluster's flavour, name and address plan: the same defaults as e2e/kind/paths.sh (which
+// `make kind-up` and `make e2e` use); change both together.
+/** How the agent carries pod traffic between nodes (its ConfigMap, written by e2e/install.sh). */
+export const BACKEND = choice('BACKEND', ['vxlan', 'host-gw'], 'vxlan');
+export const IP_FAMILY = choice('IP_FAMILY', ['ipv4', 'dual'], 'ipv4');
+/** A dual-stack cluster: every pod and node has an IPv4 and an IPv6 address. */
+export const DUAL = IP_FAMILY === 'dual';
+export const CLUSTER = process.env['KIND_CLUSTER'] || (DUAL ? 'gingham-dual' : 'gingham');
+export const KUBECONFIG =
+  process.env['GINGHAM_E2E_KUBECONFIG'] || process.env['KIND_KUBECONFIG'] || `${REPO}/.e2e/${CLUSTER === 'gingham' ? 'kubeconfig' : `kubeconfig-${CLUSTER}`}`;
+/** The cluster's pod CIDRs (kind's podSubnet), per family; POD_CIDR6 only in a dual-stack cluster. */
+export const POD_CIDR4 = '198.18.128.0/17';
+export const POD_CIDR6: string | undefined = DUAL ? 'fd42:18:8000::/56' : undefined;
+export const POD_CIDRS: readonly string[] = POD_CIDR6 ? [POD_CIDR4, POD_CIDR6] : [POD_CIDR4];
+/** The Service CIDRs (kind's serviceSubnet), per family. */
+export const SERVICE_CIDR4 = '198.18.64.0/20';
+export const SERVICE_CIDR6: string | undefined = DUAL ? 'fd42:18:6400::/112' : undefined;
 /** The test pods run the gingham image itself (`gingham probe ...`), loaded into the nodes by install.sh. */
 export const IMAGE = process.env['GINGHAM_IMAGE'] ?? 'gingham-e2e/gingham:dev';
 export const GINGHAM_IN_IMAGE = '/usr/local/bin/gingham';
@@ -34,7 +59,6 @@ export const BUSYBOX_HOST = process.env['GINGHAM_E2E_BUSYBOX'] ?? '/usr/bin/busy
 export const NETWORK = 'gingham';
 export const DATA_DIR = `/var/lib/cni/gingham/${NETWORK}`;
 export const CONFLIST = '/etc/cni/net.d/10-gingham.conflist';
-export const POD_CIDR = '198.18.128.0/17';
 
 /** Ports of the probe server in every test pod. */
 export const TCP_PORT = 8080;

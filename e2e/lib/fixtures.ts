@@ -2,12 +2,18 @@
 // (the namespace goes at the end of the run): two on the first worker (same-node pairs), one on
 // the second worker and one on the control plane (cross-node pairs).
 import type { V1Pod } from '@kubernetes/client-node';
+import { ofFamily } from './ip.js';
 import { type NodeInfo, clusterNodes, ensurePods, probePod } from './kube.js';
 
 export interface Placed {
   name: string;
   node: NodeInfo;
+  /** status.podIP: the primary address, IPv4 in both kinds of cluster. */
   ip: string;
+  /** status.podIPs: one address per family. */
+  ips: string[];
+  /** The IPv6 address, in a dual-stack cluster. */
+  ip6?: string;
   pod: V1Pod;
 }
 
@@ -26,7 +32,9 @@ export async function fixture(): Promise<Fixture> {
   const running = await ensurePods(Object.entries(where).map(([name, node]) => probePod(name, node.name, { labels: { probe: name } })));
   const placed = (name: keyof typeof where): Placed => {
     const pod = running.get(name)!;
-    return { name, node: where[name], ip: pod.status!.podIP!, pod };
+    const ips = (pod.status!.podIPs ?? []).map((a) => a.ip);
+    const ip6 = ofFamily(ips, 6);
+    return { name, node: where[name], ip: pod.status!.podIP!, ips, ...(ip6 ? { ip6 } : {}), pod };
   };
   return { controlPlane, w1, w2, pods: { a1: placed('a1'), a2: placed('a2'), b1: placed('b1'), c1: placed('c1') } };
 }

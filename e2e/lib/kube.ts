@@ -2,7 +2,8 @@
 // pinned to nodes, waits, Services, and a watch that times pods from creation to Running.
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, type V1Node, type V1Pod, type V1Service, Watch } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { KUBECONFIG } from './env.js';
+import { KUBECONFIG, POD_CIDRS } from './env.js';
+import { ofFamily } from './ip.js';
 import { SUITE_LABEL } from './pods.ts';
 import { sleep, waitFor } from './timing.js';
 
@@ -24,17 +25,26 @@ export const namespace = (): string => inject('namespace');
 
 export interface NodeInfo {
   name: string;
+  /** The IPv4 InternalIP (on the Docker network, 198.19.0.0/16). */
   internalIP: string;
+  /** Every InternalIP: the IPv4 one, and in a dual-stack cluster the IPv6 one. */
+  internalIPs: string[];
+  /** spec.podCIDR: the first of podCIDRs (IPv4 in both kinds of cluster). */
   podCIDR: string;
+  /** spec.podCIDRs: one per family. */
+  podCIDRs: string[];
   ready: boolean;
   controlPlane: boolean;
 }
 
 export function nodeInfo(n: V1Node): NodeInfo {
+  const internalIPs = (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
   return {
     name: n.metadata?.name ?? '?',
-    internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
+    internalIP: ofFamily(internalIPs, 4) ?? internalIPs[0] ?? '',
+    internalIPs,
     podCIDR: n.spec?.podCIDR ?? '',
+    podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
     ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     controlPlane: 'node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {}),
   };
@@ -63,7 +73,8 @@ const isReady = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type 
 export function podSummary(p: V1Pod): string {
   const cs = p.status?.containerStatuses?.[0];
   const waiting = cs?.state?.waiting ? ` waiting ${cs.state.waiting.reason ?? ''}: ${cs.state.waiting.message ?? ''}` : '';
-  return `${p.metadata?.name} on ${p.spec?.nodeName}: ${p.status?.phase} ip=${p.status?.podIP ?? '-'} ready=${isReady(p)} restarts=${cs?.restartCount ?? 0}${waiting}`;
+  const ips = (p.status?.podIPs ?? []).map((a) => a.ip).join(',') || '-';
+  return `${p.metadata?.name} on ${p.spec?.nodeName}: ${p.status?.phase} ip=${ips} ready=${isReady(p)} restarts=${cs?.restartCount ?? 0}${waiting}`;
 }
 
 /** Pods of the test namespace by name. */
@@ -73,8 +84,8 @@ export async function podsByName(labelSelector?: string): Promise<Map<string, V1
 }
 
 /**
- * Waits until every named pod is Running with an address (and Ready, unless ready=false), and
- * accept(pod) holds; returns them by name.
+ * Waits until every named pod is Running with an address per family of the cluster (and Ready,
+ * unless ready=false), and accept(pod) holds; returns them by name.
  */
 export async function waitPods(names: readonly string[], o: { timeoutMs?: number; ready?: boolean; accept?: (p: V1Pod) => boolean } = {}): Promise<Map<string, V1Pod>> {
   return waitFor(`pods ${names.join(', ')} running`, o.timeoutMs ?? 180_000, async (why) => {
@@ -83,7 +94,7 @@ export async function waitPods(names: readonly string[], o: { timeoutMs?: number
     for (const n of names) {
       const p = pods.get(n);
       if (!p) bad.push(`${n}: missing`);
-      else if (p.status?.phase !== 'Running' || !p.status.podIP || (o.ready !== false && !isReady(p)) || (o.accept && !o.accept(p))) bad.push(podSummary(p));
+      else if (p.status?.phase !== 'Running' || !p.status.podIP || (p.status.podIPs ?? []).length < POD_CIDRS.length || (o.ready !== false && !isReady(p)) || (o.accept && !o.accept(p))) bad.push(podSummary(p));
     }
     if (bad.length > 0) {
       why(bad.slice(0, 5).join('; ') + (bad.length > 5 ? ` (+${bad.length - 5} more)` : ''));

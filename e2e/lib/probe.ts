@@ -1,10 +1,11 @@
 // Traffic between pods: `kubectl exec` of `gingham probe connect|resolve` (and busybox ping) in a
-// test pod, and `gingham probe connect` from the host to the nodes' Docker addresses. Every target
-// address goes through assertSafe first: nothing is ever sent outside 198.18.0.0/15.
+// test pod, and `gingham probe connect` from the host to the nodes' Docker addresses; IPv4 or IPv6.
+// Every target address goes through assertSafe first: nothing is ever sent outside 198.18.0.0/15,
+// fd42:18::/32 and fd42:19::/32.
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { BUSYBOX_HOST, GINGHAM_HOST, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from './env.js';
-import { assertSafe } from './ip.js';
+import { assertSafe, hostPort } from './ip.js';
 import { namespace } from './kube.js';
 import { sleep } from './timing.js';
 
@@ -32,7 +33,7 @@ export const podExec = (pod: string, cmd: string[], o: { timeoutMs?: number; inp
 
 const runText = (r: Run): string => `exit ${r.exitCode}: ${(r.stdout + r.stderr).trim()}`;
 
-/** The source address in a probe server's answer ("from 198.18.129.5"). */
+/** The source address in a probe server's answer ("from 198.18.129.5", "from fd42:18:8001::5"). */
 export function answerSource(out: string): string | undefined {
   return /^from (\S+)\s*$/m.exec(out)?.[1];
 }
@@ -45,13 +46,13 @@ export async function connectFromPod(pod: string, host: string, port: number, pr
   assertSafe(host);
   const errors: string[] = [];
   for (let i = 0; i < attempts; i++) {
-    const r = await podExec(pod, [GINGHAM_IN_IMAGE, 'probe', 'connect', `${host}:${port}/${proto}`, '--timeout', '3000']);
+    const r = await podExec(pod, [GINGHAM_IN_IMAGE, 'probe', 'connect', `${hostPort(host, port)}/${proto}`, '--timeout', '3000']);
     const src = answerSource(r.stdout);
     if (r.exitCode === 0 && src) return src;
     errors.push(runText(r));
     await sleep(1000);
   }
-  throw new Error(`${pod} -> ${host}:${port}/${proto} failed ${attempts} times: ${errors.join(' | ')}`);
+  throw new Error(`${pod} -> ${hostPort(host, port)}/${proto} failed ${attempts} times: ${errors.join(' | ')}`);
 }
 
 /** The same from the host (the VM), to a node's Docker address. */
@@ -59,16 +60,19 @@ export async function connectFromHost(host: string, port: number, proto: Proto, 
   assertSafe(host);
   const errors: string[] = [];
   for (let i = 0; i < attempts; i++) {
-    const r = await execa(GINGHAM_HOST, ['probe', 'connect', `${host}:${port}/${proto}`, '--timeout', '3000'], { reject: false, timeout: 10_000 });
+    const r = await execa(GINGHAM_HOST, ['probe', 'connect', `${hostPort(host, port)}/${proto}`, '--timeout', '3000'], { reject: false, timeout: 10_000 });
     const src = answerSource(r.stdout);
     if (r.exitCode === 0 && src) return src;
     errors.push(`exit ${r.exitCode}: ${(r.stdout + r.stderr).trim()}`);
     await sleep(1000);
   }
-  throw new Error(`host -> ${host}:${port}/${proto} failed ${attempts} times: ${errors.join(' | ')}`);
+  throw new Error(`host -> ${hostPort(host, port)}/${proto} failed ${attempts} times: ${errors.join(' | ')}`);
 }
 
-/** `gingham probe resolve NAME` in a pod: the addresses, or an Error. */
+/**
+ * `gingham probe resolve NAME` in a pod (getaddrinfo, so A and AAAA records both): the addresses
+ * it prints, one a line, or an Error.
+ */
 export async function resolveFromPod(pod: string, name: string, attempts = 3): Promise<string[]> {
   const errors: string[] = [];
   for (let i = 0; i < attempts; i++) {

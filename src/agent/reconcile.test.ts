@@ -6,7 +6,7 @@ import type { Level } from './log.js';
 import type { NodeInfo } from './network/nodes.js';
 import type { Route } from './network/routes.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
-import type { NetworkKernel } from './network/kernel.js';
+import type { NetworkKernel, Tool } from './network/kernel.js';
 import { type AgentConfig, DEFAULT_CONFIG } from './config.js';
 import type { MasqueradeState } from './network/masquerade.js';
 import type { UnderlayAddr } from './network/underlay.js';
@@ -24,8 +24,11 @@ class FakeKernel implements NetworkKernel {
   masq: Partial<Record<Family, string>> = {};
   reads = 0;
   constructor(private readonly onLink = /^198\.18\.0\.|^fd42:18::/) {}
-  async readRoutes(): Promise<Route[]> {
-    return this.routes.map((r) => ({ ...r }));
+  async readRoutes(table: 'main' | number): Promise<Route[]> {
+    return table === 'main' ? this.routes.map((r) => ({ ...r })) : [];
+  }
+  async readRules(): Promise<[]> {
+    return [];
   }
   async readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }> {
     this.reads++;
@@ -39,7 +42,7 @@ class FakeKernel implements NetworkKernel {
     this.masq[f] = text;
     return undefined;
   }
-  async apply(tool: 'ip' | 'bridge', lines: readonly string[]): Promise<{ failed: { line: string; error: string }[] }> {
+  async apply(tool: Tool, lines: readonly string[]): Promise<{ failed: { line: string; error: string }[] }> {
     if (lines.length > 0) this.batches.push([...lines]);
     const failed: { line: string; error: string }[] = [];
     for (const line of lines) {

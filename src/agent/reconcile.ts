@@ -30,7 +30,7 @@ export interface PassSummary {
   ran: boolean;
   replaced: Route[];
   removed: Route[];
-  /** Overlay lines applied (devices, addresses, neighbours, FDB). */
+  /** Overlay lines applied (devices, addresses, neighbours, FDB, the node table and its rules). */
   overlay: string[];
   /** Families whose masquerade chain was rewritten. */
   masquerade: Family[];
@@ -74,6 +74,8 @@ export class Reconciler {
     failed.push(...(await kernel.apply('ip', ch.ipFirst)).failed);
     failed.push(...(await kernel.apply('bridge', ch.fdb)).failed);
     failed.push(...(await kernel.apply('ip', ch.ipLast)).failed);
+    failed.push(...(await kernel.apply('ip4', ch.rules[4])).failed);
+    failed.push(...(await kernel.apply('ip6', ch.rules[6])).failed);
     const masquerade: Family[] = [];
     for (const family of [4, 6] as const) {
       const text = ch.masquerade[family];
@@ -83,12 +85,13 @@ export class Reconciler {
       else failed.push({ line: `${family === 4 ? 'iptables' : 'ip6tables'}-restore (masquerade)`, error: err });
     }
 
-    if (ch.replaced.length + ch.removed.length + ch.overlay.length + masquerade.length > 0) {
-      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, masquerade, routes: plan.routes.length });
+    const rules = [...ch.rules[4], ...ch.rules[6]];
+    if (ch.replaced.length + ch.removed.length + ch.overlay.length + rules.length + masquerade.length > 0) {
+      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, rules, masquerade, routes: plan.routes.length });
     }
     for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
     this.saveState(plan);
-    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: ch.overlay, masquerade, failed, conflistWritten };
+    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], masquerade, failed, conflistWritten };
   }
 
   private conflist(self: NodeInfo, plan: NetworkPlan): boolean {

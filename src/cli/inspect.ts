@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { type Changes, changesFor, isEmpty } from '../agent/network/changes.js';
 import { nodeKernel, readSnapshot } from '../agent/network/kernel.js';
 import type { NetworkPlan } from '../agent/network/plan.js';
+import { NODE_TABLE, RULE_PREF } from '../agent/network/routes.js';
 import { AGENT_STATE_PATH } from '../agent/state.js';
 
 interface SavedState {
@@ -36,6 +37,10 @@ export function renderInspect(s: SavedState, ch: Changes): string {
   if (p.peers.length === 0) out.push('  none');
   else out.push(...table([['NODE', 'POD CIDR', 'NODE IP', 'VIA', 'VTEP', 'VTEP MAC'], ...p.peers.map((x) => [x.node, x.podCIDR, x.nodeIP, x.via, x.vtep ?? '-', x.vtepMac ?? '-'])]));
   out.push('', 'routes (proto 199):', ...p.routes.map((r) => `  ${r.dst} via ${r.via}${r.dev ? ` dev ${r.dev} onlink` : ''}`));
+  if (p.nodeRoutes.length > 0) {
+    out.push('', `pod -> node traffic through the overlay (rule pref ${RULE_PREF}, table ${NODE_TABLE}):`);
+    out.push(...p.rules.map((r) => `  from ${r.from} lookup ${NODE_TABLE}`), ...p.nodeRoutes.map((r) => `  ${r.dst} via ${r.via} dev ${r.dev ?? '-'} onlink`));
+  }
   if (p.neighbours.length > 0) out.push('', 'neighbours (permanent):', ...p.neighbours.map((n) => `  ${n.ip} lladdr ${n.mac} dev ${n.dev}`));
   if (p.fdb.length > 0) out.push('', 'fdb (permanent):', ...p.fdb.map((e) => `  ${e.mac} dst ${e.dst} dev ${e.dev}`));
   for (const f of [4, 6] as const) {
@@ -48,6 +53,7 @@ export function renderInspect(s: SavedState, ch: Changes): string {
   else {
     out.push('kernel: DIFFERS from the plan; the agent\'s next pass would run:');
     for (const l of [...ch.ipFirst, ...ch.ipLast]) out.push(`  ip ${l}`);
+    for (const f of [4, 6] as const) for (const l of ch.rules[f]) out.push(`  ip -${f} ${l}`);
     for (const l of ch.fdb) out.push(`  bridge ${l}`);
     for (const [f, text] of Object.entries(ch.masquerade)) out.push(`  ${f === '4' ? 'iptables' : 'ip6tables'}-restore --noflush <<EOF`, ...text.trimEnd().split('\n').map((l) => `    ${l}`), '  EOF');
   }

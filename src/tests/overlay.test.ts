@@ -26,6 +26,7 @@ describe('vxlan overlay in namespaces', () => {
   let nodes: NodeInfo[] = [];
   let config: AgentConfig = { ...DEFAULT_CONFIG, clusterCIDRs: ['198.18.16.0/20', 'fd42:18:16::/64'] };
   let probe: ResultPromise | undefined;
+  let nodeProbe: ResultPromise | undefined;
   const reconciler = (name: string): Reconciler =>
     new Reconciler({ nodeName: name, nodes: () => nodes, config, kernel: nodeKernel(c.ns(name)), cniConfPath: '', statePath: `${c.tmp}/state-${name}.json`, log: quiet });
   const passAll = async (): Promise<PassSummary[]> => Promise.all(NODES.map((n) => reconciler(n).pass()));
@@ -38,10 +39,12 @@ describe('vxlan overlay in namespaces', () => {
     for (const [i, n] of NODES.entries()) {
       await c.addNode(n);
       await c.exec(n, ['ip', 'addr', 'add', `fd42:18::${i + 1}/64`, 'dev', 'uplink', 'nodad']);
-      await c.exec(n, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+      // Strict reverse-path filtering, as on many nodes (kind's among them).
+      await c.exec(n, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=1']);
     }
     await c.addOutsideHost();
     probe = execa('ip', ['netns', 'exec', c.ns('outside'), GINGHAM, 'probe', 'serve', '--tcp', '7000'], { reject: false });
+    nodeProbe = execa('ip', ['netns', 'exec', c.ns('node2'), GINGHAM, 'probe', 'serve', '--tcp', '7002'], { reject: false });
     nodes = NODES.map((_, i) => nodeInfo(i));
     await passAll();
     // One pod per node, wired from the conflist the agent writes (with its MTU).
@@ -54,8 +57,8 @@ describe('vxlan overlay in namespaces', () => {
     }
   });
   afterAll(async () => {
-    probe?.kill();
-    await probe;
+    for (const p of [probe, nodeProbe]) p?.kill();
+    await Promise.all([probe, nodeProbe]);
     await c.destroy();
   });
 
@@ -98,6 +101,10 @@ describe('vxlan overlay in namespaces', () => {
 
   it('masquerade: to another node and to pods the source stays; to the outside host it is the node', async () => {
     expect((await c.exec('p0', [GINGHAM, 'probe', 'connect', '198.18.0.254:7000'])).trim()).toBe('from 198.18.0.1');
+    // Pod to another node: through the overlay (rule 199, table 199), so strict reverse-path
+    // filtering on the node passes and the pod's own address arrives.
+    expect((await c.exec('p0', [GINGHAM, 'probe', 'connect', '198.18.0.2:7002'])).trim()).toBe(`from ${pod4(0)}`);
+    expect(await sh('node1', 'ip route show table 199')).toContain('198.18.0.2 via 198.18.18.0 dev gingham-vx4 proto 199 onlink');
     const rules = await c.rules('node1');
     expect(rules).toContain('-A GINGHAM-MASQ -s 198.18.17.0/24 -d 198.18.0.2/32 -j RETURN');
     expect(rules).toContain('-A GINGHAM-MASQ -s 198.18.17.0/24 ! -d 224.0.0.0/4 -j MASQUERADE');

@@ -4,7 +4,8 @@
 import type { Family } from '../../net/ip.js';
 import { type MasqueradeState, masqueradeRestore } from './masquerade.js';
 import type { NetworkPlan } from './plan.js';
-import { type Route, diffRoutes, routeLines } from './routes.js';
+import { NODE_TABLE, type Route, diffRoutes, routeLines } from './routes.js';
+import { type Rule, ruleLines } from './rules.js';
 import type { UnderlayAddr } from './underlay.js';
 import { type OverlayState, diffOverlay } from './vxlan.js';
 
@@ -13,6 +14,9 @@ export interface KernelSnapshot {
   readonly overlay: OverlayState;
   readonly addrs: UnderlayAddr[];
   readonly routes: Route[];
+  /** Routes of ours in table NODE_TABLE. */
+  readonly nodeRoutes: Route[];
+  readonly rules: Rule[];
   readonly masquerade: Record<Family, MasqueradeState>;
 }
 
@@ -23,6 +27,8 @@ export interface Changes {
   readonly fdb: string[];
   /** `ip -batch`: new and moved routes (through devices that exist by now). */
   readonly ipLast: string[];
+  /** `ip -4 -batch` and `ip -6 -batch`: the policy rules (after the routes of their table). */
+  readonly rules: Record<Family, string[]>;
   /** `iptables-restore --noflush` text per family, when its chain differs. */
   readonly masquerade: Partial<Record<Family, string>>;
   readonly replaced: Route[];
@@ -35,7 +41,9 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
   const overlay = diffOverlay(plan, now.overlay);
   // Routes through a device deleted now go with it: count them as absent, so they are added back.
   const gone = new Set([...overlay.recreated, ...overlay.removed]);
-  const routes = diffRoutes(plan.routes, now.routes.filter((r) => !(r.dev && gone.has(r.dev))));
+  const alive = (r: Route): boolean => !(r.dev && gone.has(r.dev));
+  const routes = diffRoutes(plan.routes, now.routes.filter(alive));
+  const nodeRoutes = diffRoutes(plan.nodeRoutes, now.nodeRoutes.filter(alive));
   const masquerade: Partial<Record<Family, string>> = {};
   for (const family of [4, 6] as const) {
     // A family without a pod CIDR here has no chain (one left from an earlier config goes).
@@ -43,9 +51,10 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
     if (text !== '') masquerade[family] = text;
   }
   return {
-    ipFirst: [...routeLines({ replace: [], remove: routes.remove }), ...overlay.ipLines],
+    ipFirst: [...routeLines({ replace: [], remove: routes.remove }), ...routeLines({ replace: [], remove: nodeRoutes.remove }, NODE_TABLE), ...overlay.ipLines],
     fdb: overlay.fdbLines,
-    ipLast: routeLines({ replace: routes.replace, remove: [] }),
+    ipLast: [...routeLines({ replace: routes.replace, remove: [] }), ...routeLines({ replace: nodeRoutes.replace, remove: [] }, NODE_TABLE)],
+    rules: ruleLines(plan.rules, now.rules),
     masquerade,
     replaced: routes.replace,
     removed: routes.remove,
@@ -53,4 +62,5 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
   };
 }
 
-export const isEmpty = (c: Changes): boolean => c.ipFirst.length + c.fdb.length + c.ipLast.length + Object.keys(c.masquerade).length === 0;
+export const isEmpty = (c: Changes): boolean =>
+  c.ipFirst.length + c.fdb.length + c.ipLast.length + c.rules[4].length + c.rules[6].length + Object.keys(c.masquerade).length === 0;

@@ -9,7 +9,8 @@ import { ipJson } from '../../kernel/iproute.js';
 import type { Family } from '../../net/ip.js';
 import type { KernelSnapshot } from './changes.js';
 import { type MasqueradeState, parseMasquerade } from './masquerade.js';
-import { ROUTE_PROTO, type Route, parseRoutes } from './routes.js';
+import { NODE_TABLE, ROUTE_PROTO, type Route, parseRoutes } from './routes.js';
+import { type Rule, parseRules } from './rules.js';
 import { type UnderlayAddr, parseAddrs } from './underlay.js';
 import { type OverlayState, parseFdb, parseNeighbours, parseVxlanLinks } from './vxlan.js';
 
@@ -20,12 +21,13 @@ export class KernelReadError extends Error {
   override name = 'KernelReadError';
 }
 
-/** Our routes of both families in the main table (`ip -batch` cannot switch family, so two execs). */
-export async function readRoutes(ip: IpPrefix = ['ip'], proto = ROUTE_PROTO): Promise<Route[]> {
+/** Our routes of both families in a table (`ip -batch` cannot switch family, so two execs). */
+export async function readRoutes(ip: IpPrefix = ['ip'], table: 'main' | number = 'main', proto = ROUTE_PROTO): Promise<Route[]> {
   const read = async (family: '-4' | '-6'): Promise<Route[]> => {
-    const r = await run([...ip, '-json', family, 'route', 'show', 'table', 'main', 'proto', String(proto)]);
-    // A kernel booted without IPv6 answers `ip -6` with "Address family not supported": no routes.
-    if (r.code !== 0 && family === '-6' && /not supported/i.test(r.stderr)) return [];
+    const r = await run([...ip, '-json', family, 'route', 'show', 'table', String(table), 'proto', String(proto)]);
+    // A kernel booted without IPv6 answers `ip -6` with "Address family not supported", a table
+    // never used with "FIB table does not exist": no routes.
+    if (r.code !== 0 && /not supported|table does not exist/i.test(r.stderr)) return [];
     if (r.code !== 0) throw new KernelReadError(`ip ${family} route show: ${r.stderr.trim() || `exit ${r.code}`}`);
     const text = r.stdout.trim();
     if (text === '') return [];
@@ -44,6 +46,22 @@ export async function readRoutes(ip: IpPrefix = ['ip'], proto = ROUTE_PROTO): Pr
 export interface ApplyOutcome {
   /** Lines the kernel refused, each with its error. */
   readonly failed: { line: string; error: string }[];
+}
+
+/** Our policy rules (priority RULE_PREF, lookup NODE_TABLE) of both families. */
+export async function readRules(ip: IpPrefix = ['ip']): Promise<Rule[]> {
+  const out: Rule[] = [];
+  for (const family of [4, 6] as const) {
+    const r = await run([...ip, '-json', `-${family}`, 'rule', 'show']);
+    if (r.code !== 0 && /not supported/i.test(r.stderr)) continue;
+    if (r.code !== 0) throw new KernelReadError(`ip -${family} rule show: ${r.stderr.trim() || `exit ${r.code}`}`);
+    try {
+      out.push(...parseRules(family, JSON.parse(r.stdout.trim() || '[]') as unknown[]));
+    } catch {
+      throw new KernelReadError(`ip -${family} rule show: unreadable output`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -109,13 +127,16 @@ export function failedLines(lines: readonly string[], stderr: string): { line: s
   return out;
 }
 
+export type Tool = 'ip' | 'ip4' | 'ip6' | 'bridge';
+
 /** What the agent owns in a node's kernel: the real one (optionally another netns), or a fake in tests. */
 export interface NetworkKernel {
-  readRoutes(): Promise<Route[]>;
+  readRoutes(table: 'main' | number): Promise<Route[]>;
+  readRules(): Promise<Rule[]>;
   readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
   readMasquerade(family: Family): Promise<MasqueradeState>;
-  /** `ip -batch` lines, or `bridge -batch` lines for the FDB. */
-  apply(tool: 'ip' | 'bridge', lines: readonly string[]): Promise<ApplyOutcome>;
+  /** `ip -batch` lines, `ip -4|-6 -batch` for rules (a batch cannot infer their family), `bridge -batch` for the FDB. */
+  apply(tool: Tool, lines: readonly string[]): Promise<ApplyOutcome>;
   /** iptables-restore text; the error when the commit failed. */
   applyMasquerade(family: Family, text: string): Promise<string | undefined>;
 }
@@ -125,17 +146,26 @@ export function nodeKernel(netns?: string): NetworkKernel {
   const ip: IpPrefix = netns ? ['ip', '-n', netns] : ['ip'];
   const bridge: IpPrefix = netns ? ['bridge', '-n', netns] : ['bridge'];
   const wrap: IpPrefix = netns ? ['ip', 'netns', 'exec', netns] : [];
+  const tools: Record<Tool, IpPrefix> = { ip, ip4: [...ip, '-4'], ip6: [...ip, '-6'], bridge };
   return {
-    readRoutes: () => readRoutes(ip),
+    readRoutes: (table) => readRoutes(ip, table),
+    readRules: () => readRules(ip),
     readOverlay: () => readOverlay(ip, bridge),
     readMasquerade: (f) => readMasquerade(f, wrap),
-    apply: (tool, lines) => applyLines(lines, tool === 'ip' ? ip : bridge),
+    apply: (tool, lines) => applyLines(lines, tools[tool]),
     applyMasquerade: (f, text) => applyMasquerade(f, text, wrap),
   };
 }
 
 /** Everything the agent owns, read concurrently. */
 export async function readSnapshot(k: NetworkKernel): Promise<KernelSnapshot> {
-  const [{ addrs, ...overlay }, routes, m4, m6] = await Promise.all([k.readOverlay(), k.readRoutes(), k.readMasquerade(4), k.readMasquerade(6)]);
-  return { overlay, addrs, routes, masquerade: { 4: m4, 6: m6 } };
+  const [{ addrs, ...overlay }, routes, nodeRoutes, rules, m4, m6] = await Promise.all([
+    k.readOverlay(),
+    k.readRoutes('main'),
+    k.readRoutes(NODE_TABLE),
+    k.readRules(),
+    k.readMasquerade(4),
+    k.readMasquerade(6),
+  ]);
+  return { overlay, addrs, routes, nodeRoutes, rules, masquerade: { 4: m4, 6: m6 } };
 }

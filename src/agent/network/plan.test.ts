@@ -90,6 +90,12 @@ describe('planNetwork, vxlan', () => {
       { dst: 'fd42:18:8000:1::/64', via: 'fd42:18:8000:1::', dev: 'gingham-vx6', node: 'n2' },
     ]);
     expect(p.neighbours[0]).toEqual({ dev: 'gingham-vx4', ip: '198.18.129.0', mac: '0e:67:c6:12:00:02' });
+    // Pod -> node traffic takes the overlay too: a rule per family and a route per peer address.
+    expect(p.rules).toEqual([{ family: 4, from: '198.18.128.0/24' }, { family: 6, from: 'fd42:18:8000::/64' }]);
+    expect(p.nodeRoutes).toEqual([
+      { dst: '198.18.0.2/32', via: '198.18.129.0', dev: 'gingham-vx4', node: 'n2' },
+      { dst: 'fd42:18::2/128', via: 'fd42:18:8000:1::', dev: 'gingham-vx6', node: 'n2' },
+    ]);
     expect(p.fdb[0]).toEqual({ dev: 'gingham-vx4', mac: '0e:67:c6:12:00:02', dst: '198.18.0.2' });
     expect(p.fdb[1]!.dst).toBe('fd42:18::2');
     // The pods' MTU is the smallest the overlay leaves: the IPv6 underlay costs 70 bytes.
@@ -120,7 +126,7 @@ describe('planNetwork, vxlan', () => {
     expect([p.devices, p.routes, p.mtu]).toEqual([[], [], undefined]);
     expect(p.skipped.map((s) => s.reason)).toEqual(['no interface here holds its InternalIP 198.18.0.1: no IPv4 overlay', 'no IPv4 overlay on this node for 198.18.129.0/24']);
     const h = planNetwork(self, [n2, n3], cfg({ backend: 'host-gw' }), eth0);
-    expect([h.devices, h.neighbours, h.fdb, h.mtu]).toEqual([[], [], [], 1500]);
+    expect([h.devices, h.neighbours, h.fdb, h.nodeRoutes, h.rules, h.mtu]).toEqual([[], [], [], [], [], 1500]);
   });
 
   it('masquerade: pod CIDRs and every node address keep the source; the rest is masqueraded', () => {

@@ -7,6 +7,7 @@ import type { AgentConfig } from '../config.js';
 import { type MasqueradeInput, masqueradeRules } from './masquerade.js';
 import type { NodeInfo } from './nodes.js';
 import type { Route } from './routes.js';
+import type { Rule } from './rules.js';
 import { type UnderlayAddr, onSubnet, underlayOf } from './underlay.js';
 import { type FdbEntry, type Neighbour, type VxlanDevice, vtepMac, vxlanName, vxlanOverhead } from './vxlan.js';
 
@@ -32,6 +33,10 @@ export interface NetworkPlan {
   readonly backend: AgentConfig['backend'];
   readonly peers: Peer[];
   readonly routes: Route[];
+  /** vxlan: table NODE_TABLE, one route per peer address through the device (see rules.ts). */
+  readonly nodeRoutes: Route[];
+  /** vxlan: this node's pod CIDRs looking up NODE_TABLE. */
+  readonly rules: Rule[];
   readonly devices: VxlanDevice[];
   readonly neighbours: Neighbour[];
   readonly fdb: FdbEntry[];
@@ -87,6 +92,7 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
 
   const peers: Peer[] = [];
   const routes: Route[] = [];
+  const nodeRoutes: Route[] = [];
   const neighbours: Neighbour[] = [];
   const fdb: FdbEntry[] = [];
   const ownIps = new Set(self.internalIPs.map((s) => parseIp(s)).filter((ip) => ip !== undefined).map(formatIp));
@@ -142,12 +148,15 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
       const vtep = formatIp(networkOf(dst));
       const mac = vtepMac(nodeIP);
       routes.push({ dst: dstText, via: vtep, dev: dev.name, node: node.name });
+      nodeRoutes.push({ dst: `${nodeIP}/${family === 4 ? 32 : 128}`, via: vtep, dev: dev.name, node: node.name });
       neighbours.push({ dev: dev.name, ip: vtep, mac });
       fdb.push({ dev: dev.name, mac, dst: nodeIP });
       peers.push({ node: node.name, podCIDR: dstText, nodeIP, via: 'vxlan', vtep, vtepMac: mac });
     }
   }
   routes.sort((a, b) => a.dst.localeCompare(b.dst));
+  nodeRoutes.sort((a, b) => a.dst.localeCompare(b.dst));
+  const rules: Rule[] = [...devices.values()].map((d) => ({ family: d.family, from: formatCidr(own.find((c) => c.ip.family === d.family)!) }));
 
   const masquerade: Partial<Record<Family, string[]>> = {};
   for (const family of [4, 6] as const) {
@@ -164,7 +173,7 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
     masquerade[family] = masqueradeRules(input);
   }
 
-  return { backend: cfg.backend, peers, routes, devices: [...devices.values()], neighbours, fdb, masquerade, mtu: podMtu(cfg, own, underlays, devices), skipped };
+  return { backend: cfg.backend, peers, routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, mtu: podMtu(cfg, own, underlays, devices), skipped };
 }
 
 /** The override, else the smallest MTU a pod's packet meets on its way: the device's, or the underlay's. */

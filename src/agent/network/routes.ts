@@ -10,6 +10,13 @@ import { canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/i
  */
 export const ROUTE_PROTO = 199;
 
+/**
+ * vxlan: our routing table for pod -> other node traffic (see plan.ts, nodeRoutes), looked up by
+ * a rule for this node's pod CIDR at priority RULE_PREF; both numbers are 199 as well.
+ */
+export const NODE_TABLE = 199;
+export const RULE_PREF = 199;
+
 export interface Route {
   /** Canonical CIDR, e.g. 198.18.129.0/24 or fd42:18:129::/64. */
   readonly dst: string;
@@ -67,10 +74,11 @@ export function diffRoutes(desired: readonly Route[], current: readonly Route[])
 }
 
 /** The `ip -batch` lines for a diff: removals first, then replacements. */
-export function routeLines(diff: RouteDiff, proto = ROUTE_PROTO): string[] {
-  const del = (r: Route): string => `route del ${r.dst}${r.via ? ` via ${r.via}` : ''} proto ${proto}${r.metric === undefined ? '' : ` metric ${r.metric}`}`;
+export function routeLines(diff: RouteDiff, table?: number, proto = ROUTE_PROTO): string[] {
+  const t = table === undefined ? '' : ` table ${table}`;
+  const del = (r: Route): string => `route del ${r.dst}${r.via ? ` via ${r.via}` : ''} proto ${proto}${r.metric === undefined ? '' : ` metric ${r.metric}`}${t}`;
   const hop = (r: Route): string => `via ${r.via}${r.dev ? ` dev ${r.dev} onlink` : ''}`;
-  return [...diff.remove.map(del), ...diff.replace.map((r) => `route replace ${r.dst} ${hop(r)} proto ${proto}`)];
+  return [...diff.remove.map(del), ...diff.replace.map((r) => `route replace ${r.dst} ${hop(r)} proto ${proto}${t}`)];
 }
 
 /**
