@@ -59,6 +59,12 @@ describe('diffRoutes', () => {
     expect(routeLines(d)).toEqual(['route replace 198.18.129.0/24 via 198.18.129.0 dev gingham-vx4 onlink proto 199']);
   });
 
+  it('IPv6 onto the VXLAN device: the old route goes first (the kernel checks the onlink gateway against it)', () => {
+    const want: Route[] = [{ dst: 'fd42:18:129::/64', via: 'fd42:18:129::', dev: 'gingham-vx6' }];
+    const d = diffRoutes(want, [{ dst: 'fd42:18:129::/64', via: 'fd42:18::2', dev: 'eth0', metric: 1024 }]);
+    expect(routeLines(d)).toEqual(['route del fd42:18:129::/64 via fd42:18::2 proto 199 metric 1024', 'route replace fd42:18:129::/64 via fd42:18:129:: dev gingham-vx6 onlink proto 199']);
+  });
+
   it('an IPv6 route at the default metric 1024 is replaced, not deleted', () => {
     const want: Route[] = [{ dst: 'fd42:18:129::/64', via: 'fd42:18::2' }];
     expect(diffRoutes(want, [{ dst: 'fd42:18:129::/64', via: 'fd42:18::9', metric: 1024 }])).toEqual({ replace: want, remove: [] });

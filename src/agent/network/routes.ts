@@ -66,7 +66,11 @@ export function diffRoutes(desired: readonly Route[], current: readonly Route[])
     }
     // The route with the wrong gateway is not deleted but swapped in place by `replace` (which hits
     // the route of the default metric), so traffic to that node never meets a missing route.
-    remove.push(...have.filter((r) => !hasDefaultMetric(r)));
+    // Except IPv6 onto another device: the kernel checks an onlink gateway against the main table,
+    // where the old route to that very CIDR points at the old device ("Nexthop has invalid gateway
+    // or device mismatch"), so the old route goes first (a backend switch only).
+    const v6move = w.dev !== undefined && w.dst.includes(':');
+    remove.push(...have.filter((r) => !hasDefaultMetric(r) || (v6move && r.dev !== w.dev)));
     replace.push(w);
   }
   for (const rest of byDst.values()) remove.push(...rest);
