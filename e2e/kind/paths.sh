@@ -33,6 +33,14 @@ case $IP_FAMILY in
     ;;
   *) echo "${0##*/}: ERROR: IP_FAMILY=$IP_FAMILY: must be ipv4 or dual" >&2; exit 2 ;;
 esac
+# CNI: what the cluster runs (gingham, or Flannel beside it for the class, e2e/flannel/); names the
+# default cluster too, so one of each can be up at once.
+CNI=${CNI:-gingham}
+case $CNI in
+  gingham) ;;
+  flannel) DEFAULT_CLUSTER=${DEFAULT_CLUSTER/#gingham/gingham-flannel} ;;
+  *) echo "${0##*/}: ERROR: CNI=$CNI: must be gingham or flannel" >&2; exit 2 ;;
+esac
 CLUSTER=${KIND_CLUSTER:-$DEFAULT_CLUSTER}
 # One kubeconfig per cluster: .e2e/kubeconfig for gingham, .e2e/kubeconfig-NAME for any other.
 if [[ $CLUSTER == gingham ]]; then

@@ -37,7 +37,10 @@ export const BACKEND = choice('BACKEND', ['vxlan', 'host-gw'], 'vxlan');
 export const IP_FAMILY = choice('IP_FAMILY', ['ipv4', 'dual'], 'ipv4');
 /** A dual-stack cluster: every pod and node has an IPv4 and an IPv6 address. */
 export const DUAL = IP_FAMILY === 'dual';
-export const CLUSTER = process.env['KIND_CLUSTER'] || (DUAL ? 'gingham-dual' : 'gingham');
+/** What the cluster runs: gingham, or Flannel beside it (e2e/flannel/). */
+export const CNI = choice('CNI', ['gingham', 'flannel'], 'gingham');
+const clusterBase = CNI === 'flannel' ? 'gingham-flannel' : 'gingham';
+export const CLUSTER = process.env['KIND_CLUSTER'] || (DUAL ? `${clusterBase}-dual` : clusterBase);
 export const KUBECONFIG =
   process.env['GINGHAM_E2E_KUBECONFIG'] || process.env['KIND_KUBECONFIG'] || `${REPO}/.e2e/${CLUSTER === 'gingham' ? 'kubeconfig' : `kubeconfig-${CLUSTER}`}`;
 /** The cluster's pod CIDRs (kind's podSubnet), per family; POD_CIDR6 only in a dual-stack cluster. */

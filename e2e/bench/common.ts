@@ -1,0 +1,41 @@
+// What the kind benchmarks share: the cluster's API client, kubectl and docker execs, logging and
+// polling. Plain Node 24 (type stripping): imports only e2e/lib/env.ts, with `.ts` specifiers.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KUBECONFIG, KUBECTL } from '../lib/env.ts';
+
+const run = promisify(execFile);
+/** The cluster's kubeconfig (e2e/lib/env.ts), loaded once. */
+export const kc = new KubeConfig();
+kc.loadFromFile(KUBECONFIG);
+export const core = kc.makeApiClient(CoreV1Api);
+
+/** A logger whose lines carry the bench's name and the time. */
+export const logger = (name: string) => (msg: string): void => void process.stderr.write(`[${name} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls check() until it gives a value; the timeout names what was awaited and the last error. */
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+export async function kubectl(args: string[], timeoutMs = 120_000): Promise<string> {
+  return (await run(KUBECTL, args, { env: { ...process.env, KUBECONFIG }, maxBuffer: 64 << 20, timeout: timeoutMs })).stdout;
+}
+export async function docker(...args: string[]): Promise<string> {
+  return (await run('docker', args, { maxBuffer: 64 << 20 })).stdout;
+}
+/** A shell script in a kind node container. */
+export const sh = (node: string, script: string): Promise<string> => docker('exec', node, 'sh', '-c', script);
