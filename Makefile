@@ -29,6 +29,9 @@ help:
 	@echo "make kind-bench on that cluster: pod start-to-Running vs the reference bridge; throughput and"
 	@echo "                latency over vxlan, host-gw and a hand-built VXLAN pair, with ratios"
 	@echo "make e2e        kind-up, the kind end-to-end suite, kind-down (also on failure)"
+	@echo "make conformance-build  the upstream e2e.test, ginkgo and test images, cached"
+	@echo "make conformance        the upstream [sig-network] [Conformance] tests on that cluster;"
+	@echo "                report in .e2e/conformance/<cluster>/report.md"
 
 deps: npm-deps apt-deps $(CNITOOL)
 
@@ -96,6 +99,7 @@ kind-down:
 endif
 
 include e2e/flannel/flannel.mk
+include e2e/conformance/conformance.mk
 
 # Stops only a dockerd that e2e/kind/docker.sh started.
 docker-stop:

@@ -42,32 +42,9 @@ ROOTFS=$CACHE/rootfs/$DEBIAN_SUITE-$ROOTFS_KEY
 IMAGES=$CACHE/images/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-coredns-$COREDNS_VERSION-pause-$PAUSE_VERSION-rootfs-$ROOTFS_KEY
 IMAGE_KEY=$(cat "$HERE/versions.env" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
 
-# Go: our own caches, no toolchain downloads, static binaries.
-export GOMODCACHE=$CACHE/go/mod GOCACHE=$CACHE/go/build GOTOOLCHAIN=local CGO_ENABLED=0
-export GOFLAGS="-modcacherw -buildvcs=false"
-
-log() { echo "build-node-image: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# phase NAME FUNCTION: run one step, print how long it took.
-phase() {
-  local name=$1 t0=$SECONDS
-  log "== $name"
-  "$2"
-  log "== $name: $((SECONDS - t0)) s"
-}
-
-# start_dir DIR / finish_dir DIR: a build writes into DIR.tmp and renames it
-# to DIR when complete, so an interrupted build never leaves a half-filled
-# cache folder behind.
-start_dir() { rm -rf "$1.tmp"; mkdir -p "$1.tmp"; }
-finish_dir() { rm -rf "$1"; mv "$1.tmp" "$1"; }
-
-# quiet CMD...: run a go command without its per-module "downloading" chatter
-# (hundreds of lines on a cold cache); errors and everything else still show.
-quiet() {
-  { "$@" 2>&1 >&3 | sed -E '/^go: (downloading|added|upgraded) /d' >&2; } 3>&1
-}
+LOG_PREFIX=build-node-image
+# shellcheck source-path=SCRIPTDIR
+source "$HERE/build-lib.sh"
 
 # module_dir MODULE@VERSION: download a module, print where its source is.
 module_dir() { go mod download -json "$1" | jq -er .Dir; }
@@ -110,17 +87,8 @@ build_kubernetes() {
   } >>"$src/go.mod"
   log "$(wc -w <<<"$staging") staging modules replaced at $K8S_STAGING_VERSION"
 
-  # Without these the binaries call themselves v0.0.0-master and kubeadm
-  # refuses them. The build date is the release's own date, for repeatability.
-  local date major minor ld p
-  date=$(jq -er .Info <<<"$json" | xargs jq -er .Time)
-  major=${K8S_VERSION#v}; major=${major%%.*}
-  minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
-  ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
-    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
-  done
+  local ld
+  ld=$(k8s_version_ldflags "$json")
 
   local pkgs=() c
   for c in "${K8S_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
