@@ -12,7 +12,7 @@ export const vxlanName = (family: Family): string => `${VXLAN_PREFIX}${family}`;
 export const vxlanOverhead = (family: Family): number => (family === 4 ? 50 : 70);
 
 /**
- * A node's VTEP MAC, derived from its underlay address, so no node has to publish it: any node
+ * A node's VTEP MAC, derived from its underlay address, so no node has to publish it: each node
  * computes every peer's MAC from the peer's InternalIP (no annotation, no write access to Node
  * objects). 0e = locally administered unicast; then 67 ("g") and the IPv4 address itself, readable
  * in `bridge fdb`; an IPv6 underlay gets 66 and a 32-bit FNV-1a hash of its 16 bytes.
