@@ -133,6 +133,14 @@ describe(`the ${BACKEND} backend`, () => {
     });
   });
 
+  it('refuses a packet to a Service IP that no Service holds, instead of routing it out', async () => {
+    // 198.18.79.250: the top of the Service CIDR 198.18.64.0/20, which kube-proxy never hands out first.
+    assertSafe('198.18.79.250');
+    const r = await podExec(f.pods.a1.name, [GINGHAM_IN_IMAGE, 'probe', 'connect', '198.18.79.250:80/tcp', '--timeout', '3000']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/refused/i);
+  });
+
   it('puts back within one resync what was deleted by hand: FDB entry, neighbour, route, then the device', async () => {
     const { w1, w2 } = f;
     await waitFor('w1 to match its plan', 30_000, () => matches(w1.name));

@@ -16,9 +16,14 @@ echo "install.sh: image $image loaded in $((SECONDS - t0)) s" >&2
 
 kubectl apply -f conf/kube/gingham.yaml >/dev/null
 # After the yaml, so that its default config does not win.
-IFS=, read -ra pod_cidrs <<<"$POD_SUBNET"
-cidrs=$(printf '"%s",' "${pod_cidrs[@]}")
-config="{\"backend\":\"$BACKEND\",\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":[${cidrs%,}]}"
+# json_list A,B: ["A","B"]
+json_list() {
+  local items
+  IFS=, read -ra items <<<"$1"
+  items=$(printf '"%s",' "${items[@]}")
+  echo "[${items%,}]"
+}
+config="{\"backend\":\"$BACKEND\",\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
 kubectl -n kube-system create configmap gingham --from-literal=config.json="$config" --dry-run=client -o yaml |
   kubectl apply -f - >/dev/null
 echo "install.sh: config.json $config" >&2

@@ -22,9 +22,11 @@ export interface AgentConfig {
   mtu: number;
   /** The cluster's pod CIDRs: traffic inside them (and to the nodes) keeps its source address. */
   clusterCIDRs: string[];
+  /** The cluster's Service CIDRs: traffic to them that kube-proxy did not translate is rejected. */
+  serviceCIDRs: string[];
 }
 
-export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [] };
+export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [] };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -48,8 +50,11 @@ export function parseConfig(raw: unknown): AgentConfig {
   if (!BACKENDS.includes(backend as Backend)) throw new ConfigError(`"backend" must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
   const directRouting = o['directRouting'] ?? false;
   if (typeof directRouting !== 'boolean') throw new ConfigError('"directRouting" must be true or false');
-  const cidrs = o['clusterCIDRs'] ?? [];
-  if (!Array.isArray(cidrs) || cidrs.some((c) => typeof c !== 'string' || !parseCidr(c))) throw new ConfigError(`"clusterCIDRs" must be a list of CIDRs, not ${JSON.stringify(cidrs)}`);
+  const cidrs = (key: string): string[] => {
+    const v = o[key] ?? [];
+    if (!Array.isArray(v) || v.some((c) => typeof c !== 'string' || !parseCidr(c))) throw new ConfigError(`"${key}" must be a list of CIDRs, not ${JSON.stringify(v)}`);
+    return v as string[];
+  };
   return {
     backend: backend as Backend,
     vni: int(o, 'vni', 1, 0xffffff, DEFAULT_CONFIG.vni),
@@ -57,7 +62,8 @@ export function parseConfig(raw: unknown): AgentConfig {
     directRouting,
     // 1280: the smallest MTU IPv6 allows, and far above what VXLAN over a sane underlay leaves.
     mtu: o['mtu'] === 0 || o['mtu'] === undefined ? 0 : int(o, 'mtu', 1280, 65535, 0),
-    clusterCIDRs: cidrs as string[],
+    clusterCIDRs: cidrs('clusterCIDRs'),
+    serviceCIDRs: cidrs('serviceCIDRs'),
   };
 }
 

@@ -8,7 +8,7 @@ import type { Route } from './network/routes.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import type { NetworkKernel, Tool } from './network/kernel.js';
 import { type AgentConfig, DEFAULT_CONFIG } from './config.js';
-import type { MasqueradeState } from './network/masquerade.js';
+import type { Table } from './network/chains.js';
 import type { UnderlayAddr } from './network/underlay.js';
 import type { OverlayState } from './network/vxlan.js';
 import type { Family } from '../net/ip.js';
@@ -34,12 +34,13 @@ class FakeKernel implements NetworkKernel {
     this.reads++;
     return { links: [], neighbours: [], fdb: [], addrs: [] };
   }
-  async readMasquerade(f: Family): Promise<MasqueradeState> {
-    const text = this.masq[f];
-    return text === undefined ? { chain: undefined, jump: false } : { chain: text.split('\n').filter((l) => l.startsWith('-A GINGHAM-MASQ')), jump: true };
+  async readTable(f: Family, table: Table): Promise<string[]> {
+    return table === 'nat' ? (this.masq[f] ?? '').split('\n') : [];
   }
-  async applyMasquerade(f: Family, text: string): Promise<undefined> {
-    this.masq[f] = text;
+  async applyIptables(f: Family, text: string): Promise<undefined> {
+    // Enough of iptables-restore for one chain: the declared chain and its rules are what -S shows.
+    const chain = /^:(\S+)/m.exec(text)?.[1];
+    if (chain === 'GINGHAM-MASQ') this.masq[f] = [`-N ${chain}`, ...text.split('\n').filter((l) => l.startsWith('-A '))].join('\n');
     return undefined;
   }
   async apply(tool: Tool, lines: readonly string[]): Promise<{ failed: { line: string; error: string }[] }> {
@@ -160,7 +161,7 @@ describe('ReconcileLoop', () => {
           passes++;
           await new Promise((r) => setTimeout(r, 30));
           running--;
-          return { ran: true, replaced: [], removed: [], overlay: [], masquerade: [], failed: [], conflistWritten: false };
+          return { ran: true, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false };
         },
       },
       () => undefined,

@@ -10,7 +10,6 @@ import { type NetworkPlan, planNetwork } from './network/plan.js';
 import type { Route } from './network/routes.js';
 import { writeIfChanged } from './files.js';
 import { type Logger, errorText } from './log.js';
-import type { Family } from '../net/ip.js';
 
 export interface ReconcileDeps {
   nodeName: string;
@@ -32,13 +31,13 @@ export interface PassSummary {
   removed: Route[];
   /** Overlay lines applied (devices, addresses, neighbours, FDB, the node table and its rules). */
   overlay: string[];
-  /** Families whose masquerade chain was rewritten. */
-  masquerade: Family[];
+  /** Chains rewritten, "CHAIN/4" or "CHAIN/6". */
+  iptables: string[];
   failed: ApplyOutcome['failed'];
   conflistWritten: boolean;
 }
 
-const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], masquerade: [], failed: [], conflistWritten: false };
+const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false };
 
 export class Reconciler {
   /** Last logged skip reasons and conflist problem: logged when they change, not every pass. */
@@ -50,7 +49,7 @@ export class Reconciler {
 
   /**
    * One pass: plan, then the conflist (what lets kubelet call us at all), then the kernel in order:
-   * stale routes out, the overlay's devices and neighbours, its FDB, new routes in, masquerade.
+   * stale routes out, the overlay's devices and neighbours, its FDB, new routes in, our chains.
    * Throws only when our state cannot even be read.
    */
   async pass(): Promise<PassSummary> {
@@ -76,22 +75,20 @@ export class Reconciler {
     failed.push(...(await kernel.apply('ip', ch.ipLast)).failed);
     failed.push(...(await kernel.apply('ip4', ch.rules[4])).failed);
     failed.push(...(await kernel.apply('ip6', ch.rules[6])).failed);
-    const masquerade: Family[] = [];
-    for (const family of [4, 6] as const) {
-      const text = ch.masquerade[family];
-      if (text === undefined) continue;
-      const err = await kernel.applyMasquerade(family, text);
-      if (err === undefined) masquerade.push(family);
-      else failed.push({ line: `${family === 4 ? 'iptables' : 'ip6tables'}-restore (masquerade)`, error: err });
+    const iptables: string[] = [];
+    for (const c of ch.iptables) {
+      const err = await kernel.applyIptables(c.family, c.text);
+      if (err === undefined) iptables.push(`${c.chain}/${c.family}`);
+      else failed.push({ line: `${c.family === 4 ? 'iptables' : 'ip6tables'}-restore (${c.chain})`, error: err });
     }
 
     const rules = [...ch.rules[4], ...ch.rules[6]];
-    if (ch.replaced.length + ch.removed.length + ch.overlay.length + rules.length + masquerade.length > 0) {
-      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, rules, masquerade, routes: plan.routes.length });
+    if (ch.replaced.length + ch.removed.length + ch.overlay.length + rules.length + iptables.length > 0) {
+      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, rules, iptables, routes: plan.routes.length });
     }
     for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
     this.saveState(plan);
-    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], masquerade, failed, conflistWritten };
+    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], iptables, failed, conflistWritten };
   }
 
   private conflist(self: NodeInfo, plan: NetworkPlan): boolean {

@@ -44,8 +44,11 @@ export function renderInspect(s: SavedState, ch: Changes): string {
   if (p.neighbours.length > 0) out.push('', 'neighbours (permanent):', ...p.neighbours.map((n) => `  ${n.ip} lladdr ${n.mac} dev ${n.dev}`));
   if (p.fdb.length > 0) out.push('', 'fdb (permanent):', ...p.fdb.map((e) => `  ${e.mac} dst ${e.dst} dev ${e.dev}`));
   for (const f of [4, 6] as const) {
-    const rules = p.masquerade[f];
-    if (rules) out.push('', `masquerade (${f === 4 ? 'iptables' : 'ip6tables'} -t nat):`, ...rules.map((r) => `  ${r}`));
+    const tool = f === 4 ? 'iptables' : 'ip6tables';
+    const masq = p.masquerade[f];
+    if (masq) out.push('', `masquerade (${tool} -t nat):`, ...masq.map((r) => `  ${r}`));
+    const guard = p.serviceGuard[f];
+    if (guard) out.push('', `service guard (${tool} -t filter, from FORWARD and OUTPUT):`, ...guard.map((r) => `  ${r}`));
   }
   if (p.skipped.length > 0) out.push('', 'skipped:', ...p.skipped.map((x) => `  ${x.node}: ${x.reason}`));
   out.push('');
@@ -55,7 +58,7 @@ export function renderInspect(s: SavedState, ch: Changes): string {
     for (const l of [...ch.ipFirst, ...ch.ipLast]) out.push(`  ip ${l}`);
     for (const f of [4, 6] as const) for (const l of ch.rules[f]) out.push(`  ip -${f} ${l}`);
     for (const l of ch.fdb) out.push(`  bridge ${l}`);
-    for (const [f, text] of Object.entries(ch.masquerade)) out.push(`  ${f === '4' ? 'iptables' : 'ip6tables'}-restore --noflush <<EOF`, ...text.trimEnd().split('\n').map((l) => `    ${l}`), '  EOF');
+    for (const c of ch.iptables) out.push(`  ${c.family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush <<EOF`, ...c.text.trimEnd().split('\n').map((l) => `    ${l}`), '  EOF');
   }
   return `${out.join('\n')}\n`;
 }

@@ -24,7 +24,7 @@ const pod6 = (i: number): string => `fd42:18:16::${i + 1}:2`;
 describe('vxlan overlay in namespaces', () => {
   const c = new Cluster();
   let nodes: NodeInfo[] = [];
-  let config: AgentConfig = { ...DEFAULT_CONFIG, clusterCIDRs: ['198.18.16.0/20', 'fd42:18:16::/64'] };
+  let config: AgentConfig = { ...DEFAULT_CONFIG, clusterCIDRs: ['198.18.16.0/20', 'fd42:18:16::/64'], serviceCIDRs: ['198.18.48.0/24', 'fd42:18:48::/112'] };
   let probe: ResultPromise | undefined;
   let nodeProbe: ResultPromise | undefined;
   const reconciler = (name: string): Reconciler =>
@@ -111,8 +111,26 @@ describe('vxlan overlay in namespaces', () => {
     expect(rules).toContain('-A GINGHAM-MASQ -s fd42:18:16::1:0/112 -d fd42:18:16::/64 -j RETURN');
   });
 
+  it('service guard: a packet to a Service IP that nothing translated is refused on the node, not routed out', async () => {
+    // node1 gets a default route to the outside host, as a real node has; without the guard a
+    // packet to an unused Service IP would go there (the outside host's probe listens on 7000).
+    await sh('node1', 'ip route replace default via 198.18.0.254');
+    try {
+      const r = await c.sh(['ip', 'netns', 'exec', c.ns('p0'), GINGHAM, 'probe', 'connect', '198.18.48.7:7000', '--timeout', '3000']);
+      expect(r.exitCode).toBe(1);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/refused/i);
+      expect(await c.rules('node1')).toContain('-A GINGHAM-SVC-GUARD -d 198.18.48.0/24 -j REJECT --reject-with icmp-port-unreachable');
+      expect(await c.rules('node1')).toContain('-A GINGHAM-SVC-GUARD -d fd42:18:48::/112 -j REJECT --reject-with icmp6-port-unreachable');
+      // The node's own traffic too (OUTPUT).
+      const own = await c.sh(['ip', 'netns', 'exec', c.ns('node1'), GINGHAM, 'probe', 'connect', '198.18.48.7:7000', '--timeout', '3000']);
+      expect(`${own.stdout}${own.stderr}`).toMatch(/refused/i);
+    } finally {
+      await sh('node1', 'ip route del default');
+    }
+  });
+
   it('a restarted agent (a new reconciler) finds everything in place and changes nothing', async () => {
-    for (const s of await passAll()) expect([s.replaced, s.removed, s.overlay, s.masquerade, s.failed]).toEqual([[], [], [], [], []]);
+    for (const s of await passAll()) expect([s.replaced, s.removed, s.overlay, s.iptables, s.failed]).toEqual([[], [], [], [], []]);
   });
 
   it('gingham inspect shows the peers and entries, and the difference when the kernel drifts', async () => {
@@ -181,7 +199,7 @@ describe('vxlan overlay in namespaces', () => {
     config = { ...config, backend: 'vxlan' };
     for (const p of await passAll()) expect(p.failed).toEqual([]);
     // Converged in one pass: the next changes nothing.
-    for (const p of await passAll()) expect([p.replaced, p.removed, p.overlay, p.masquerade, p.failed]).toEqual([[], [], [], [], []]);
+    for (const p of await passAll()) expect([p.replaced, p.removed, p.overlay, p.iptables, p.failed]).toEqual([[], [], [], [], []]);
     expect(await sh('node1', `ip route show ${v4cidr(1)}`)).toContain('dev gingham-vx4');
     expect(await ping('p0', pod4(1))).toBe(true);
     expect(await ping('p0', pod6(2))).toBe(true);

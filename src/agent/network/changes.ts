@@ -2,7 +2,9 @@
 // they must run. Shared by the agent (which applies them) and `gingham inspect` (which shows them):
 // "the kernel matches" means exactly "the agent would change nothing".
 import type { Family } from '../../net/ip.js';
-import { type MasqueradeState, masqueradeRestore } from './masquerade.js';
+import { type ChainSpec, type Table, chainRestore, parseChain } from './chains.js';
+import { MASQUERADE } from './masquerade.js';
+import { SERVICE_GUARD } from './service-guard.js';
 import type { NetworkPlan } from './plan.js';
 import { NODE_TABLE, type Route, diffRoutes, routeLines } from './routes.js';
 import { type Rule, ruleLines } from './rules.js';
@@ -17,7 +19,8 @@ export interface KernelSnapshot {
   /** Routes of ours in table NODE_TABLE. */
   readonly nodeRoutes: Route[];
   readonly rules: Rule[];
-  readonly masquerade: Record<Family, MasqueradeState>;
+  /** `iptables -S` of the tables our chains live in, per family. */
+  readonly iptables: Record<Family, Record<Table, string[]>>;
 }
 
 export interface Changes {
@@ -29,12 +32,18 @@ export interface Changes {
   readonly ipLast: string[];
   /** `ip -4 -batch` and `ip -6 -batch`: the policy rules (after the routes of their table). */
   readonly rules: Record<Family, string[]>;
-  /** `iptables-restore --noflush` text per family, when its chain differs. */
-  readonly masquerade: Partial<Record<Family, string>>;
+  /** `iptables-restore --noflush` texts, one per chain that differs. */
+  readonly iptables: ChainChange[];
   readonly replaced: Route[];
   readonly removed: Route[];
   /** The overlay's lines alone (devices, addresses, neighbours, FDB), for logs. */
   readonly overlay: string[];
+}
+
+export interface ChainChange {
+  readonly family: Family;
+  readonly chain: string;
+  readonly text: string;
 }
 
 export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
@@ -44,18 +53,21 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
   const alive = (r: Route): boolean => !(r.dev && gone.has(r.dev));
   const routes = diffRoutes(plan.routes, now.routes.filter(alive));
   const nodeRoutes = diffRoutes(plan.nodeRoutes, now.nodeRoutes.filter(alive));
-  const masquerade: Partial<Record<Family, string>> = {};
-  for (const family of [4, 6] as const) {
-    // A family without a pod CIDR here has no chain (one left from an earlier config goes).
-    const text = masqueradeRestore(plan.masquerade[family], now.masquerade[family]);
-    if (text !== '') masquerade[family] = text;
+  const iptables: ChainChange[] = [];
+  const owned: [ChainSpec, NetworkPlan['masquerade']][] = [[MASQUERADE, plan.masquerade], [SERVICE_GUARD, plan.serviceGuard]];
+  for (const [spec, want] of owned) {
+    for (const family of [4, 6] as const) {
+      // A family the plan has no rules for has no chain (one left from an earlier config goes).
+      const text = chainRestore(spec, want[family], parseChain(spec, now.iptables[family][spec.table]));
+      if (text !== '') iptables.push({ family, chain: spec.chain, text });
+    }
   }
   return {
     ipFirst: [...routeLines({ replace: [], remove: routes.remove }), ...routeLines({ replace: [], remove: nodeRoutes.remove }, NODE_TABLE), ...overlay.ipLines],
     fdb: overlay.fdbLines,
     ipLast: [...routeLines({ replace: routes.replace, remove: [] }), ...routeLines({ replace: nodeRoutes.replace, remove: [] }, NODE_TABLE)],
     rules: ruleLines(plan.rules, now.rules),
-    masquerade,
+    iptables,
     replaced: routes.replace,
     removed: routes.remove,
     overlay: [...overlay.ipLines, ...overlay.fdbLines],
@@ -63,4 +75,4 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
 }
 
 export const isEmpty = (c: Changes): boolean =>
-  c.ipFirst.length + c.fdb.length + c.ipLast.length + c.rules[4].length + c.rules[6].length + Object.keys(c.masquerade).length === 0;
+  c.ipFirst.length + c.fdb.length + c.ipLast.length + c.rules[4].length + c.rules[6].length + c.iptables.length === 0;

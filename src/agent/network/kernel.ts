@@ -1,5 +1,5 @@
 // The kernel side of the agent: read what we own (routes with our protocol number, our VXLAN
-// devices with their neighbour and FDB entries, our masquerade chains, the interface addresses),
+// devices with their neighbour and FDB entries, our iptables chains, the interface addresses),
 // and apply a diff in few batched execs. `-force` keeps going past a line the kernel refuses
 // (typically "Nexthop has invalid gateway": that node is not on our link), so one bad node does not
 // hold back the others; the failed lines come back to the caller to log, and the next resync tries
@@ -8,7 +8,7 @@ import { run } from '../../kernel/exec.js';
 import { ipJson } from '../../kernel/iproute.js';
 import type { Family } from '../../net/ip.js';
 import type { KernelSnapshot } from './changes.js';
-import { type MasqueradeState, parseMasquerade } from './masquerade.js';
+import type { Table } from './chains.js';
 import { NODE_TABLE, ROUTE_PROTO, type Route, parseRoutes } from './routes.js';
 import { type Rule, parseRules } from './rules.js';
 import { type UnderlayAddr, parseAddrs } from './underlay.js';
@@ -95,15 +95,16 @@ export async function readOverlay(ip: IpPrefix = ['ip'], bridge: IpPrefix = ['br
   return { links: vx, neighbours: parseNeighbours(neigh), fdb, addrs: parseAddrs(addrs) };
 }
 
-/** `iptables -t nat -S` of one family, reduced to our masquerade chain and jump. */
-export async function readMasquerade(family: Family, wrap: IpPrefix = []): Promise<MasqueradeState> {
-  const r = await run([...wrap, family === 4 ? 'iptables' : 'ip6tables', '-w', '-t', 'nat', '-S']);
-  if (r.code !== 0) throw new KernelReadError(`${family === 4 ? 'iptables' : 'ip6tables'} -t nat -S: ${r.stderr.trim() || `exit ${r.code}`}`);
-  return parseMasquerade(r.stdout.split('\n').map((l) => l.replaceAll('"', '')));
+/** `iptables -t TABLE -S` of one family: every rule, quotes dropped (nft's iptables quotes comments). */
+export async function readTable(family: Family, table: Table, wrap: IpPrefix = []): Promise<string[]> {
+  const tool = family === 4 ? 'iptables' : 'ip6tables';
+  const r = await run([...wrap, tool, '-w', '-t', table, '-S']);
+  if (r.code !== 0) throw new KernelReadError(`${tool} -t ${table} -S: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return r.stdout.split('\n').map((l) => l.replaceAll('"', ''));
 }
 
 /** One `iptables-restore --noflush`; its error (the whole commit failed, nothing applied) or undefined. */
-export async function applyMasquerade(family: Family, text: string, wrap: IpPrefix = []): Promise<string | undefined> {
+export async function applyIptables(family: Family, text: string, wrap: IpPrefix = []): Promise<string | undefined> {
   if (text === '') return undefined;
   const r = await run([...wrap, family === 4 ? 'iptables-restore' : 'ip6tables-restore', '-w', '--noflush'], text);
   return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
@@ -134,11 +135,11 @@ export interface NetworkKernel {
   readRoutes(table: 'main' | number): Promise<Route[]>;
   readRules(): Promise<Rule[]>;
   readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
-  readMasquerade(family: Family): Promise<MasqueradeState>;
+  readTable(family: Family, table: Table): Promise<string[]>;
   /** `ip -batch` lines, `ip -4|-6 -batch` for rules (a batch cannot infer their family), `bridge -batch` for the FDB. */
   apply(tool: Tool, lines: readonly string[]): Promise<ApplyOutcome>;
   /** iptables-restore text; the error when the commit failed. */
-  applyMasquerade(family: Family, text: string): Promise<string | undefined>;
+  applyIptables(family: Family, text: string): Promise<string | undefined>;
 }
 
 /** The node's kernel, or the network namespace `netns` (tests: `ip -n NAME`). */
@@ -151,21 +152,23 @@ export function nodeKernel(netns?: string): NetworkKernel {
     readRoutes: (table) => readRoutes(ip, table),
     readRules: () => readRules(ip),
     readOverlay: () => readOverlay(ip, bridge),
-    readMasquerade: (f) => readMasquerade(f, wrap),
+    readTable: (f, t) => readTable(f, t, wrap),
     apply: (tool, lines) => applyLines(lines, tools[tool]),
-    applyMasquerade: (f, text) => applyMasquerade(f, text, wrap),
+    applyIptables: (f, text) => applyIptables(f, text, wrap),
   };
 }
 
 /** Everything the agent owns, read concurrently. */
 export async function readSnapshot(k: NetworkKernel): Promise<KernelSnapshot> {
-  const [{ addrs, ...overlay }, routes, nodeRoutes, rules, m4, m6] = await Promise.all([
+  const [{ addrs, ...overlay }, routes, nodeRoutes, rules, nat4, nat6, filter4, filter6] = await Promise.all([
     k.readOverlay(),
     k.readRoutes('main'),
     k.readRoutes(NODE_TABLE),
     k.readRules(),
-    k.readMasquerade(4),
-    k.readMasquerade(6),
+    k.readTable(4, 'nat'),
+    k.readTable(6, 'nat'),
+    k.readTable(4, 'filter'),
+    k.readTable(6, 'filter'),
   ]);
-  return { overlay, addrs, routes, nodeRoutes, rules, masquerade: { 4: m4, 6: m6 } };
+  return { overlay, addrs, routes, nodeRoutes, rules, iptables: { 4: { nat: nat4, filter: filter4 }, 6: { nat: nat6, filter: filter6 } } };
 }

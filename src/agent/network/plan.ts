@@ -1,10 +1,11 @@
 // The whole desired network of one node as plain data, from the Node objects, the agent's config
 // and this node's underlay: routes (host-gw: via the peer's InternalIP; vxlan: via the peer's VTEP
-// through our device), the overlay's devices, neighbours and FDB entries, the masquerade rules and
-// the pods' MTU. Pure: the reconciler diffs it against the kernel; `gingham inspect` prints it.
+// through our device), the overlay's devices, neighbours and FDB entries, the masquerade rules, the
+// service guard and the pods' MTU. Pure: the reconciler diffs it against the kernel; `gingham inspect` prints it.
 import { type Cidr, type Family, canonical, formatCidr, formatIp, networkOf, overlaps, parseCidr, parseIp } from '../../net/ip.js';
 import type { AgentConfig } from '../config.js';
 import { type MasqueradeInput, masqueradeRules } from './masquerade.js';
+import { guardRules } from './service-guard.js';
 import type { NodeInfo } from './nodes.js';
 import type { Route } from './routes.js';
 import type { Rule } from './rules.js';
@@ -42,6 +43,8 @@ export interface NetworkPlan {
   readonly fdb: FdbEntry[];
   /** iptables -S lines of the masquerade chain per family with a pod CIDR here. */
   readonly masquerade: Partial<Record<Family, string[]>>;
+  /** iptables -S lines of the service guard per family with a configured Service CIDR. */
+  readonly serviceGuard: Partial<Record<Family, string[]>>;
   /** The pods' MTU for the conflist; undefined when the underlay is unknown (the kernel's default). */
   readonly mtu: number | undefined;
   readonly skipped: Skipped[];
@@ -173,7 +176,13 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
     masquerade[family] = masqueradeRules(input);
   }
 
-  return { backend: cfg.backend, peers, routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, mtu: podMtu(cfg, own, underlays, devices), skipped };
+  const serviceGuard: Partial<Record<Family, string[]>> = {};
+  for (const family of [4, 6] as const) {
+    const mine = cfg.serviceCIDRs.map(parseCidr).filter((c): c is Cidr => c?.ip.family === family).map((c) => formatCidr(canonical(c)));
+    if (mine.length > 0) serviceGuard[family] = guardRules(family, mine);
+  }
+
+  return { backend: cfg.backend, peers, routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, serviceGuard, mtu: podMtu(cfg, own, underlays, devices), skipped };
 }
 
 /** The override, else the smallest MTU a pod's packet meets on its way: the device's, or the underlay's. */
