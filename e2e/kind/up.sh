@@ -116,8 +116,16 @@ main() {
     local t1=$SECONDS config
     config=$(kind_config)
     log "creating cluster $CLUSTER ($IP_FAMILY, backend $BACKEND) from $IMAGE"
-    "$KIND" create cluster \
-      --name "$CLUSTER" --image "$IMAGE" --config "$config" --kubeconfig "$KUBECONFIG_OUT"
+    # kubeadm's control-plane start and node joins have fixed timeouts that a loaded 2-core
+    # machine can miss; kind removes the nodes of a failed attempt, so one more try is clean.
+    local attempt
+    for attempt in 1 2; do
+      "$KIND" create cluster \
+        --name "$CLUSTER" --image "$IMAGE" --config "$config" --kubeconfig "$KUBECONFIG_OUT" && break
+      [[ $attempt == 1 ]] || die "kind create cluster failed twice"
+      log "kind create cluster failed; trying once more"
+      "$KIND" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_OUT" >/dev/null 2>&1 || true
+    done
     log "cluster created in $((SECONDS - t1)) s"
   fi
   log "kubeconfig: $KUBECONFIG_OUT (kubectl: $CACHE/bin/kubernetes-$K8S_VERSION/kubectl)"
