@@ -32,6 +32,8 @@ help:
 	@echo "make conformance-build  the upstream e2e.test, ginkgo and test images, cached"
 	@echo "make conformance        the upstream [sig-network] [Conformance] tests on that cluster;"
 	@echo "                report in .e2e/conformance/<cluster>/report.md"
+	@echo "make compare    the same workload on the gingham and the Flannel cluster, one markdown table"
+	@echo "                (.e2e/compare/report.md)"
 
 deps: npm-deps apt-deps $(CNITOOL)
 
@@ -100,6 +102,7 @@ endif
 
 include e2e/flannel/flannel.mk
 include e2e/conformance/conformance.mk
+include e2e/compare/compare.mk
 
 # Stops only a dockerd that e2e/kind/docker.sh started.
 docker-stop:
