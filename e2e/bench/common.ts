@@ -2,7 +2,7 @@
 // polling. Plain Node 24 (type stripping): imports only e2e/lib/env.ts, with `.ts` specifiers.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import { KUBECONFIG, KUBECTL } from '../lib/env.ts';
 
 const run = promisify(execFile);
@@ -39,3 +39,55 @@ export async function docker(...args: string[]): Promise<string> {
 }
 /** A shell script in a kind node container. */
 export const sh = (node: string, script: string): Promise<string> => docker('exec', node, 'sh', '-c', script);
+
+/**
+ * When each pod of the selector in `namespace` was first seen Running with an address (client
+ * clock). The API server ends watches now and then: the watch starts again until stopped.
+ */
+export async function watchRunning(namespace: string, labelSelector: string): Promise<{ runningAt: Map<string, number>; stop: () => void }> {
+  const runningAt = new Map<string, number>();
+  const watch = new Watch(kc);
+  let controller: AbortController | undefined;
+  let stopped = false;
+  const start = async (): Promise<void> => {
+    controller = await watch.watch(
+      `/api/v1/namespaces/${namespace}/pods`,
+      { labelSelector },
+      (_t: string, p: V1Pod) => {
+        const n = p.metadata?.name;
+        if (n && p.status?.phase === 'Running' && p.status.podIP && !runningAt.has(n)) runningAt.set(n, Date.now());
+      },
+      () => {
+        if (!stopped) void sleep(200).then(start);
+      },
+    );
+  };
+  await start();
+  return { runningAt, stop: () => ((stopped = true), controller?.abort()) };
+}
+
+/**
+ * Runs `main`, then `cleanup` once whatever happens; SIGINT, SIGTERM and SIGHUP run the same
+ * cleanup and exit 130. A failure is logged, unless a signal caused it (the cleanup pulls the pods
+ * away under a running measurement), and sets the exit code.
+ */
+export async function runWithCleanup(main: () => Promise<void>, cleanup: () => Promise<void>, log: (msg: string) => void): Promise<void> {
+  let cleaning: Promise<void> | undefined;
+  let interrupted = false;
+  const once = (): Promise<void> => (cleaning ??= cleanup());
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(sig, () => {
+      if (cleaning) return void log(`${sig}: cleanup already running`);
+      interrupted = true;
+      log(`${sig}: cleaning up`);
+      void once().finally(() => process.exit(130));
+    });
+  try {
+    await main();
+  } catch (e) {
+    if (!interrupted) log(`FAILED: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
+  } finally {
+    await once();
+  }
+}

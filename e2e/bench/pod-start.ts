@@ -27,10 +27,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type V1Pod, Watch } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { CONFLIST, GINGHAM_IN_IMAGE, IMAGE, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, docker, kc, kubectl, logger, sh, sleep, waitFor } from './common.ts';
+import { core, docker, kubectl, logger, sh, sleep, waitFor, watchRunning } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -106,28 +106,6 @@ async function deleteAllBenchPods(): Promise<void> {
   await waitFor('bench pods gone', 300_000, async () => ((await benchPods()).length === 0 ? true : undefined), 1000);
 }
 
-/** Watch of the namespace: when each pod was first seen Running with an address (client clock). */
-async function watchRunning(labelSelector: string): Promise<{ runningAt: Map<string, number>; stop: () => void }> {
-  const runningAt = new Map<string, number>();
-  const watch = new Watch(kc);
-  let controller: AbortController | undefined;
-  let stopped = false;
-  const start = async (): Promise<void> => {
-    controller = await watch.watch(
-      `/api/v1/namespaces/${NS}/pods`,
-      { labelSelector },
-      (_t: string, p: V1Pod) => {
-        const n = p.metadata?.name;
-        if (n && p.status?.phase === 'Running' && p.status.podIP && !runningAt.has(n)) runningAt.set(n, Date.now());
-      },
-      () => {
-        if (!stopped) void sleep(200).then(start);
-      },
-    );
-  };
-  await start();
-  return { runningAt, stop: () => ((stopped = true), controller?.abort()) };
-}
 
 interface Round {
   cni: 'gingham' | 'reference';
@@ -149,7 +127,7 @@ async function runRound(cni: Round['cni'], round: number, ns: Node[]): Promise<R
   const since = Number((await docker('exec', ns[0]!.name, 'date', '+%s')).trim()) - 1;
   const logLines = new Map<string, number>();
   for (const n of ns) logLines.set(n.name, Number((await sh(n.name, 'wc -l < /var/log/gingham.log 2>/dev/null || echo 0')).trim()));
-  const watch = await watchRunning(`${LABEL_KEY}=${tag}`);
+  const watch = await watchRunning(NS, `${LABEL_KEY}=${tag}`);
   const created = new Map<string, number>();
   try {
     await Promise.all(

@@ -68,7 +68,7 @@ import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { IMAGE } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, kubectl, sh, sleep, waitFor } from './common.ts';
+import { core, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -445,26 +445,14 @@ async function namespaceState(): Promise<'absent' | 'terminating' | 'active'> {
 
 // ---- cleanup, also on signals ----
 let nodesForCleanup: Node[] = [];
-let cleaning: Promise<void> | undefined;
-let interrupted = false;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    // The pods first (the hostNetwork ones hold the hand-built netns open), then the links, then the config.
-    await deletePods(LABEL_KEY).catch((e: Error) => log(`cleanup: ${e.message}`));
-    await removeHandVxlan(nodesForCleanup);
-    if (nodesForCleanup.length === 2) await restoreConfig(nodesForCleanup[0]!, nodesForCleanup[1]!).catch((e: Error) => log(`cleanup: restoring the ConfigMap: ${e.message}`));
-    await core.deleteNamespace({ name: NS }).catch(() => undefined);
-    await waitFor(`namespace ${NS} gone`, 120_000, async () => ((await namespaceState()) === 'absent' ? true : undefined)).catch((e: Error) => log(`cleanup: ${e.message}`));
-  })();
-  return cleaning;
+async function cleanup(): Promise<void> {
+  // The pods first (the hostNetwork ones hold the hand-built netns open), then the links, then the config.
+  await deletePods(LABEL_KEY).catch((e: Error) => log(`cleanup: ${e.message}`));
+  await removeHandVxlan(nodesForCleanup);
+  if (nodesForCleanup.length === 2) await restoreConfig(nodesForCleanup[0]!, nodesForCleanup[1]!).catch((e: Error) => log(`cleanup: restoring the ConfigMap: ${e.message}`));
+  await core.deleteNamespace({ name: NS }).catch(() => undefined);
+  await waitFor(`namespace ${NS} gone`, 120_000, async () => ((await namespaceState()) === 'absent' ? true : undefined)).catch((e: Error) => log(`cleanup: ${e.message}`));
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-  process.on(sig, () => {
-    if (cleaning) return void log(`${sig}: cleanup already running`);
-    interrupted = true;
-    log(`${sig}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
 
 // ---- main ----
 async function main(): Promise<void> {
@@ -594,12 +582,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-try {
-  await main();
-} catch (e) {
-  // After a signal, the cleanup pulls the pods away under a running measurement: no news.
-  if (!interrupted) log(`FAILED: ${(e as Error).stack ?? e}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runWithCleanup(main, cleanup, log);

@@ -31,10 +31,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type V1Pod, Watch } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { CLUSTER, CNI, GINGHAM_IN_IMAGE, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, kc, kubectl, logger, sh, sleep, waitFor } from '../bench/common.ts';
+import { core, kubectl, logger, runWithCleanup, sh, sleep, waitFor, watchRunning } from '../bench/common.ts';
 import type { Agent, Built, Measured } from './report.ts';
 
 const { values: args } = parseArgs({
@@ -241,29 +241,6 @@ const ignore404 = (e: unknown): void => {
   if ((e as { code?: number }).code !== 404) throw e;
 };
 
-/** When each pod of the selector was first seen Running with an address (client clock). */
-async function watchRunning(labelSelector: string): Promise<{ runningAt: Map<string, number>; stop: () => void }> {
-  const runningAt = new Map<string, number>();
-  const watch = new Watch(kc);
-  let controller: AbortController | undefined;
-  let stopped = false;
-  const start = async (): Promise<void> => {
-    controller = await watch.watch(
-      `/api/v1/namespaces/${NS}/pods`,
-      { labelSelector },
-      (_t: string, p: V1Pod) => {
-        const n = p.metadata?.name;
-        if (n && p.status?.phase === 'Running' && p.status.podIP && !runningAt.has(n)) runningAt.set(n, Date.now());
-      },
-      () => {
-        // The server ends watches now and then: again until stopped.
-        if (!stopped) void sleep(200).then(start);
-      },
-    );
-  };
-  await start();
-  return { runningAt, stop: () => ((stopped = true), controller?.abort()) };
-}
 
 /** Pod veths and reservations on a node. */
 async function counts(node: string): Promise<[number, number]> {
@@ -278,7 +255,7 @@ async function startAndDelete(nodes: Node[]): Promise<Measured['start'] & { clea
   log(`before: ${nodes.map((n) => `${n.name} ${before.get(n.name)!.join('/')}`).join(', ')} (pod veths/reservations)`);
   const selector = `${LABEL_KEY}=start`;
   const names = Array.from({ length: PODS }, (_, i) => ({ name: `cmp-start-${String(i).padStart(2, '0')}`, node: nodes[i % nodes.length]!.name }));
-  const watch = await watchRunning(selector);
+  const watch = await watchRunning(NS, selector);
   const created = new Map<string, number>();
   try {
     await Promise.all(
@@ -405,23 +382,11 @@ async function traffic(a: Node, b: Node): Promise<Measured['net']> {
 }
 
 // ---- cleanup, also on signals ----
-let cleaning: Promise<void> | undefined;
-let interrupted = false;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    if ((await namespaceState().catch(() => 'absent')) === 'absent') return;
-    await core.deleteNamespace({ name: NS }).catch(() => undefined);
-    await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined), 1000).catch((e: Error) => log(`cleanup: ${e.message}`));
-  })();
-  return cleaning;
+async function cleanup(): Promise<void> {
+  if ((await namespaceState().catch(() => 'absent')) === 'absent') return;
+  await core.deleteNamespace({ name: NS }).catch(() => undefined);
+  await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined), 1000).catch((e: Error) => log(`cleanup: ${e.message}`));
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-  process.on(sig, () => {
-    if (cleaning) return void log(`${sig}: cleanup already running`);
-    interrupted = true;
-    log(`${sig}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
 
 async function main(): Promise<void> {
   const nodes = await clusterNodes();
@@ -491,11 +456,4 @@ async function backendOf(): Promise<string> {
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  if (!interrupted) log(`FAILED: ${(e as Error).stack ?? e}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runWithCleanup(main, cleanup, log);
