@@ -2,8 +2,9 @@
 // polling. Plain Node 24 (type stripping): imports only e2e/lib/env.ts, with `.ts` specifiers.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KUBECONFIG, KUBECTL } from '../lib/env.ts';
+import { watchRunning as watchPods } from '../lib/watch.ts';
 
 const run = promisify(execFile);
 /** The cluster's kubeconfig (e2e/lib/env.ts), loaded once. */
@@ -40,31 +41,8 @@ export async function docker(...args: string[]): Promise<string> {
 /** A shell script in a kind node container. */
 export const sh = (node: string, script: string): Promise<string> => docker('exec', node, 'sh', '-c', script);
 
-/**
- * When each pod of the selector in `namespace` was first seen Running with an address (client
- * clock). The API server ends watches now and then: the watch starts again until stopped.
- */
-export async function watchRunning(namespace: string, labelSelector: string): Promise<{ runningAt: Map<string, number>; stop: () => void }> {
-  const runningAt = new Map<string, number>();
-  const watch = new Watch(kc);
-  let controller: AbortController | undefined;
-  let stopped = false;
-  const start = async (): Promise<void> => {
-    controller = await watch.watch(
-      `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector },
-      (_t: string, p: V1Pod) => {
-        const n = p.metadata?.name;
-        if (n && p.status?.phase === 'Running' && p.status.podIP && !runningAt.has(n)) runningAt.set(n, Date.now());
-      },
-      () => {
-        if (!stopped) void sleep(200).then(start);
-      },
-    );
-  };
-  await start();
-  return { runningAt, stop: () => ((stopped = true), controller?.abort()) };
-}
+/** When each pod of the selector in `namespace` was first seen Running (e2e/lib/watch.ts). */
+export const watchRunning = (namespace: string, labelSelector: string): ReturnType<typeof watchPods> => watchPods(kc, namespace, labelSelector);
 
 /**
  * Runs `main`, then `cleanup` once whatever happens; SIGINT, SIGTERM and SIGHUP run the same

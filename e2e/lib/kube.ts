@@ -1,11 +1,12 @@
 // The Kubernetes side of the suite, through @kubernetes/client-node: the test namespace, probe pods
 // pinned to nodes, waits, Services, and a watch that times pods from creation to Running.
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, type V1Node, type V1Pod, type V1Service, Watch } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, type V1Node, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { KUBECONFIG, POD_CIDRS } from './env.js';
 import { ofFamily } from './ip.js';
 import { SUITE_LABEL } from './pods.ts';
-import { sleep, waitFor } from './timing.js';
+import { watchRunning as watchPods } from './watch.ts';
+import { waitFor } from './timing.js';
 
 export { type ProbePodOptions, SUITE_LABEL, probePod } from './pods.ts';
 
@@ -153,35 +154,5 @@ export async function waitEndpoints(service: string, podIPs: readonly string[], 
   });
 }
 
-/**
- * Watches the namespace's pods with a label selector and records, client-side, when each was
- * first seen Running with an address. stop() ends the watch.
- */
-export async function watchRunning(labelSelector: string): Promise<{ runningAt: Map<string, number>; stop: () => void }> {
-  const runningAt = new Map<string, number>();
-  const watch = new Watch(kubeConfig());
-  let controller: AbortController | undefined;
-  let stopped = false;
-  const start = async (): Promise<void> => {
-    controller = await watch.watch(
-      `/api/v1/namespaces/${namespace()}/pods`,
-      { labelSelector },
-      (_type: string, p: V1Pod) => {
-        const name = p.metadata?.name;
-        if (name && p.status?.phase === 'Running' && p.status.podIP && !runningAt.has(name)) runningAt.set(name, Date.now());
-      },
-      () => {
-        // The server closes watches from time to time: start again until stopped.
-        if (!stopped) void sleep(200).then(start);
-      },
-    );
-  };
-  await start();
-  return {
-    runningAt,
-    stop: () => {
-      stopped = true;
-      controller?.abort();
-    },
-  };
-}
+/** When each pod of the test namespace with the selector was first seen Running (lib/watch.ts). */
+export const watchRunning = (labelSelector: string): ReturnType<typeof watchPods> => watchPods(kubeConfig(), namespace(), labelSelector);
