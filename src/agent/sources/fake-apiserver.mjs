@@ -1,62 +1,103 @@
-// A fake Kubernetes API server for tests: just enough of /api/v1/nodes (list, watch) for the
-// agent's informer. Plain JavaScript, so a test can run it as its own process, also inside a
-// network namespace next to the agent binary (`ip netns exec NS node fake-apiserver.mjs`).
+// A fake Kubernetes API server for tests: just enough of the collections the agent's informers
+// follow (list, and watch) — Nodes, Pods, Namespaces and NetworkPolicies, all namespaces. Plain
+// JavaScript, so a test can run it as its own process, also inside a network namespace next to the
+// agent binary (`ip netns exec NS node fake-apiserver.mjs`).
 //
 // Protocol: prints "listening PORT" on stdout once bound (argv[2]: address, default 127.0.0.1;
-// port 0). Each stdin line is a watch event, {"type":"ADDED"|"MODIFIED"|"DELETED","object":Node}:
-// it changes the node list and goes to every open watch. A line {"type":"CLOSE-WATCHES"} ends all
-// open watches (as an API server does on a timeout), so clients must watch again.
+// port 0). Each stdin line is a watch event, {"type":"ADDED"|"MODIFIED"|"DELETED","object":OBJ}: the
+// object's kind (Node when it has none) picks its collection, metadata.namespace/name its key; the
+// event changes that collection and goes to each of its open watches. A line
+// {"type":"CLOSE-WATCHES"} ends all open watches (as an API server does on a timeout), so clients
+// must watch again.
+// Over HTTP: GET /stats gives request counts (in all and per path); GET
+// /fail-lists?path=P&on=1 makes lists of P answer 503 until /fail-lists?path=P&on=0.
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 
 const host = process.argv[2] ?? '127.0.0.1';
-/** @type {Map<string, object>} */
-const nodes = new Map();
-/** @type {Set<import('node:http').ServerResponse>} */
-const watchers = new Set();
+
+/** kind -> API path of its collection. */
+const PATHS = {
+  Node: '/api/v1/nodes',
+  Pod: '/api/v1/pods',
+  Namespace: '/api/v1/namespaces',
+  NetworkPolicy: '/apis/networking.k8s.io/v1/networkpolicies',
+};
+
+/**
+ * @typedef {{ kind: string, apiVersion: string, objects: Map<string, object>,
+ *   watchers: Set<import('node:http').ServerResponse>, lists: number, watches: number, failLists: boolean }} Collection
+ */
+/** @type {Map<string, Collection>} path -> collection */
+const collections = new Map(
+  Object.entries(PATHS).map(([kind, path]) => [
+    path,
+    { kind, apiVersion: path.startsWith('/apis/') ? path.split('/').slice(2, 4).join('/') : 'v1', objects: new Map(), watchers: new Set(), lists: 0, watches: 0, failLists: false },
+  ]),
+);
 let rv = 1;
-let lists = 0;
-let watches = 0;
 
 const withRv = (obj) => ({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(rv) } });
+const keyOf = (obj) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+
+function status(res, code, message) {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, message }));
+}
+
+function stats() {
+  const all = [...collections.values()];
+  const sum = (f) => all.reduce((n, c) => n + f(c), 0);
+  const paths = Object.fromEntries([...collections].map(([p, c]) => [p, { lists: c.lists, watches: c.watches, open: c.watchers.size }]));
+  return { lists: sum((c) => c.lists), watches: sum((c) => c.watches), open: sum((c) => c.watchers.size), paths };
+}
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
   if (url.pathname === '/stats') {
-    res.end(JSON.stringify({ lists, watches, open: watchers.size }));
+    res.end(JSON.stringify(stats()));
     return;
   }
-  if (url.pathname !== '/api/v1/nodes') {
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 }));
+  if (url.pathname === '/fail-lists') {
+    const c = collections.get(url.searchParams.get('path') ?? '');
+    if (!c) return status(res, 404, 'no such collection');
+    c.failLists = url.searchParams.get('on') === '1';
+    res.end('{}');
     return;
   }
+  const c = collections.get(url.pathname);
+  if (!c) return status(res, 404, 'not found');
   if (url.searchParams.get('watch') === 'true') {
-    watches++;
+    c.watches++;
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    watchers.add(res);
-    req.on('close', () => watchers.delete(res));
+    c.watchers.add(res);
+    req.on('close', () => c.watchers.delete(res));
     return;
   }
-  lists++;
+  c.lists++;
+  if (c.failLists) return status(res, 503, 'lists of this collection fail (test)');
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items: [...nodes.values()] }));
+  res.end(JSON.stringify({ kind: `${c.kind}List`, apiVersion: c.apiVersion, metadata: { resourceVersion: String(rv) }, items: [...c.objects.values()] }));
 });
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === '') return;
   const ev = JSON.parse(line);
   if (ev.type === 'CLOSE-WATCHES') {
-    for (const w of watchers) w.end();
-    watchers.clear();
+    for (const c of collections.values()) {
+      for (const w of c.watchers) w.end();
+      c.watchers.clear();
+    }
     return;
   }
+  const c = collections.get(PATHS[ev.object.kind ?? 'Node']);
+  if (!c) throw new Error(`no collection for kind ${ev.object.kind}`);
   rv++;
   const obj = withRv(ev.object);
-  if (ev.type === 'DELETED') nodes.delete(obj.metadata.name);
-  else nodes.set(obj.metadata.name, obj);
-  for (const w of watchers) w.write(`${JSON.stringify({ type: ev.type, object: obj })}\n`);
+  if (ev.type === 'DELETED') c.objects.delete(keyOf(obj));
+  else c.objects.set(keyOf(obj), obj);
+  for (const w of c.watchers) w.write(`${JSON.stringify({ type: ev.type, object: obj })}\n`);
 });
 
 server.listen(0, host, () => {

@@ -1,8 +1,17 @@
-// Nodes from the Kubernetes API: one informer (list, then watch from that resourceVersion) whose
-// cache is the agent's view of the cluster. The agent reads snapshots of it as plain NodeInfo; it
-// reconciles nothing until the first list has succeeded, so an empty cache at start-up (or an API
-// server that is down) never looks like "every node left".
-import { CoreV1Api, KubeConfig, type V1Node, makeInformer } from '@kubernetes/client-node';
+// The agent's view of the cluster: informers (list, then watch from that resourceVersion) whose
+// caches the agent reads as plain data. Nothing is reconciled from a collection until its first list
+// has succeeded, so an empty cache at start-up (or an API server that is down) never looks like
+// "every node left" or "no policies". When the API server goes away the caches keep the last state.
+import {
+  CoreV1Api,
+  type Informer,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Node,
+  makeInformer,
+} from '@kubernetes/client-node';
 import { type Logger, errorText } from '../log.js';
 import type { NodeInfo } from '../network/nodes.js';
 import { toNodeInfo } from './node-info.js';
@@ -15,49 +24,63 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return kc;
 }
 
-export interface NodeSource {
-  /** Resolves once the first list is in, or has failed (then it retries in the background). */
-  start(): Promise<void>;
-  /** Every node, or undefined while no list has succeeded yet. */
-  snapshot(): NodeInfo[] | undefined;
-  stop(): Promise<void>;
-}
-
 const MIN_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 
-export class KubernetesNodes implements NodeSource {
-  private readonly informer;
-  private listed = false;
+/**
+ * One API collection kept by an informer, restarted with backoff whenever it fails. A restart
+ * watches on from the last resourceVersion, or lists again if that is too old.
+ */
+export class WatchedCollection<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private listedOnce = false;
   private stopped = false;
   private backoffMs = MIN_BACKOFF_MS;
   private retry: NodeJS.Timeout | undefined;
 
-  /** onChange: called on every add, update and delete, and after each successful (re)list. */
+  /**
+   * what: names the collection in log lines ("node", "pod"). path: its API path (the watch URL);
+   * list: the same collection from the typed client. onChange: called on every add, update and
+   * delete, and after each successful (re)list.
+   */
   constructor(
     kc: KubeConfig,
+    private readonly what: string,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
     private readonly onChange: () => void,
     private readonly log: Logger,
   ) {
-    const api = kc.makeApiClient(CoreV1Api);
-    const list = async (): Promise<Awaited<ReturnType<CoreV1Api['listNode']>>> => {
-      const l = await api.listNode();
-      this.listed = true;
-      this.backoffMs = MIN_BACKOFF_MS;
-      // The informer fills its cache right after this resolves; tell the agent once it has.
-      setImmediate(() => this.onChange());
+    const listed = async (): Promise<KubernetesListObject<T>> => {
+      const l = await list();
+      // The informer fills its cache from this list only after the promise resolves (a few
+      // microtasks later); count the collection as listed, and tell the agent, once it has.
+      setImmediate(() => {
+        this.listedOnce = true;
+        this.backoffMs = MIN_BACKOFF_MS;
+        this.onChange();
+      });
       return l;
     };
-    this.informer = makeInformer<V1Node>(kc, '/api/v1/nodes', list);
+    this.informer = makeInformer<T>(kc, path, listed);
     for (const verb of ['add', 'update', 'delete'] as const) this.informer.on(verb, () => this.onChange());
     // The informer stops on an error (API server gone, watch cut); start it again with backoff.
-    // A restart watches on from the last resourceVersion, or lists again if that is too old.
     this.informer.on('error', (err?: unknown) => this.failed(err));
+  }
+
+  /** True once a list has succeeded (and stays true: the cache then holds the last known state). */
+  get listed(): boolean {
+    return this.listedOnce;
+  }
+
+  /** The cached objects; a new object replaces the cached one on every change (never mutated). */
+  objects(): readonly T[] {
+    return this.informer.list();
   }
 
   private failed(err: unknown): void {
     if (this.stopped) return;
-    this.log('warn', 'node watch failed; retrying', { error: errorText(err), retryMs: this.backoffMs });
+    this.log('warn', `${this.what} watch failed; retrying`, { error: errorText(err), retryMs: this.backoffMs });
     clearTimeout(this.retry);
     this.retry = setTimeout(() => void this.kick(), this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
@@ -72,19 +95,46 @@ export class KubernetesNodes implements NodeSource {
     }
   }
 
+  /** Resolves once the first list is in and the watch runs, or has failed (then it retries in the background). */
   async start(): Promise<void> {
     this.stopped = false;
     await this.kick();
-  }
-
-  snapshot(): NodeInfo[] | undefined {
-    if (!this.listed) return undefined;
-    return this.informer.list().map(toNodeInfo).filter((n): n is NodeInfo => n !== undefined);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
     await this.informer.stop();
+  }
+}
+
+export interface NodeSource {
+  /** Resolves once the first list is in, or has failed (then it retries in the background). */
+  start(): Promise<void>;
+  /** Every node, or undefined while no list has succeeded yet. */
+  snapshot(): NodeInfo[] | undefined;
+  stop(): Promise<void>;
+}
+
+export class KubernetesNodes implements NodeSource {
+  private readonly nodes: WatchedCollection<V1Node>;
+
+  /** onChange: called on every add, update and delete, and after each successful (re)list. */
+  constructor(kc: KubeConfig, onChange: () => void, log: Logger) {
+    const api = kc.makeApiClient(CoreV1Api);
+    this.nodes = new WatchedCollection<V1Node>(kc, 'node', '/api/v1/nodes', () => api.listNode(), onChange, log);
+  }
+
+  start(): Promise<void> {
+    return this.nodes.start();
+  }
+
+  snapshot(): NodeInfo[] | undefined {
+    if (!this.nodes.listed) return undefined;
+    return this.nodes.objects().map(toNodeInfo).filter((n): n is NodeInfo => n !== undefined);
+  }
+
+  stop(): Promise<void> {
+    return this.nodes.stop();
   }
 }
