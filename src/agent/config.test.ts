@@ -6,11 +6,11 @@ import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig } from './config.j
 
 describe('parseConfig', () => {
   it('fills defaults: vxlan, VNI 1, port 8472, MTU from the underlay', () => {
-    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [] });
+    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false });
   });
 
   it('takes every key', () => {
-    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'] };
+    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true };
     expect(parseConfig(c)).toEqual(c);
   });
 
@@ -21,6 +21,8 @@ describe('parseConfig', () => {
     [{ port: 70000 }, /"port"/],
     [{ mtu: 576 }, /"mtu" must be an integer from 1280/],
     [{ directRouting: 'yes' }, /"directRouting" must be true or false/],
+    [{ networkPolicy: 1 }, /"networkPolicy" must be true or false/],
+    [{ policyLogDrops: 'on' }, /"policyLogDrops" must be true or false/],
     [{ clusterCIDRs: ['198.18.128.0'] }, /"clusterCIDRs" must be a list of CIDRs/],
     [{ serviceCIDRs: '198.18.64.0/20' }, /"serviceCIDRs" must be a list of CIDRs/],
     [{ backnd: 'vxlan' }, /unknown key "backnd"/],

@@ -24,9 +24,13 @@ export interface AgentConfig {
   clusterCIDRs: string[];
   /** The cluster's Service CIDRs: traffic to them that kube-proxy did not translate is rejected. */
   serviceCIDRs: string[];
+  /** Enforce NetworkPolicy (ipsets and GINGHAM-NP chains); false leaves every pod open, as Flannel. */
+  networkPolicy: boolean;
+  /** Log packets a policy drops (rate-limited, kernel log, prefix "gingham drop in|out NS/POD"). */
+  policyLogDrops: boolean;
 }
 
-export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [] };
+export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -48,8 +52,11 @@ export function parseConfig(raw: unknown): AgentConfig {
   for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new ConfigError(`unknown key "${k}" (known: ${[...KEYS].join(', ')})`);
   const backend = o['backend'] ?? DEFAULT_CONFIG.backend;
   if (!BACKENDS.includes(backend as Backend)) throw new ConfigError(`"backend" must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
-  const directRouting = o['directRouting'] ?? false;
-  if (typeof directRouting !== 'boolean') throw new ConfigError('"directRouting" must be true or false');
+  const flag = (key: 'directRouting' | 'networkPolicy' | 'policyLogDrops'): boolean => {
+    const v = o[key] ?? DEFAULT_CONFIG[key];
+    if (typeof v !== 'boolean') throw new ConfigError(`"${key}" must be true or false`);
+    return v;
+  };
   const cidrs = (key: string): string[] => {
     const v = o[key] ?? [];
     if (!Array.isArray(v) || v.some((c) => typeof c !== 'string' || !parseCidr(c))) throw new ConfigError(`"${key}" must be a list of CIDRs, not ${JSON.stringify(v)}`);
@@ -59,11 +66,13 @@ export function parseConfig(raw: unknown): AgentConfig {
     backend: backend as Backend,
     vni: int(o, 'vni', 1, 0xffffff, DEFAULT_CONFIG.vni),
     port: int(o, 'port', 1, 65535, DEFAULT_CONFIG.port),
-    directRouting,
+    directRouting: flag('directRouting'),
     // 1280: the smallest MTU IPv6 allows, and far above what VXLAN over a sane underlay leaves.
     mtu: o['mtu'] === 0 || o['mtu'] === undefined ? 0 : int(o, 'mtu', 1280, 65535, 0),
     clusterCIDRs: cidrs('clusterCIDRs'),
     serviceCIDRs: cidrs('serviceCIDRs'),
+    networkPolicy: flag('networkPolicy'),
+    policyLogDrops: flag('policyLogDrops'),
   };
 }
 

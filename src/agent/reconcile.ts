@@ -4,7 +4,7 @@
 import type { AgentConfig } from './config.js';
 import { buildConflist, renderConflist } from './network/conflist.js';
 import type { NodeInfo } from './network/nodes.js';
-import { changesFor } from './network/changes.js';
+import { type Changes, changesFor } from './network/changes.js';
 import { type ApplyOutcome, type NetworkKernel, readSnapshot } from './network/kernel.js';
 import { type NetworkPlan, planNetwork } from './network/plan.js';
 import type { Route } from './network/routes.js';
@@ -69,18 +69,7 @@ export class Reconciler {
     this.lastSkipped = skippedKey;
 
     const ch = changesFor(plan, now);
-    const failed: ApplyOutcome['failed'] = [];
-    failed.push(...(await kernel.apply('ip', ch.ipFirst)).failed);
-    failed.push(...(await kernel.apply('bridge', ch.fdb)).failed);
-    failed.push(...(await kernel.apply('ip', ch.ipLast)).failed);
-    failed.push(...(await kernel.apply('ip4', ch.rules[4])).failed);
-    failed.push(...(await kernel.apply('ip6', ch.rules[6])).failed);
-    const iptables: string[] = [];
-    for (const c of ch.iptables) {
-      const err = await kernel.applyIptables(c.family, c.text);
-      if (err === undefined) iptables.push(`${c.chain}/${c.family}`);
-      else failed.push({ line: `${c.family === 4 ? 'iptables' : 'ip6tables'}-restore (${c.chain})`, error: err });
-    }
+    const { failed, iptables } = await applyChanges(kernel, ch);
 
     const rules = [...ch.rules[4], ...ch.rules[6]];
     if (ch.replaced.length + ch.removed.length + ch.overlay.length + rules.length + iptables.length > 0) {
@@ -120,6 +109,27 @@ export class Reconciler {
   }
 }
 
+/**
+ * Applies changes in the order they depend on each other: stale routes out, the overlay's devices
+ * and neighbours, its FDB, new routes in, the rules, our chains. Returns the refused lines and the
+ * chains rewritten ("CHAIN/4").
+ */
+export async function applyChanges(kernel: NetworkKernel, ch: Changes): Promise<{ failed: ApplyOutcome['failed']; iptables: string[] }> {
+  const failed: ApplyOutcome['failed'] = [];
+  failed.push(...(await kernel.apply('ip', ch.ipFirst)).failed);
+  failed.push(...(await kernel.apply('bridge', ch.fdb)).failed);
+  failed.push(...(await kernel.apply('ip', ch.ipLast)).failed);
+  failed.push(...(await kernel.apply('ip4', ch.rules[4])).failed);
+  failed.push(...(await kernel.apply('ip6', ch.rules[6])).failed);
+  const iptables: string[] = [];
+  for (const c of ch.iptables) {
+    const err = await kernel.applyIptables(c.family, c.text);
+    if (err === undefined) iptables.push(`${c.chain}/${c.family}`);
+    else failed.push({ line: `${c.family === 4 ? 'iptables' : 'ip6tables'}-restore (${c.chain})`, error: err });
+  }
+  return { failed, iptables };
+}
+
 const show = (r: Route): string => `${r.dst} via ${r.via || '-'}${r.node ? ` (${r.node})` : ''}`;
 
 /**
@@ -135,7 +145,7 @@ export class ReconcileLoop {
   private stopped = false;
 
   constructor(
-    private readonly reconciler: Pick<Reconciler, 'pass'>,
+    private readonly reconciler: { pass(): Promise<unknown> },
     private readonly log: Logger,
     private readonly debounceMs = 100,
   ) {}

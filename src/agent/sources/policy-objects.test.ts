@@ -263,10 +263,10 @@ describe('toPod', () => {
     expect(p?.ips).toEqual(['198.18.128.5', 'fd42:18:128::5']);
   });
 
-  it('falls back to podIP, and leaves out pods without an address or a node', () => {
+  it('falls back to podIP; keeps a scheduled pod without an address (its node may know it from IPAM)', () => {
     expect(toPod(pod({ status: { podIPs: undefined } }))?.ips).toEqual(['198.18.128.5']);
-    expect(toPod(pod({ status: { podIP: undefined, podIPs: [] } }))).toBeUndefined();
-    expect(toPod(pod({ status: { podIP: 'garbage', podIPs: [{ ip: 'garbage' }] } }))).toBeUndefined();
+    expect(toPod(pod({ status: { podIP: undefined, podIPs: [] } }))?.ips).toEqual([]);
+    expect(toPod(pod({ status: { podIP: 'garbage', podIPs: [{ ip: 'garbage' }] } }))?.ips).toEqual([]);
     expect(toPod(pod({ spec: { nodeName: undefined } }))).toBeUndefined();
   });
 

@@ -213,9 +213,10 @@ function namedPorts(containers: readonly V1Container[]): NamedPort[] {
 }
 
 /**
- * A pod as policies see it, or undefined while it has no place in them: not scheduled, no address
- * yet, or finished (its address may already be another pod's). A pod being deleted keeps its place
- * until the object is gone.
+ * A pod as policies see it, or undefined while it has no place in them: not scheduled, or finished
+ * (its address may already be another pod's). A pod being deleted keeps its place until the object
+ * is gone. A scheduled pod without an address yet is kept (ips []): its node's agent learns the
+ * address from our IPAM before the API has it (policy/local-pods.ts).
  */
 export function toPod(pod: V1Pod): PodInfo | undefined {
   const namespace = pod.metadata?.namespace;
@@ -230,7 +231,6 @@ export function toPod(pod: V1Pod): PodInfo | undefined {
     .filter(isSet)
     .sort((a, b) => a.family - b.family) // stable: IPv4 first, each family in the API's order
     .map(formatIp);
-  if (ips.length === 0) return undefined;
   return {
     namespace,
     name,

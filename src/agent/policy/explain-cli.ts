@@ -1,0 +1,127 @@
+// `gingham policy explain --from A --to B --port 80/TCP`: reads the policies, pods, namespaces and
+// nodes from the API server once, resolves them with the agent's own compiler and prints why the
+// connection passes or not. A and B are NS/POD, node/NAME, or an address (a pod's, a node's or
+// any other).
+import { CoreV1Api } from '@kubernetes/client-node';
+import { type Family, parseIp } from '../../net/ip.js';
+import { errorText } from '../log.js';
+import type { NodeInfo } from '../network/nodes.js';
+import { loadKubeConfig } from '../sources/kubernetes.js';
+import { toNodeInfo } from '../sources/node-info.js';
+import { listPolicyInputs } from '../sources/policy-source.js';
+import { type Connection, type Endpoint, explain, showExplanation } from './explain.js';
+import { PROTOCOLS, type PolicyInputs, type Protocol } from './model.js';
+import { familyOf, podKey, resolvePolicies } from './resolve.js';
+
+export const POLICY_USAGE = `usage:
+  gingham policy explain --from A --to B --port PORT[/TCP|UDP|SCTP] [--ipv6] [--json] [--kubeconfig PATH]
+      Whether a connection from A to B passes the cluster's NetworkPolicies, and the policy and
+      rule that decide it (or that no policy isolates the pods), computed by the agent's compiler.
+      A and B: NS/POD, node/NAME or an IP address. --ipv6 judges the pods' IPv6 addresses.
+`;
+
+export class ExplainUsageError extends Error {
+  override name = 'ExplainUsageError';
+}
+
+export interface ExplainArgs {
+  from: string;
+  to: string;
+  port: number;
+  protocol: Protocol;
+  family: Family;
+  json: boolean;
+  kubeconfig?: string;
+}
+
+export function parseExplainArgs(argv: readonly string[]): ExplainArgs {
+  const [sub, ...rest] = argv;
+  if (sub !== 'explain') throw new ExplainUsageError(sub === undefined ? 'missing command' : `unknown command "${sub}"`);
+  const opts = new Map<string, string>();
+  let family: Family = 4;
+  let json = false;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--ipv6') family = 6;
+    else if (a === '--json') json = true;
+    else if (/^--(from|to|port|kubeconfig)(=|$)/.test(a)) {
+      const eq = a.indexOf('=');
+      const value = eq >= 0 ? a.slice(eq + 1) : rest[++i];
+      if (value === undefined || value === '') throw new ExplainUsageError(`${a} needs a value`);
+      opts.set(eq >= 0 ? a.slice(2, eq) : a.slice(2), value);
+    } else throw new ExplainUsageError(`unknown argument "${a}"`);
+  }
+  const from = opts.get('from');
+  const to = opts.get('to');
+  const portText = opts.get('port');
+  if (!from || !to || !portText) throw new ExplainUsageError('--from, --to and --port are required');
+  const m = /^(\d{1,5})(?:\/(\w+))?$/.exec(portText);
+  const protocol = (m?.[2] ?? 'TCP').toUpperCase() as Protocol;
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || !PROTOCOLS.includes(protocol)) throw new ExplainUsageError(`--port ${portText}: want PORT or PORT/TCP|UDP|SCTP`);
+  const kubeconfig = opts.get('kubeconfig');
+  return { from, to, port: Number(m[1]), protocol, family, json, ...(kubeconfig ? { kubeconfig } : {}) };
+}
+
+/** NS/POD, node/NAME or an address, as an endpoint of `family`. */
+export function endpointOf(spec: string, family: Family, inputs: PolicyInputs, nodes: readonly NodeInfo[]): Endpoint {
+  const ofFamily = (ips: readonly string[]): string | undefined => ips.find((ip) => familyOf(ip) === family);
+  if (parseIp(spec)) {
+    const pod = inputs.pods.find((p) => !p.hostNetwork && p.ips.includes(spec));
+    if (pod) return { kind: 'pod', pod, ip: spec };
+    const node = nodes.find((n) => n.internalIPs.includes(spec));
+    return { kind: 'ip', ip: spec, ...(node ? { node: node.name } : {}) };
+  }
+  const slash = spec.indexOf('/');
+  if (slash <= 0) throw new ExplainUsageError(`"${spec}" is not NS/POD, node/NAME or an IP address`);
+  if (spec.startsWith('node/')) {
+    const node = nodes.find((n) => n.name === spec.slice(5));
+    if (!node) throw new ExplainUsageError(`no node "${spec.slice(5)}"`);
+    const ip = ofFamily(node.internalIPs);
+    if (!ip) throw new ExplainUsageError(`node ${node.name} has no IPv${family} InternalIP`);
+    return { kind: 'ip', ip, node: node.name };
+  }
+  const pod = inputs.pods.find((p) => podKey(p) === spec);
+  if (!pod) throw new ExplainUsageError(`no pod ${spec} with an address`);
+  const ip = ofFamily(pod.ips);
+  if (!ip) throw new ExplainUsageError(`pod ${spec} has no IPv${family} address`);
+  // A hostNetwork pod has its node's address: it is judged as that node.
+  return pod.hostNetwork ? { kind: 'ip', ip, node: pod.node } : { kind: 'pod', pod, ip };
+}
+
+export async function runPolicyCli(argv: string[]): Promise<number> {
+  let args: ExplainArgs;
+  try {
+    args = parseExplainArgs(argv);
+  } catch (e) {
+    if (!(e instanceof ExplainUsageError)) throw e;
+    process.stderr.write(`gingham policy: ${e.message}\n\n${POLICY_USAGE}`);
+    return 2;
+  }
+  let inputs: PolicyInputs;
+  let nodes: NodeInfo[];
+  let problems: readonly string[];
+  try {
+    const kc = loadKubeConfig(args.kubeconfig);
+    const [listed, nodeList] = await Promise.all([listPolicyInputs(kc), kc.makeApiClient(CoreV1Api).listNode()]);
+    ({ inputs, problems } = listed);
+    nodes = nodeList.items.map(toNodeInfo).filter((n): n is NodeInfo => n !== undefined);
+  } catch (e) {
+    process.stderr.write(`gingham policy: cannot read the cluster: ${errorText(e)}\n`);
+    return 1;
+  }
+  let c: Connection;
+  try {
+    c = { from: endpointOf(args.from, args.family, inputs, nodes), to: endpointOf(args.to, args.family, inputs, nodes), port: args.port, protocol: args.protocol };
+  } catch (e) {
+    if (!(e instanceof ExplainUsageError)) throw e;
+    process.stderr.write(`gingham policy: ${e.message}\n`);
+    return 2;
+  }
+  const e = explain(resolvePolicies(inputs), c);
+  if (args.json) process.stdout.write(`${JSON.stringify({ from: args.from, to: args.to, fromIP: c.from.ip, toIP: c.to.ip, port: c.port, protocol: c.protocol, ...e, problems })}\n`);
+  else {
+    process.stdout.write(`${showExplanation(c, e)}\n`);
+    for (const p of problems) process.stdout.write(`  note: not enforced as written: ${p}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,64 @@
+// The agent's policy pass: the latest pods, namespaces and policies (plus the addresses our IPAM
+// just gave this node's pods) -> compile -> make the kernel match. Run by its own ReconcileLoop on
+// every event (briefly debounced) and every resync, so a missed event or a chain edited by hand
+// heals, and independent of the network pass so a policy change never waits for route work.
+import type { Logger } from '../log.js';
+import { compile } from './compile.js';
+import { reservedPodIps, withReservedIps } from './local-pods.js';
+import type { PolicyInputs, Ruleset } from './model.js';
+
+/** What the kernel layer reports for one sync (apply.ts). */
+export interface SyncOutcome {
+  /** Chains rewritten or removed and sets created, changed or destroyed: [] when nothing changed. */
+  readonly changes: readonly string[];
+  readonly failures: readonly string[];
+}
+
+export interface PolicyDeps {
+  readonly nodeName: string;
+  /** The latest objects, or undefined until every kind has been listed once. */
+  readonly inputs: () => PolicyInputs | undefined;
+  readonly sync: (want: Ruleset) => Promise<SyncOutcome>;
+  readonly sctpPorts: boolean;
+  readonly logDrops: boolean;
+  /** Our IPAM's data dir on this node ("" to not look). */
+  readonly ipamDataDir: string;
+  readonly log: Logger;
+}
+
+export interface PolicyPassSummary {
+  readonly ran: boolean;
+  readonly compileMs: number;
+  readonly applyMs: number;
+  readonly changes: readonly string[];
+  readonly failures: readonly string[];
+  /** Rules and sets in force, both families. */
+  readonly rules: number;
+  readonly sets: number;
+}
+
+const IDLE: PolicyPassSummary = { ran: false, compileMs: 0, applyMs: 0, changes: [], failures: [], rules: 0, sets: 0 };
+
+export class PolicyReconciler {
+  constructor(private readonly deps: PolicyDeps) {}
+
+  async pass(): Promise<PolicyPassSummary> {
+    const { nodeName, log } = this.deps;
+    const inputs = this.deps.inputs();
+    // No complete list yet (start-up, API server away since start): keep whatever is in force.
+    if (inputs === undefined) return IDLE;
+    const t0 = performance.now();
+    const reserved = this.deps.ipamDataDir === '' ? new Map<string, string[]>() : reservedPodIps(this.deps.ipamDataDir);
+    const pods = withReservedIps(inputs.pods, nodeName, reserved);
+    const { ruleset } = compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops });
+    const t1 = performance.now();
+    const out = await this.deps.sync(ruleset);
+    const t2 = performance.now();
+    const rules = ruleset[4].chains.reduce((n, c) => n + c.rules.length, 0) + ruleset[6].chains.reduce((n, c) => n + c.rules.length, 0);
+    const sets = ruleset[4].sets.length + ruleset[6].sets.length;
+    const summary = { ran: true, compileMs: Math.round(t1 - t0), applyMs: Math.round(t2 - t1), changes: out.changes, failures: out.failures, rules, sets };
+    if (out.changes.length > 0) log('info', 'policy rules changed', { changes: out.changes.length > 20 ? [...out.changes.slice(0, 20), `… ${out.changes.length - 20} more`] : out.changes, rules, sets, compileMs: summary.compileMs, applyMs: summary.applyMs });
+    for (const f of out.failures) log('error', 'policy change refused by the kernel; the previous rules stay, retried next pass', { error: f });
+    return summary;
+  }
+}
