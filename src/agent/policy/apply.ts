@@ -1,0 +1,233 @@
+// The kernel layer of NetworkPolicy: make ipset and the filter tables match a Ruleset. The order
+// keeps every packet judged by a complete ruleset: sets are created and filled first (nothing
+// refers to a new set yet; in existing sets entries are added before others are deleted), then
+// each family's chains change in one atomic iptables-restore commit, and only then are sets that
+// no rule refers to any more destroyed. A failed commit changes nothing (iptables-restore applies
+// all or nothing), so the previous rules stay in force; the failure is reported, never thrown,
+// and the next sync tries again. A sync that finds the kernel as wanted runs only the three reads.
+import { performance } from 'node:perf_hooks';
+import { run } from '../../kernel/exec.js';
+import type { Family } from '../../net/ip.js';
+import { type IpPrefix, KernelReadError, applyIptables } from '../network/kernel.js';
+import { CHAIN_PREFIX, type ChainSpec, type Ruleset } from './model.js';
+import {
+  type ChainChanges,
+  type SetChanges,
+  type SetState,
+  type TableState,
+  normalizeRuleset,
+  parseIpsetSave,
+  parseIptablesSave,
+  renameSets,
+  renderChains,
+  renderDestroy,
+  renderSets,
+  setsOf,
+} from './render.js';
+
+export interface PolicyFailure {
+  /**
+   * read: the state could not be read; render: the ruleset is invalid; ipset, iptables, destroy:
+   * that restore failed; exec: a tool could not be started.
+   */
+  readonly step: 'read' | 'render' | 'ipset' | 'iptables' | 'destroy' | 'exec';
+  readonly family?: Family;
+  /** The tool's error text. */
+  readonly error: string;
+}
+
+export interface PolicySyncResult {
+  readonly chains: Record<Family, ChainChanges>;
+  readonly sets: SetChanges;
+  readonly failures: PolicyFailure[];
+  /** Execs that changed the kernel (restores); 0 when it already matched. */
+  restores: number;
+  readonly timings: { readMs: number; renderMs: number; ipsetMs: number; iptablesMs: number; destroyMs: number; totalMs: number };
+}
+
+const EMPTY: Ruleset = { 4: { sets: [], chains: [] }, 6: { sets: [], chains: [] } };
+const SAVE = { 4: 'iptables-save', 6: 'ip6tables-save' } as const;
+
+const noChainChanges = (): ChainChanges => ({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
+
+function emptyResult(): PolicySyncResult {
+  return {
+    chains: { 4: noChainChanges(), 6: noChainChanges() },
+    sets: { created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 },
+    failures: [],
+    restores: 0,
+    timings: { readMs: 0, renderMs: 0, ipsetMs: 0, iptablesMs: 0, destroyMs: 0, totalMs: 0 },
+  };
+}
+
+function mergeSets(into: PolicySyncResult, sets: SetChanges): void {
+  for (const k of ['created', 'rebuilt', 'retyped', 'updated'] as const) into.sets[k].push(...sets[k].filter((s) => !into.sets[k].includes(s)));
+  into.sets.added += sets.added;
+  into.sets.removed += sets.removed;
+}
+
+function mergeChains(into: PolicySyncResult, f: Family, chains: ChainChanges): void {
+  for (const k of ['created', 'rewritten', 'removed', 'hooked', 'unhooked'] as const) into.chains[f][k].push(...chains[k]);
+}
+
+interface KernelState {
+  readonly tables: Record<Family, TableState>;
+  readonly sets: Map<string, SetState>;
+}
+
+export class PolicyApplier {
+  private readonly wrap: IpPrefix;
+  /** The sync in progress: the next one starts after it (syncNow never rejects). */
+  private last: Promise<unknown> = Promise.resolve();
+
+  /** netns: a named network namespace (tests); the agent works in its own. */
+  constructor(netns?: string) {
+    this.wrap = netns ? ['ip', 'netns', 'exec', netns] : [];
+  }
+
+  /**
+   * Both filter tables and our sets, read concurrently (three execs). A family whose table cannot
+   * be read (a kernel without IPv6) counts as empty when nothing is wanted in it.
+   */
+  private async read(want: Ruleset): Promise<KernelState> {
+    const save = async (argv: string[], optional: boolean): Promise<string> => {
+      const r = await run([...this.wrap, ...argv]);
+      if (r.code === 0) return r.stdout;
+      if (optional) return '';
+      throw new KernelReadError(`${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    };
+    const unused = (f: Family): boolean => want[f].chains.length === 0 && want[f].sets.length === 0;
+    const [t4, t6, sets] = await Promise.all([save([SAVE[4], '-t', 'filter'], unused(4)), save([SAVE[6], '-t', 'filter'], unused(6)), save(['ipset', 'save'], false)]);
+    return { tables: { 4: parseIptablesSave(t4), 6: parseIptablesSave(t6) }, sets: parseIpsetSave(sets) };
+  }
+
+  /** One `ipset -exist restore`; its error or undefined. */
+  private async ipset(text: string): Promise<string | undefined> {
+    const r = await run([...this.wrap, 'ipset', '-exist', 'restore'], text);
+    return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
+  }
+
+  /**
+   * Make the kernel match `want`. Usually one round; a set that must change type or family takes
+   * two (the rules use a temporary set in between, see renderSets). Calls run one at a time.
+   */
+  sync(want: Ruleset): Promise<PolicySyncResult> {
+    const next = this.last.then(() => this.syncNow(want));
+    this.last = next;
+    return next;
+  }
+
+  private async syncNow(want: Ruleset): Promise<PolicySyncResult> {
+    const start = performance.now();
+    const result = emptyResult();
+    let wanted: Ruleset | undefined;
+    try {
+      wanted = normalizeRuleset(want);
+    } catch (e) {
+      result.failures.push({ step: 'render', error: (e as Error).message });
+    }
+    result.timings.renderMs += performance.now() - start;
+    try {
+      for (let round = 0; wanted && round < 2; round++) {
+        const again = await this.round(wanted, result);
+        if (!again || result.failures.length > 0) break;
+      }
+    } catch (e) {
+      // A tool that cannot be started at all (run rejects): the kernel is as the last exec left it.
+      result.failures.push({ step: 'exec', error: (e as Error).message });
+    }
+    result.timings.totalMs = performance.now() - start;
+    return result;
+  }
+
+  /** Remove every chain, hook and set of ours (`gingham agent --cleanup`). */
+  cleanup(): Promise<PolicySyncResult> {
+    return this.sync(EMPTY);
+  }
+
+  /** One read-render-apply pass; true when a second is needed (temporary sets in use). */
+  private async round(want: Ruleset, result: PolicySyncResult): Promise<boolean> {
+    const t = result.timings;
+    let mark = performance.now();
+    const lap = (): number => {
+      const now = performance.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
+    let have: KernelState;
+    try {
+      have = await this.read(want);
+    } catch (e) {
+      result.failures.push({ step: 'read', error: (e as Error).message });
+      return false;
+    }
+    t.readMs += lap();
+    const setPlan = renderSets([...want[4].sets, ...want[6].sets], have.sets);
+    const chains = { 4: renameSets(want[4].chains, setPlan.renames), 6: renameSets(want[6].chains, setPlan.renames) };
+    const chainPlans = { 4: renderChains(chains[4], have.tables[4]), 6: renderChains(chains[6], have.tables[6]) };
+    t.renderMs += lap();
+
+    if (setPlan.update !== '') {
+      result.restores++;
+      const error = await this.ipset(setPlan.update);
+      t.ipsetMs += lap();
+      // Without the sets the new rules need, committing them would fail or misjudge: stop here.
+      if (error !== undefined) {
+        result.failures.push({ step: 'ipset', error });
+        return false;
+      }
+    }
+    mergeSets(result, setPlan.changes);
+
+    // The two families are separate tables: their commits run side by side.
+    const committed = { 4: true, 6: true };
+    await Promise.all(
+      ([4, 6] as const).map(async (f) => {
+        if (chainPlans[f].text === '') return;
+        result.restores++;
+        const error = await applyIptables(f, chainPlans[f].text, this.wrap);
+        if (error === undefined) mergeChains(result, f, chainPlans[f].changes);
+        else {
+          committed[f] = false;
+          result.failures.push({ step: 'iptables', family: f, error });
+        }
+      }),
+    );
+    t.iptablesMs += lap();
+
+    // A set some rule in force still matches on cannot be destroyed (and must not be): after a
+    // failed commit the family's old rules are those in force.
+    const inForce = (f: Family): readonly ChainSpec[] => (committed[f] ? chains[f] : [...have.tables[f].chains].map(([name, rules]) => ({ name, rules })));
+    const used = new Set(([4, 6] as const).flatMap((f) => inForce(f).flatMap((c) => c.rules.flatMap(setsOf))));
+    const destroy = setPlan.destroy.filter((s) => !used.has(s));
+    if (destroy.length > 0) {
+      result.restores++;
+      const error = await this.ipset(renderDestroy(destroy));
+      if (error !== undefined) result.failures.push({ step: 'destroy', error });
+      // ipset restore stops at the first failing line; re-reading is left to the next sync.
+      else result.sets.destroyed.push(...destroy.filter((s) => !result.sets.destroyed.includes(s)));
+      t.destroyMs += lap();
+    }
+    return setPlan.renames.size > 0;
+  }
+}
+
+/**
+ * Whether iptables takes an SCTP port match (`-p sctp -m sctp --dport N`) in every family the
+ * node has. A real commit on a scratch chain, removed by a second commit in the same exec:
+ * `--test` would not ask the kernel (iptables-legacy builds the table in user space, so a missing
+ * xt_sctp shows only on commit). A family that refuses even a plain rule is one the node lacks
+ * and does not count. The compiler leaves SCTP port rules out when this is false, so they can
+ * never fail a TCP/UDP ruleset. Run it before the first sync (a sync meanwhile would see the
+ * scratch chain as stale).
+ */
+export async function sctpPortsSupported(netns?: string): Promise<boolean> {
+  const wrap: IpPrefix = netns ? ['ip', 'netns', 'exec', netns] : [];
+  const chain = `${CHAIN_PREFIX}-SCTP-PROBE`;
+  const probe = (rule: string): string => ['*filter', `:${chain} - [0:0]`, `-A ${chain} ${rule}`, 'COMMIT', '*filter', `:${chain} - [0:0]`, `-X ${chain}`, 'COMMIT', ''].join('\n');
+  const accepted = await Promise.all(
+    ([4, 6] as const).map(async (f) => (await applyIptables(f, probe('-p sctp -m sctp --dport 9 -j RETURN'), wrap)) === undefined || (await applyIptables(f, probe('-j RETURN'), wrap)) !== undefined),
+  );
+  return accepted.every(Boolean);
+}

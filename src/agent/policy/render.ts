@@ -1,0 +1,385 @@
+// The policy ruleset as kernel input, pure: what `ipset save` and `iptables-save -t filter` print
+// is parsed into the state we own, and the wanted Ruleset is turned into the `ipset restore` and
+// `iptables-restore --noflush` texts that change only what differs. apply.ts runs them in order.
+//
+// Canonical rule text. Chains are compared rule by rule with what `iptables-save` prints back, so
+// the compiler writes each rule exactly as iptables 1.8.9 (nf_tables, the same for ip6tables)
+// prints it; otherwise the chain would be rewritten on every sync. In short:
+//
+//   [-s ADDR/LEN] [-d ADDR/LEN] [-p PROTO] [-m MATCH OPTIONS]... -j TARGET [TARGET OPTIONS]
+//
+// Read back on this machine (Debian bookworm's iptables, as on the kind nodes):
+//
+//   written                                        printed by iptables-save / iptables -S
+//   -s 198.18.0.1 | -d fd42:18::1                  -s 198.18.0.1/32 | -d fd42:18::1/128
+//   -d 198.18.0.0/24 | -s fd42:18::/64             unchanged (the prefix is always printed)
+//   -p 6                                           -p tcp (also udp, sctp: names, lower case)
+//   -m set ... -d X -p tcp -s Y ...                -s Y -d X -p tcp -m set ...: -s, -d, -p come
+//                                                  first, then every -m in the order written
+//   -m set --match-set A src -m set --match-set B dst    unchanged, in the order written
+//   -p tcp --dport 80                              -p tcp -m tcp --dport 80 (the implicit -m tcp
+//                                                  stands where --dport was written)
+//   -p udp -m udp --dport 80:90                    unchanged; --dport 80:80 prints as --dport 80
+//   -p sctp -m sctp --dport 80                     unchanged (when the kernel accepts it at all)
+//   -m conntrack --ctstate ESTABLISHED,RELATED     -m conntrack --ctstate RELATED,ESTABLISHED
+//   -m mark --mark 0x20000/0x20000                 unchanged
+//   -m comment --comment "x/y ingress"             unchanged: quoted when it holds a space, a
+//                                                  one-word comment unquoted (--comment one);
+//                                                  a '"' inside prints as \"
+//   -j MARK --set-mark 0x20000/0x20000             -j MARK --set-xmark 0x20000/0x20000
+//   -j MARK --set-xmark 0x0/0x20000                unchanged
+//   -j RETURN | ACCEPT | DROP | GINGHAM-NP-X       unchanged (also -g GINGHAM-NP-X)
+//   -j REJECT                                      -j REJECT --reject-with icmp-port-unreachable
+//                                                  (ip6tables: icmp6-port-unreachable)
+//   -m limit --limit 10/minute --limit-burst 5 -j LOG --log-prefix "gingham drop: "
+//                                                  -m limit --limit 10/min -j LOG --log-prefix "gingham drop: "
+//                                                  (5 is the default burst and is not printed;
+//                                                  another burst is: --limit-burst 7)
+//
+// Quoting is the one difference the comparison forgives (some iptables versions quote every
+// comment, some none): both sides are re-quoted the same way before comparing.
+//
+// Sets: `ipset save` prints a hash:ip entry as the bare address, a hash:net entry as network/len
+// with host bits cleared, a host network (/32, /128) as the bare address, IPv6 compressed (RFC
+// 5952), and the flag as " nomatch"; wanted entries are brought into that form here.
+import type { Family } from '../../net/ip.js';
+import { bits, canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
+import { CHAIN_PREFIX, type ChainSpec, type FamilyRuleset, HOOKS, type IpSetSpec, type Ruleset, SET_PREFIX } from './model.js';
+
+/** The one-word comment of our jumps from the built-in chains (one word: printed unquoted). */
+export const HOOK_COMMENT = 'gingham-policy';
+/** The jump into our hook chain as `iptables-save` prints it, without "-A FROM ". */
+export const hookRule = (to: string): string => `-m comment --comment ${HOOK_COMMENT} -j ${to}`;
+
+/** The kernel's limits on names: xt chain names 28 characters, ipset names 31. */
+const CHAIN_NAME_MAX = 28;
+const SET_NAME_MAX = 31;
+/** Problems listed in a RenderError; a broken generator would otherwise make one per entry. */
+const MAX_ERRORS = 10;
+/** ipset's default maxelem; a bigger set is created with room to double. */
+const DEFAULT_MAXELEM = 65536;
+
+export class RenderError extends Error {
+  override name = 'RenderError';
+}
+
+// ---- Reading back ----
+
+export interface SetState {
+  readonly type: string;
+  readonly family: Family;
+  readonly maxelem: number;
+  /** Entry key (the address or network) -> the entry as printed (with " nomatch" when flagged). */
+  readonly entries: ReadonlyMap<string, string>;
+}
+
+/** Our sets (names starting with SET_PREFIX) from `ipset save`. */
+export function parseIpsetSave(text: string): Map<string, SetState> {
+  const sets = new Map<string, { type: string; family: Family; maxelem: number; entries: Map<string, string> }>();
+  for (const line of text.split('\n')) {
+    const [verb, name, ...rest] = line.trim().split(/\s+/);
+    if (name === undefined || !name.startsWith(SET_PREFIX)) continue;
+    if (verb === 'create') {
+      const opt = (key: string): string | undefined => rest[rest.indexOf(key) + 1];
+      sets.set(name, {
+        type: rest[0] ?? '',
+        family: opt('family') === 'inet6' ? 6 : 4,
+        maxelem: Number(rest.includes('maxelem') ? opt('maxelem') : DEFAULT_MAXELEM),
+        entries: new Map(),
+      });
+    } else if (verb === 'add' && rest[0] !== undefined) {
+      sets.get(name)?.entries.set(rest[0], rest.join(' '));
+    }
+  }
+  return sets;
+}
+
+/**
+ * A rule with one quoting style, for comparison: a quoted argument without blanks, quotes or
+ * backslashes loses its quotes (`--comment "one"` and `--comment one` compare equal); any other
+ * quoted argument stays as it is. A regular expression, not a tokenizer: this runs on every rule
+ * of both sides on every sync.
+ */
+export function canonicalRule(rule: string): string {
+  if (!rule.includes('"')) return rule;
+  return rule.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => (/^[^\s"\\]+$/.test(inner) ? inner : quoted));
+}
+
+/** The chain a rule jumps or goes to, if any (the last -j: a comment comes before it). */
+const target = (rule: string): string | undefined => [...` ${rule}`.matchAll(/ -[jg] (\S+)/g)].at(-1)?.[1];
+
+/** The sets a rule matches on. */
+export const setsOf = (rule: string): string[] => [...rule.matchAll(/--match-set (\S+)/g)].map((m) => m[1]!);
+
+export interface TableState {
+  /** Our chains (CHAIN_PREFIX) -> their rules (what follows "-A NAME "), canonically quoted. */
+  readonly chains: ReadonlyMap<string, readonly string[]>;
+  /** Rules of other chains that jump into ours (the hooks, and whatever else does), as printed. */
+  readonly refs: readonly { readonly chain: string; readonly rule: string }[];
+}
+
+/** The filter table from `iptables-save -t filter`. */
+export function parseIptablesSave(text: string): TableState {
+  const chains = new Map<string, string[]>();
+  const refs: { chain: string; rule: string }[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith(':')) {
+      const name = line.slice(1).split(' ')[0]!;
+      if (name.startsWith(CHAIN_PREFIX)) chains.set(name, []);
+      continue;
+    }
+    const m = /^-A (\S+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [, chain, rule] = m as unknown as [string, string, string];
+    if (chain.startsWith(CHAIN_PREFIX)) chains.get(chain)?.push(canonicalRule(rule));
+    else if (target(rule)?.startsWith(CHAIN_PREFIX)) refs.push({ chain, rule });
+  }
+  return { chains, refs };
+}
+
+// ---- What is wanted, checked and in the kernel's form ----
+
+/** A dotted quad as formatIp prints it (no leading zeros, each part <= 255). */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** A set entry as `ipset save` prints it; undefined when it is not one. */
+function canonicalEntry(set: IpSetSpec, entry: string): string[] | undefined {
+  const [addr, flag, ...more] = entry.trim().split(/\s+/);
+  if (addr === undefined || more.length > 0 || (flag !== undefined && (flag !== 'nomatch' || set.type !== 'hash:net'))) return undefined;
+  const suffix = flag ? ' nomatch' : '';
+  // Most entries are pod addresses already in this form: no need to parse them.
+  if (set.family === 4 && IPV4.test(addr)) return [addr + suffix];
+  if (set.type === 'hash:ip') {
+    const ip = parseIp(addr);
+    return ip?.family === set.family ? [formatIp(ip)] : undefined;
+  }
+  const cidr = addr.includes('/') ? parseCidr(addr) : parseIp(addr) && { ip: parseIp(addr)!, prefix: bits(set.family) };
+  if (!cidr || cidr.ip.family !== set.family) return undefined;
+  const net = canonical(cidr);
+  if (net.prefix === bits(set.family)) return [formatIp(net.ip) + suffix];
+  // hash:net cannot hold a /0: the same addresses as its two halves.
+  if (net.prefix === 0) {
+    const half = 1n << BigInt(bits(set.family) - 1);
+    return [0n, half].map((value) => `${formatCidr({ ip: { family: set.family, value }, prefix: 1 })}${suffix}`);
+  }
+  return [formatCidr(net) + suffix];
+}
+
+const entryKey = (entry: string): string => entry.split(' ')[0]!;
+
+/**
+ * The ruleset checked (names within our prefixes and the kernel's limits, every jump and set
+ * reference resolved inside its family, entries valid for their set) and with entries in the form
+ * `ipset save` prints; a RenderError lists every problem.
+ */
+export function normalizeRuleset(want: Ruleset): Ruleset {
+  const errors: string[] = [];
+  const setNames = new Set<string>();
+  const out = {} as Record<Family, FamilyRuleset>;
+  for (const family of [4, 6] as const) {
+    const sets: IpSetSpec[] = [];
+    const familySets = new Set<string>();
+    for (const s of want[family].sets) {
+      if (!s.name.startsWith(SET_PREFIX) || s.name.length > SET_NAME_MAX) errors.push(`set ${s.name}: a name must start with ${SET_PREFIX} and have at most ${SET_NAME_MAX} characters`);
+      if (setNames.has(s.name)) errors.push(`set ${s.name}: declared twice`);
+      if (s.family !== family) errors.push(`set ${s.name}: family ${s.family} in the IPv${family} ruleset`);
+      setNames.add(s.name);
+      familySets.add(s.name);
+      const byKey = new Map<string, string>();
+      for (const e of s.entries) {
+        const c = canonicalEntry(s, e);
+        if (!c) errors.push(`set ${s.name}: "${e}" is not an entry of a ${s.type} IPv${family} set`);
+        // A key given twice: the later one wins, as it would in the kernel.
+        for (const x of c ?? []) byKey.set(entryKey(x), x);
+      }
+      sets.push({ ...s, entries: [...byKey.values()].sort() });
+    }
+    const chainNames = new Set<string>();
+    for (const c of want[family].chains) {
+      if (!c.name.startsWith(CHAIN_PREFIX) || c.name.length > CHAIN_NAME_MAX) errors.push(`chain ${c.name}: a name must start with ${CHAIN_PREFIX} and have at most ${CHAIN_NAME_MAX} characters`);
+      if (chainNames.has(c.name)) errors.push(`IPv${family} chain ${c.name}: declared twice`);
+      chainNames.add(c.name);
+    }
+    for (const c of want[family].chains) {
+      for (const r of c.rules) {
+        const to = target(r);
+        if (to?.startsWith(CHAIN_PREFIX) && !chainNames.has(to)) errors.push(`IPv${family} chain ${c.name}: "${r}" jumps to ${to}, which is not in the ruleset`);
+        for (const s of setsOf(r)) if (!familySets.has(s)) errors.push(`IPv${family} chain ${c.name}: "${r}" matches set ${s}, which is not an IPv${family} set of the ruleset`);
+      }
+    }
+    out[family] = { sets, chains: want[family].chains };
+  }
+  if (errors.length > 0) {
+    const shown = errors.slice(0, MAX_ERRORS).join('; ');
+    throw new RenderError(`invalid policy ruleset: ${shown}${errors.length > MAX_ERRORS ? `; and ${errors.length - MAX_ERRORS} more` : ''}`);
+  }
+  return out;
+}
+
+// ---- ipset ----
+
+export interface SetChanges {
+  readonly created: string[];
+  /** Grown beyond their maxelem: refilled in a new set swapped in. */
+  readonly rebuilt: string[];
+  /** Of another type or family: replaced through a temporary set the rules refer to meanwhile. */
+  readonly retyped: string[];
+  /** Existing sets whose entries changed in place. */
+  readonly updated: string[];
+  readonly destroyed: string[];
+  /** Entries added or changed (nomatch flag), and removed. */
+  added: number;
+  removed: number;
+}
+
+export interface SetPlan {
+  /** `ipset -exist restore` text run before the chains change ("" when nothing to do). */
+  readonly update: string;
+  /** Sets to destroy once no rule refers to them (apply.ts filters by what the rules use). */
+  readonly destroy: readonly string[];
+  /**
+   * Wanted set -> the temporary set the rules must use instead for now (a set that changes type
+   * or family cannot be swapped, and a set in use cannot be destroyed or renamed; the next round
+   * creates it anew and moves the rules back).
+   */
+  readonly renames: ReadonlyMap<string, string>;
+  readonly changes: SetChanges;
+}
+
+const maxelemFor = (n: number): number => (n <= DEFAULT_MAXELEM ? DEFAULT_MAXELEM : 2 ** Math.ceil(Math.log2(n * 2)));
+const createLine = (name: string, s: IpSetSpec): string => {
+  const maxelem = maxelemFor(s.entries.length);
+  return `create ${name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'}${maxelem === DEFAULT_MAXELEM ? '' : ` maxelem ${maxelem}`}`;
+};
+
+/**
+ * Sets of both families (one namespace in the kernel): new ones created and filled; existing ones
+ * get what is missing added (an entry whose nomatch flag differs is re-added: `-exist` changes the
+ * flag in place) before what is extra is deleted; a set too small is refilled aside and swapped in;
+ * a set of another type or family is replaced through a temporary set (SetPlan.renames). Sets
+ * of ours that are not wanted are listed for destruction.
+ */
+export function renderSets(want: readonly IpSetSpec[], have: ReadonlyMap<string, SetState>): SetPlan {
+  const creates: string[] = [];
+  const adds: string[] = [];
+  const dels: string[] = [];
+  const changes: SetChanges = { created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 };
+  const renames = new Map<string, string>();
+  const taken = new Set([...have.keys(), ...want.map((s) => s.name)]);
+  let n = 0;
+  const tempName = (): string => {
+    while (taken.has(`${SET_PREFIX}-tmp${n}`)) n++;
+    taken.add(`${SET_PREFIX}-tmp${n}`);
+    return `${SET_PREFIX}-tmp${n}`;
+  };
+  const fill = (name: string, s: IpSetSpec): void => {
+    creates.push(createLine(name, s), ...s.entries.map((e) => `add ${name} ${e}`));
+    changes.added += s.entries.length;
+  };
+  for (const s of want) {
+    const h = have.get(s.name);
+    if (!h) {
+      fill(s.name, s);
+      changes.created.push(s.name);
+    } else if (h.type !== s.type || h.family !== s.family) {
+      const tmp = tempName();
+      fill(tmp, s);
+      renames.set(s.name, tmp);
+      changes.retyped.push(s.name);
+    } else if (h.maxelem < s.entries.length) {
+      const tmp = tempName();
+      fill(tmp, s);
+      creates.push(`swap ${tmp} ${s.name}`, `destroy ${tmp}`);
+      changes.rebuilt.push(s.name);
+    } else {
+      const wanted = new Set(s.entries.map(entryKey));
+      const add = s.entries.filter((e) => h.entries.get(entryKey(e)) !== e);
+      const del = [...h.entries.keys()].filter((k) => !wanted.has(k));
+      adds.push(...add.map((e) => `add ${s.name} ${e}`));
+      dels.push(...del.map((k) => `del ${s.name} ${k}`));
+      changes.added += add.length;
+      changes.removed += del.length;
+      if (add.length + del.length > 0) changes.updated.push(s.name);
+    }
+  }
+  const wanted = new Set(want.map((s) => s.name));
+  const destroy = [...have.keys()].filter((name) => !wanted.has(name) || renames.has(name));
+  const lines = [...creates, ...adds, ...dels];
+  return { update: lines.length === 0 ? '' : `${lines.join('\n')}\n`, destroy, renames, changes };
+}
+
+/** `ipset restore` text destroying the given sets. */
+export const renderDestroy = (names: readonly string[]): string => (names.length === 0 ? '' : `${names.map((s) => `destroy ${s}`).join('\n')}\n`);
+
+/** The chains with set names replaced (SetPlan.renames). */
+export function renameSets(chains: readonly ChainSpec[], renames: ReadonlyMap<string, string>): ChainSpec[] {
+  if (renames.size === 0) return [...chains];
+  const swap = (rule: string): string => rule.replace(/(--match-set\s+)(\S+)/g, (all, flag: string, name: string) => (renames.has(name) ? `${flag}${renames.get(name)}` : all));
+  return chains.map((c) => ({ name: c.name, rules: c.rules.map(swap) }));
+}
+
+// ---- iptables ----
+
+export interface ChainChanges {
+  /** Chains that did not exist. */
+  readonly created: string[];
+  /** Existing chains whose rules differed, refilled. */
+  readonly rewritten: string[];
+  /** Chains of ours that are no longer wanted, flushed and deleted. */
+  readonly removed: string[];
+  /** Built-in chains that got their jump into ours. */
+  readonly hooked: string[];
+  /** Jumps into ours from other chains that were deleted (hooks no longer wanted, duplicates, strays). */
+  readonly unhooked: string[];
+}
+
+export interface ChainPlan {
+  /** `iptables-restore --noflush` text of one family, one commit ("" when nothing differs). */
+  readonly text: string;
+  readonly changes: ChainChanges;
+}
+
+/**
+ * One family's filter table made to match `want`, in one commit: changed chains are declared
+ * (which flushes them) and refilled, new ones created, hook jumps inserted at position 1 of
+ * FORWARD and INPUT; every other jump into our chains is deleted, and stale chains of ours are
+ * flushed and deleted last, when nothing refers to them any more. No chains wanted: everything
+ * of ours goes, hooks included.
+ */
+export function renderChains(want: readonly ChainSpec[], have: TableState): ChainPlan {
+  const changes: ChainChanges = { created: [], rewritten: [], removed: [], hooked: [], unhooked: [] };
+  const wantNames = new Set(want.map((c) => c.name));
+  const hooks = HOOKS.filter((h) => wantNames.has(h.to)).map((h) => ({ chain: h.from, rule: hookRule(h.to) }));
+  const kept = new Set<string>();
+  const deletes: string[] = [];
+  for (const ref of have.refs) {
+    const key = `${ref.chain} ${canonicalRule(ref.rule)}`;
+    if (!kept.has(key) && hooks.some((h) => `${h.chain} ${h.rule}` === key)) kept.add(key);
+    else {
+      deletes.push(`-D ${ref.chain} ${ref.rule}`);
+      changes.unhooked.push(ref.chain);
+    }
+  }
+  const inserts = hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => `-I ${h.chain} 1 ${h.rule}`);
+  changes.hooked.push(...hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => h.chain));
+  const refill: ChainSpec[] = [];
+  for (const c of want) {
+    const current = have.chains.get(c.name);
+    if (current === undefined) changes.created.push(c.name);
+    else if (current.length !== c.rules.length || c.rules.some((r, i) => canonicalRule(r) !== current[i])) changes.rewritten.push(c.name);
+    else continue;
+    refill.push(c);
+  }
+  changes.removed.push(...[...have.chains.keys()].filter((name) => !wantNames.has(name)));
+  if (refill.length + changes.removed.length + deletes.length + inserts.length === 0) return { text: '', changes };
+  const lines = [
+    '*filter',
+    ...[...refill.map((c) => c.name), ...changes.removed].map((name) => `:${name} - [0:0]`),
+    ...deletes,
+    ...refill.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`)),
+    ...inserts,
+    ...changes.removed.map((name) => `-X ${name}`),
+    'COMMIT',
+  ];
+  return { text: `${lines.join('\n')}\n`, changes };
+}

@@ -1,0 +1,348 @@
+// The policy kernel layer for real, dual-stack: a node namespace with a bridge and three pods on
+// it (bridged traffic goes through FORWARD: bridge-nf-call-iptables is on in the node), a
+// hand-written Ruleset that isolates p1 (ingress to TCP 80 only from a set's members), and TCP
+// connections with `gingham probe` proving each verdict. Then what the agent relies on: a set
+// change flips a verdict with no chain rewritten, a repeated sync changes nothing (counters and
+// set seeds unchanged), every rule shape the compiler writes reads back equal, hand-made damage
+// heals, a failed commit keeps the old rules, cleanup leaves nothing. Last, a timing figure.
+import { type ResultPromise, execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveTool } from '../kernel/exec.js';
+import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from '../agent/policy/apply.js';
+import type { ChainSpec, FamilyRuleset, IpSetSpec, Ruleset } from '../agent/policy/model.js';
+import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
+
+requirePrivileges();
+if (!resolveTool('ipset').startsWith('/')) throw new Error('privileged tests cannot run, missing: ipset (make deps)');
+
+type Fam = 4 | 6;
+const FAMILIES = [4, 6] as const;
+const POD_IP: Record<number, Record<Fam, string>> = {
+  1: { 4: '198.18.0.11', 6: 'fd42:18::11' },
+  2: { 4: '198.18.0.12', 6: 'fd42:18::12' },
+  3: { 4: '198.18.0.13', 6: 'fd42:18::13' },
+};
+const reject = (f: Fam): string => `-j REJECT --reject-with ${f === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`;
+const allowSet = (f: Fam): string => `gingham-np${f}-allow`;
+
+/** p1 isolated for ingress: TCP 80 from the members of the allow set, nothing else. */
+function isolateP1(f: Fam, allow: readonly number[], allowType: IpSetSpec['type'] = 'hash:ip', extra: Partial<FamilyRuleset> = {}): FamilyRuleset {
+  const sets: IpSetSpec[] = [
+    { name: allowSet(f), family: f, type: allowType, entries: allow.map((i) => POD_IP[i]![f]).sort() },
+    { name: `gingham-np${f}-isolated`, family: f, type: 'hash:ip', entries: [POD_IP[1]![f]] },
+  ];
+  const chains: ChainSpec[] = [
+    { name: 'GINGHAM-NP-FORWARD', rules: ['-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN', `-m set --match-set gingham-np${f}-isolated dst -j GINGHAM-NP-INGRESS`] },
+    { name: 'GINGHAM-NP-INPUT', rules: ['-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN'] },
+    {
+      name: 'GINGHAM-NP-INGRESS',
+      rules: [
+        '-j MARK --set-xmark 0x0/0x20000',
+        '-m comment --comment "test/web ingress" -j GINGHAM-NP-POL',
+        '-m mark --mark 0x20000/0x20000 -j RETURN',
+        '-m limit --limit 10/min -j LOG --log-prefix "gingham drop: "',
+        reject(f),
+      ],
+    },
+    { name: 'GINGHAM-NP-POL', rules: [`-p tcp -m set --match-set ${allowSet(f)} src -m tcp --dport 80 -j MARK --set-xmark 0x20000/0x20000`] },
+  ];
+  return { sets: [...sets, ...(extra.sets ?? [])], chains: [...chains, ...(extra.chains ?? [])] };
+}
+const both = (allow: readonly number[], allowType: IpSetSpec['type'] = 'hash:ip'): Ruleset => ({ 4: isolateP1(4, allow, allowType), 6: isolateP1(6, allow, allowType) });
+
+/** Every rule shape the compiler writes, in the text iptables prints back (render.ts lists them). */
+function shapes(f: Fam, sctp: boolean): FamilyRuleset {
+  const [a, b] = f === 4 ? ['198.18.0.11/32', '198.18.0.0/24'] : ['fd42:18::11/128', 'fd42:18::/64'];
+  const s1 = `gingham-np${f}-shape1`;
+  const s2 = `gingham-np${f}-shape2`;
+  const rules = [
+    `-s ${a} -j RETURN`,
+    `-d ${b} -j RETURN`,
+    `-s ${a} -d ${b} -p tcp -m tcp --dport 80 -j RETURN`,
+    `-p tcp -m comment --comment "x/y ingress rule 0" -m set --match-set ${s1} src -m set --match-set ${s2} dst -m tcp --dport 80 -j MARK --set-xmark 0x20000/0x20000`,
+    `-p udp -m comment --comment "x/y ingress rule 1" -m set --match-set ${s2} src -m udp --dport 80:90 -j MARK --set-xmark 0x20000/0x20000`,
+    '-p udp -j RETURN',
+    `-p tcp -m set --match-set ${s1} dst -m tcp --dport 8080 -j RETURN`,
+    ...(sctp ? ['-p sctp -m sctp --dport 80 -j RETURN', '-p sctp -j RETURN'] : []),
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+    '-m mark --mark 0x20000/0x20000 -j RETURN',
+    '-m comment --comment "x/y ingress" -j GINGHAM-NP-POL',
+    '-j MARK --set-xmark 0x0/0x20000',
+    '-m limit --limit 10/min -j LOG --log-prefix "gingham drop: "',
+    reject(f),
+    '-j RETURN',
+  ];
+  return {
+    sets: [
+      { name: s1, family: f, type: 'hash:ip', entries: [POD_IP[3]![f]] },
+      { name: s2, family: f, type: 'hash:net', entries: f === 4 ? ['198.18.0.0/16', '198.18.0.16/28 nomatch'] : ['fd42:18::/64', 'fd42:18::10/124 nomatch'] },
+    ],
+    chains: [{ name: 'GINGHAM-NP-SHAPES', rules }],
+  };
+}
+
+const noChanges = (r: PolicySyncResult): void => {
+  expect(r.failures).toEqual([]);
+  expect(r.restores).toBe(0);
+  for (const f of FAMILIES) expect(r.chains[f]).toEqual({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
+  expect(r.sets).toEqual({ created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 });
+};
+
+describe('policy kernel layer in a namespace', () => {
+  const c = new Cluster();
+  const servers: ResultPromise[] = [];
+  let applier: PolicyApplier;
+  let sctp = false;
+
+  const sh = (ns: string, cmd: string): Promise<string> => c.exec(ns, ['sh', '-c', cmd]);
+  /** Whether a TCP connection from pod `from` to pod `to` on `port` is answered. */
+  const reaches = async (from: number, to: number, port: number, f: Fam): Promise<boolean> => {
+    const host = f === 4 ? POD_IP[to]![4] : `[${POD_IP[to]![6]}]`;
+    const r = await c.sh(['ip', 'netns', 'exec', c.ns(`p${from}`), GINGHAM, 'probe', 'connect', `${host}:${port}`, '--timeout', '2000']);
+    return r.exitCode === 0;
+  };
+  /** Verdicts of p2 and p3 to p1 on 80 and 81, and of p1 to p3 on 80, per family. */
+  const matrix = async (): Promise<Record<string, boolean>> => {
+    const out: Record<string, boolean> = {};
+    const pairs: [number, number, number][] = [[2, 1, 80], [2, 1, 81], [3, 1, 80], [3, 1, 81], [1, 3, 80]];
+    await Promise.all(FAMILIES.flatMap((f) => pairs.map(async ([a, b, p]) => (out[`v${f} p${a}->p${b}:${p}`] = await reaches(a, b, p, f)))));
+    return Object.fromEntries(Object.entries(out).sort());
+  };
+  const expected = (allowed: number | undefined): Record<string, boolean> =>
+    Object.fromEntries(
+      FAMILIES.flatMap((f) => [
+        [`v${f} p1->p3:80`, true],
+        [`v${f} p2->p1:80`, allowed === undefined || allowed === 2],
+        [`v${f} p2->p1:81`, allowed === undefined],
+        [`v${f} p3->p1:80`, allowed === undefined || allowed === 3],
+        [`v${f} p3->p1:81`, allowed === undefined],
+      ]).sort(),
+    );
+  /** The filter table with counters (a rewritten chain starts again from zero) and our sets (a recreated set gets a new initval). */
+  const snapshot = async (): Promise<string> => {
+    const parts = await Promise.all([
+      sh('node', 'iptables-save -c -t filter'),
+      sh('node', 'ip6tables-save -c -t filter'),
+      sh('node', 'ipset save'),
+    ]);
+    return parts.join('').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  };
+  const ourState = async (): Promise<string> => (await snapshot()).split('\n').filter((l) => /GINGHAM-NP|gingham-np/.test(l)).join('\n');
+
+  beforeAll(async () => {
+    await c.addNamespace('node');
+    await sh('node', 'ip link add br0 type bridge && ip link set br0 up && ip addr add 198.18.0.1/24 dev br0 && ip addr add fd42:18::1/64 dev br0 nodad');
+    // Bridged pod-to-pod traffic goes through iptables FORWARD only with these on (per namespace).
+    await c.exec('node', ['sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']);
+    for (const i of [1, 2, 3]) {
+      await c.addNamespace(`p${i}`);
+      await c.exec('node', ['ip', 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c.ns(`p${i}`)]);
+      await c.exec('node', ['ip', 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
+      await sh(`p${i}`, `ip addr add ${POD_IP[i]![4]}/24 dev eth0 && ip addr add ${POD_IP[i]![6]}/64 dev eth0 nodad && ip link set eth0 up`);
+    }
+    for (const i of [1, 3]) servers.push(execa('ip', ['netns', 'exec', c.ns(`p${i}`), GINGHAM, 'probe', 'serve', '--tcp', '80,81'], { reject: false }));
+    for (let n = 0; n < 50 && !((await reaches(2, 1, 81, 6)) && (await reaches(2, 3, 80, 4))); n++) await new Promise((r) => setTimeout(r, 100));
+    applier = new PolicyApplier(c.ns('node'));
+    sctp = await sctpPortsSupported(c.ns('node'));
+  });
+  afterAll(async () => {
+    for (const s of servers) s.kill();
+    await Promise.all(servers);
+    await c.destroy();
+  });
+
+  it('before any policy every pair connects, in both families; the SCTP probe leaves nothing behind', async () => {
+    expect(await matrix()).toEqual(expected(undefined));
+    expect(await ourState()).toBe('');
+    console.log(`SCTP port matches accepted here: ${sctp}`);
+  });
+
+  it('isolates p1: only the set member reaches TCP 80, in both families; hooks at the top of FORWARD and INPUT', async () => {
+    const r = await applier.sync(both([2]));
+    expect(r.failures).toEqual([]);
+    for (const f of FAMILIES) {
+      expect(r.chains[f].created).toEqual(['GINGHAM-NP-FORWARD', 'GINGHAM-NP-INPUT', 'GINGHAM-NP-INGRESS', 'GINGHAM-NP-POL']);
+      expect(r.chains[f].hooked).toEqual(['FORWARD', 'INPUT']);
+    }
+    expect(r.sets.created).toHaveLength(4);
+    // One ipset restore, one iptables-restore per family.
+    expect(r.restores).toBe(3);
+    expect(await matrix()).toEqual(expected(2));
+    for (const tool of ['iptables', 'ip6tables']) {
+      expect((await c.exec('node', [tool, '-S', 'FORWARD'])).split('\n')[1]).toBe('-A FORWARD -m comment --comment gingham-policy -j GINGHAM-NP-FORWARD');
+      expect((await c.exec('node', [tool, '-S', 'INPUT'])).split('\n')[1]).toBe('-A INPUT -m comment --comment gingham-policy -j GINGHAM-NP-INPUT');
+    }
+  });
+
+  it('a second sync with the same ruleset execs only the reads: counters and sets untouched', async () => {
+    const before = await snapshot();
+    noChanges(await applier.sync(both([2])));
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('a set membership change flips the verdict with no iptables rewrite', async () => {
+    // Rules with their counters: a rewritten rule would start again from [0:0].
+    const counted = async (): Promise<string[]> => (await snapshot()).split('\n').filter((l) => l.startsWith('['));
+    const before = await counted();
+    expect(before.some((l) => l.includes('-j REJECT') && !l.startsWith('[0:0]'))).toBe(true);
+    const r = await applier.sync(both([3]));
+    expect(await counted()).toEqual(before);
+    expect(r.failures).toEqual([]);
+    expect(r.restores).toBe(1);
+    for (const f of FAMILIES) expect(r.chains[f]).toEqual({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
+    expect(r.sets).toMatchObject({ updated: [allowSet(4), allowSet(6)], added: 2, removed: 2 });
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('every rule shape the compiler writes reads back as written (iptables and ip6tables): the next sync rewrites nothing', async () => {
+    const want: Ruleset = {
+      4: isolateP1(4, [3], 'hash:ip', shapes(4, sctp)),
+      6: isolateP1(6, [3], 'hash:ip', shapes(6, sctp)),
+    };
+    const r = await applier.sync(want);
+    expect(r.failures).toEqual([]);
+    for (const f of FAMILIES) {
+      expect(r.chains[f].created).toEqual(['GINGHAM-NP-SHAPES']);
+      const saved = (await c.exec('node', [f === 4 ? 'iptables-save' : 'ip6tables-save', '-t', 'filter'])).split('\n');
+      for (const rule of want[f].chains.flatMap((ch) => ch.rules.map((x) => `-A ${ch.name} ${x}`))) expect(saved, `IPv${f}`).toContain(rule);
+    }
+    noChanges(await applier.sync(want));
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('a rule, a hook and a set entry deleted by hand come back on the next sync, and only they', async () => {
+    await sh('node', 'iptables -D GINGHAM-NP-INGRESS 5');
+    expect(await reaches(2, 1, 80, 4)).toBe(true);
+    await sh('node', `ip6tables -D FORWARD 1; ipset del ${allowSet(6)} ${POD_IP[3]![6]}`);
+    expect(await reaches(2, 1, 81, 6)).toBe(true);
+    const r = await applier.sync(both([3]));
+    expect(r.failures).toEqual([]);
+    expect(r.chains[4]).toMatchObject({ rewritten: ['GINGHAM-NP-INGRESS'], removed: ['GINGHAM-NP-SHAPES'], hooked: [] });
+    expect(r.chains[6]).toMatchObject({ rewritten: [], removed: ['GINGHAM-NP-SHAPES'], hooked: ['FORWARD'] });
+    expect(r.sets).toMatchObject({ updated: [allowSet(6)], added: 1, removed: 0 });
+    expect(r.sets.destroyed.sort()).toEqual(['gingham-np4-shape1', 'gingham-np4-shape2', 'gingham-np6-shape1', 'gingham-np6-shape2']);
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('a stale chain of ours, the jump to it and the set it uses are removed in one pass', async () => {
+    await sh(
+      'node',
+      'ipset create gingham-np4-old hash:ip && iptables -N GINGHAM-NP-OLD && iptables -A GINGHAM-NP-OLD -m set --match-set gingham-np4-old src -j RETURN && iptables -I GINGHAM-NP-FORWARD 1 -j GINGHAM-NP-OLD',
+    );
+    const r = await applier.sync(both([3]));
+    expect(r.failures).toEqual([]);
+    expect(r.chains[4]).toMatchObject({ rewritten: ['GINGHAM-NP-FORWARD'], removed: ['GINGHAM-NP-OLD'] });
+    expect(r.sets.destroyed).toEqual(['gingham-np4-old']);
+    expect(await ourState()).not.toMatch(/GINGHAM-NP-OLD|gingham-np4-old/);
+    noChanges(await applier.sync(both([3])));
+  });
+
+  it('a set that changes type is replaced in one sync, through a temporary set, verdicts kept', async () => {
+    const r = await applier.sync(both([3], 'hash:net'));
+    expect(r.failures).toEqual([]);
+    expect(r.sets.retyped).toEqual([allowSet(4), allowSet(6)]);
+    const sets = await c.exec('node', ['ipset', 'save']);
+    expect(sets).toMatch(new RegExp(`create ${allowSet(4)} hash:net family inet `));
+    expect(sets).toMatch(new RegExp(`create ${allowSet(6)} hash:net family inet6 `));
+    expect(sets).not.toContain('gingham-np-tmp');
+    expect(await matrix()).toEqual(expected(3));
+    noChanges(await applier.sync(both([3], 'hash:net')));
+  });
+
+  it('a set beyond ipset\'s default maxelem is filled aside and swapped in', async () => {
+    // 70,000 addresses from 198.18.128.0 on, clear of the pods' 198.18.0.0/24.
+    const filler = Array.from({ length: 70_000 }, (_, i) => {
+      const v = 0xc6128000 + i;
+      return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+    });
+    const base = isolateP1(4, [3], 'hash:net');
+    const big: FamilyRuleset = { ...base, sets: base.sets.map((s) => (s.name === allowSet(4) ? { ...s, entries: [...s.entries, ...filler] } : s)) };
+    const r = await applier.sync({ 4: big, 6: isolateP1(6, [3], 'hash:net') });
+    expect(r.failures).toEqual([]);
+    expect(r.sets.rebuilt).toEqual([allowSet(4)]);
+    expect(await c.exec('node', ['ipset', 'save', allowSet(4)])).toMatch(/maxelem 262144/);
+    expect(await matrix()).toEqual(expected(3));
+    const back = await applier.sync(both([3], 'hash:net'));
+    expect(back.failures).toEqual([]);
+    expect(back.sets.removed).toBe(70_000);
+  });
+
+  it('a commit that fails keeps the previous rules in force and is reported; the other family still commits', async () => {
+    const rules = async (f: Fam): Promise<string[]> => (await c.exec('node', [f === 4 ? 'iptables-save' : 'ip6tables-save', '-t', 'filter'])).split('\n').filter((l) => l.includes('GINGHAM-NP'));
+    const before = await rules(4);
+    const withRule = (fr: FamilyRuleset, chain: string, edit: (rules: readonly string[]) => string[]): FamilyRuleset => ({
+      ...fr,
+      chains: fr.chains.map((ch) => (ch.name === chain ? { ...ch, rules: edit(ch.rules) } : ch)),
+    });
+    // IPv4: a rule no iptables takes; IPv6: another member, and port 81 instead of 80.
+    const v6 = withRule(isolateP1(6, [2], 'hash:net'), 'GINGHAM-NP-POL', (rs) => rs.map((x) => x.replace('--dport 80', '--dport 81')));
+    const broken: Ruleset = { 4: withRule(isolateP1(4, [3], 'hash:net'), 'GINGHAM-NP-INGRESS', (rs) => ['-m nosuchmatch --nosuchoption -j RETURN', ...rs]), 6: v6 };
+    const r = await applier.sync(broken);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]).toMatchObject({ step: 'iptables', family: 4 });
+    expect(r.failures[0]!.error).toMatch(/nosuchmatch/);
+    expect(r.chains[4].rewritten).toEqual([]);
+    expect(r.chains[6].rewritten).toEqual(['GINGHAM-NP-POL']);
+    expect(await rules(4)).toEqual(before);
+    expect(await reaches(3, 1, 80, 4)).toBe(true);
+    expect(await reaches(2, 1, 80, 4)).toBe(false);
+    expect(await reaches(2, 1, 81, 6)).toBe(true);
+    expect(await reaches(2, 1, 80, 6)).toBe(false);
+    expect(await reaches(3, 1, 81, 6)).toBe(false);
+    // Without the bad rule IPv4 has nothing left to do: its old rules were the wanted ones.
+    noChanges(await applier.sync({ 4: isolateP1(4, [3], 'hash:net'), 6: v6 }));
+  });
+
+  it('cleanup leaves no chain, hook or set of ours; every pair connects again', async () => {
+    const r = await applier.cleanup();
+    expect(r.failures).toEqual([]);
+    for (const f of FAMILIES) {
+      expect(r.chains[f].removed.sort()).toEqual(['GINGHAM-NP-FORWARD', 'GINGHAM-NP-INGRESS', 'GINGHAM-NP-INPUT', 'GINGHAM-NP-POL']);
+      expect(r.chains[f].unhooked.sort()).toEqual(['FORWARD', 'INPUT']);
+    }
+    expect(await ourState()).toBe('');
+    expect(await snapshot()).not.toMatch(/gingham/i);
+    expect(await matrix()).toEqual(expected(undefined));
+    noChanges(await applier.cleanup());
+  });
+});
+
+describe('policy kernel layer timing (a figure, not a benchmark)', () => {
+  const c = new Cluster();
+  afterAll(() => c.destroy());
+
+  it('500 sets of 20 entries and 5,000 rules in one family: first sync, no-op sync, one entry changed', async () => {
+    await c.addNamespace('bench');
+    const applier = new PolicyApplier(c.ns('bench'));
+    const sets: IpSetSpec[] = Array.from({ length: 500 }, (_, i) => ({
+      name: `gingham-np4-b${i}`,
+      family: 4,
+      type: 'hash:ip',
+      entries: Array.from({ length: 20 }, (_, j) => `198.19.${i >> 1}.${(i & 1) * 100 + j + 1}`).sort(),
+    }));
+    const policyChains: ChainSpec[] = Array.from({ length: 500 }, (_, i) => ({
+      name: `GINGHAM-NP-P${i}`,
+      rules: Array.from({ length: 9 }, (_, j) => `-p tcp -m comment --comment "ns/p${i} ingress rule ${j}" -m set --match-set gingham-np4-b${(i + j) % 500} src -m tcp --dport ${80 + j} -j MARK --set-xmark 0x20000/0x20000`),
+    }));
+    const dispatch: ChainSpec = { name: 'GINGHAM-NP-FORWARD', rules: policyChains.map((p, i) => `-d 198.18.${i >> 8}.${i & 255}/32 -j ${p.name}`) };
+    const want = (s: IpSetSpec[]): Ruleset => ({ 4: { sets: s, chains: [dispatch, ...policyChains] }, 6: { sets: [], chains: [] } });
+    const rules = dispatch.rules.length + policyChains.reduce((n, p) => n + p.rules.length, 0);
+
+    const first = await applier.sync(want(sets));
+    expect(first.failures).toEqual([]);
+    expect(first.restores).toBe(2);
+    const noop = await applier.sync(want(sets));
+    noChanges(noop);
+    const changed = sets.map((s, i) => (i === 7 ? { ...s, entries: [...s.entries.slice(1), '198.19.250.1'].sort() } : s));
+    const one = await applier.sync(want(changed));
+    expect(one.failures).toEqual([]);
+    expect(one.restores).toBe(1);
+    expect(one.sets).toMatchObject({ updated: ['gingham-np4-b7'], added: 1, removed: 1 });
+    const ms = (r: PolicySyncResult): string =>
+      `${r.timings.totalMs.toFixed(0)} ms (read ${r.timings.readMs.toFixed(0)}, render ${r.timings.renderMs.toFixed(0)}, ipset ${r.timings.ipsetMs.toFixed(0)}, iptables ${r.timings.iptablesMs.toFixed(0)}; ${r.restores} restores)`;
+    console.log(`policy sync, ${sets.length} sets x 20 entries, ${rules} rules in ${policyChains.length + 1} chains (IPv4):\n  first:       ${ms(first)}\n  no-op:       ${ms(noop)}\n  one entry:   ${ms(one)}`);
+    const cleaned = await applier.cleanup();
+    expect(cleaned.failures).toEqual([]);
+    expect(cleaned.sets.destroyed).toHaveLength(500);
+  });
+});
