@@ -25,6 +25,11 @@ describe('parseAgentArgs', () => {
     expect(() => parseAgentArgs(['--cluster-cidr', '198.18.128.0'], { NODE_NAME: 'w1' })).toThrow(/is not a CIDR/);
   });
 
+  it('--cleanup, alone', () => {
+    expect(parseAgentArgs(['--cleanup'], {})).toEqual({ kind: 'cleanup' });
+    expect(() => parseAgentArgs(['--cleanup', '--node-name', 'n1'], {})).toThrow(/--cleanup takes no other flag/);
+  });
+
   it('install-cni with and without --cni-bin-dir', () => {
     expect(parseAgentArgs(['install-cni'], {})).toEqual({ kind: 'install-cni', cniBinDir: '/opt/cni/bin' });
     expect(parseAgentArgs(['install-cni', '--cni-bin-dir', '/host/opt/cni/bin'], {})).toEqual({ kind: 'install-cni', cniBinDir: '/host/opt/cni/bin' });

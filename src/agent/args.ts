@@ -23,6 +23,11 @@ export const AGENT_USAGE = `usage:
                        either, every node's podCIDR counts as the cluster's
   gingham agent install-cni [--cni-bin-dir DIR]
       Copy this binary to DIR/gingham atomically (default ${DEFAULT_CNI_BIN_DIR}).
+  gingham agent --cleanup
+      Remove everything the agent made on this node: the NetworkPolicy chains (GINGHAM-NP*) and
+      ipsets (gingham-np*), the masquerade and service-guard chains, the VXLAN devices, and the
+      routes and rules with protocol/priority 199. Pods lose their connectivity to other nodes:
+      run it after removing the DaemonSet (uninstall), not beside a running agent.
 `;
 
 export class UsageError extends Error {
@@ -43,7 +48,7 @@ export interface RunOptions {
   clusterCIDRs: string[];
 }
 
-export type AgentCommand = { kind: 'help' } | RunOptions | { kind: 'install-cni'; cniBinDir: string };
+export type AgentCommand = { kind: 'help' } | RunOptions | { kind: 'install-cni'; cniBinDir: string } | { kind: 'cleanup' };
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -88,6 +93,10 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     const dir = f.get('cni-bin-dir') ?? DEFAULT_CNI_BIN_DIR;
     if (dir === '') throw new UsageError('--cni-bin-dir must not be empty');
     return { kind: 'install-cni', cniBinDir: dir };
+  }
+  if (argv.includes('--cleanup')) {
+    if (argv.length > 1) throw new UsageError('--cleanup takes no other flag');
+    return { kind: 'cleanup' };
   }
   const f = flags(argv, ['config', 'kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr']);
   const nodeName = f.get('node-name') ?? env['NODE_NAME'] ?? '';

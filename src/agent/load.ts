@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as sea from 'node:sea';
 import { compileFunction } from 'node:vm';
-import type { runAgent } from './main.js';
+import type { runAgent, runPolicyCli } from './main.js';
 
 export const AGENT_ASSET = 'agent.cjs';
 
@@ -17,14 +17,19 @@ function agentSource(): { code: string; filename: string } {
   return { code: readFileSync(filename, 'utf8'), filename };
 }
 
-/** Evaluate the agent bundle as a CommonJS module and return its entry point. */
-export function loadAgent(): typeof runAgent {
+/** The agent bundle's entry points: the agent itself, and the CLI commands that need its client. */
+export interface AgentEntries {
+  runAgent: typeof runAgent;
+  runPolicyCli: typeof runPolicyCli;
+}
+
+/** Evaluate the agent bundle as a CommonJS module and return its entry points. */
+export function loadAgent(): AgentEntries {
   const { code, filename } = agentSource();
   const module = { exports: {} as Record<string, unknown> };
   const fn = compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
   // The bundle needs only Node's built-in modules; a require rooted at the bundle finds them.
   fn(module.exports, createRequire(filename), module, filename, dirname(filename));
-  const entry = module.exports['runAgent'];
-  if (typeof entry !== 'function') throw new Error(`${AGENT_ASSET} has no runAgent export`);
-  return entry as typeof runAgent;
+  for (const name of ['runAgent', 'runPolicyCli']) if (typeof module.exports[name] !== 'function') throw new Error(`${AGENT_ASSET} has no ${name} export`);
+  return module.exports as unknown as AgentEntries;
 }

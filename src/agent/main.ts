@@ -3,15 +3,29 @@
 // ~17 ms to every CNI call if it were part of the plugin's script.
 import { AGENT_USAGE, type RunOptions, UsageError, parseAgentArgs } from './args.js';
 import { type AgentConfig, loadConfig } from './config.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_DATA_DIR } from '../ipam/config.js';
+import { cleanupNode } from './cleanup.js';
 import { installCni } from './install.js';
 import { type Logger, errorText, stderrLogger } from './log.js';
 import { nodeKernel } from './network/kernel.js';
+import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './policy/apply.js';
+import { watchReservations } from './policy/local-pods.js';
+import { PolicyReconciler, type SyncOutcome } from './policy/reconcile.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import { AGENT_STATE_PATH } from './state.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
+import { KubernetesPolicySource } from './sources/policy-source.js';
+
+export { runPolicyCli } from './policy/explain-cli.js';
 
 /** After SIGTERM, give a pass in progress this long, then exit whatever still holds the loop. */
 const EXIT_GRACE_MS = 5000;
+/**
+ * Policy events are coalesced for this long: short, since a new pod's isolation waits on it, but
+ * long enough that a burst (a namespace of pods relabelled) makes one pass.
+ */
+const POLICY_DEBOUNCE_MS = 10;
 
 /**
  * node-fetch 2 (under client-node 1.x) calls url.parse() on every request; Node 24 then prints
@@ -50,6 +64,8 @@ export async function runAgent(argv: string[]): Promise<number> {
         stderrLogger('error', 'install-cni failed', { error: errorText(e) });
         return 1;
       }
+    case 'cleanup':
+      return cleanupNode(nodeKernel(), new PolicyApplier(), stderrLogger);
     case 'run':
       return runLoop(cmd, stderrLogger);
   }
@@ -65,8 +81,10 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   }
   if (opts.clusterCIDRs.length > 0) config.clusterCIDRs = opts.clusterCIDRs;
   let source: KubernetesNodes;
+  let kc: KubeConfig;
   try {
-    source = new KubernetesNodes(loadKubeConfig(opts.kubeconfig), () => loop.trigger(), log);
+    kc = loadKubeConfig(opts.kubeconfig);
+    source = new KubernetesNodes(kc, () => loop.trigger(), log);
   } catch (e) {
     log('error', 'cannot reach the Kubernetes API: no usable kubeconfig', { error: errorText(e) });
     return 1;
@@ -77,15 +95,72 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve(sig));
   });
   log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config });
+  const policy = await startPolicy(opts, config, kc, log);
   // Passes before the first list do nothing (no snapshot yet); not awaiting the list keeps SIGTERM
   // effective while the API server is unreachable.
   loop.start(opts.resyncMs);
   void source.start();
   const sig = await signalled;
   log('info', 'stopping', { signal: sig });
-  // Routes, the overlay, masquerade and the conflist stay: pods keep their network while the agent
-  // is restarted or upgraded, and the next agent finds them matching and changes nothing.
+  // Routes, the overlay, masquerade, the policy rules and the conflist stay: pods keep their
+  // network and their isolation while the agent is restarted or upgraded, and the next agent finds
+  // them matching and changes nothing.
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
-  await Promise.all([source.stop(), loop.stop()]);
+  await Promise.all([source.stop(), loop.stop(), policy.stop()]);
   return 0;
+}
+
+const outcome = (r: PolicySyncResult): SyncOutcome => {
+  const changes: string[] = [];
+  for (const f of [4, 6] as const) for (const [what, chains] of Object.entries(r.chains[f])) for (const c of chains) changes.push(`${what} ${c}/${f}`);
+  for (const [what, sets] of Object.entries(r.sets)) if (Array.isArray(sets)) for (const s of sets) changes.push(`set ${what} ${s}`);
+  if (r.sets.added + r.sets.removed > 0) changes.push(`set entries +${r.sets.added} -${r.sets.removed}`);
+  return { changes, failures: r.failures.map((f) => `${f.step}${f.family ? ` (IPv${f.family})` : ''}: ${f.error}`) };
+};
+
+/**
+ * NetworkPolicy: its own source, loop and kernel layer, so a policy or pod event is in force within
+ * milliseconds whatever the network pass is doing. With `networkPolicy: false` in the config, what
+ * an earlier agent enforced is removed and nothing is watched.
+ */
+async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  const applier = new PolicyApplier();
+  if (!config.networkPolicy) {
+    const r = await applier.cleanup();
+    if (r.restores > 0) log('info', 'networkPolicy is off: removed the policy rules of an earlier agent', { ...outcome(r) });
+    return { stop: async () => undefined };
+  }
+  const sctpPorts = await sctpPortsSupported();
+  if (!sctpPorts) log('warn', 'iptables cannot match SCTP ports here: SCTP rules with ports allow nothing (the pods they select stay isolated)');
+  const source = new KubernetesPolicySource(kc, () => loop.trigger(), log);
+  const reconciler = new PolicyReconciler({
+    nodeName: opts.nodeName,
+    inputs: () => {
+      for (const p of source.newProblems()) log('warn', 'NetworkPolicy not enforced as written', { problem: p });
+      return source.snapshot();
+    },
+    sync: async (want) => outcome(await applier.sync(want)),
+    sctpPorts,
+    logDrops: config.policyLogDrops,
+    ipamDataDir: DEFAULT_DATA_DIR,
+    log,
+  });
+  const loop = new ReconcileLoop(reconciler, log, POLICY_DEBOUNCE_MS);
+  // Our IPAM tells this node's new pods' addresses before the API does (local-pods.ts). The data
+  // dir appears with the first pod; until it does (or if it goes), each resync tries again.
+  let unwatch: (() => void) | undefined;
+  const watchIpam = (): void => {
+    unwatch ??= watchReservations(DEFAULT_DATA_DIR, () => loop.trigger(), () => (unwatch = undefined));
+  };
+  watchIpam();
+  const rewatch = setInterval(watchIpam, opts.resyncMs);
+  loop.start(opts.resyncMs);
+  void source.start();
+  return {
+    stop: async () => {
+      clearInterval(rewatch);
+      unwatch?.();
+      await Promise.all([source.stop(), loop.stop()]);
+    },
+  };
 }

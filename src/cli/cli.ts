@@ -16,6 +16,9 @@ Commands:
   gingham ipam [--data-dir DIR] [NET]            reservations per network (default DIR ${DEFAULT_DATA_DIR})
   gingham agent [FLAGS]                          the node agent: overlay or routes, masquerade, conflist
   gingham inspect [--json]                       the agent's plan for this node and whether the kernel matches
+  gingham policy explain --from A --to B --port 80/TCP
+                                                 whether NetworkPolicies let A reach B, and which rule decides
+  gingham agent --cleanup                        remove everything the agent made on this node
   gingham agent install-cni [--cni-bin-dir DIR]  copy this binary into the CNI bin dir
   gingham probe serve --tcp P,.. --udp P,..      answer each connection/datagram with "from ADDR"
   gingham probe connect HOST:PORT/tcp|udp        print a probe server's answer (exit 1: none)
@@ -63,17 +66,19 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stdout.write(ipamTable(join(dataDir), pos[0]));
       return 0;
     }
-    case 'agent': {
-      // The agent is a bundle of its own, loaded only here: see src/agent/load.ts.
+    case 'agent':
+    case 'policy': {
+      // The agent (and `policy`, which reads the cluster with its client) is a bundle of its own,
+      // loaded only here: see src/agent/load.ts.
       const { loadAgent } = await import('../agent/load.js');
-      let runAgent;
+      let entries;
       try {
-        runAgent = loadAgent();
+        entries = loadAgent();
       } catch (e) {
         process.stderr.write(`gingham: cannot load the agent: ${(e as Error).message}\n`);
         return 1;
       }
-      return runAgent(rest);
+      return cmd === 'agent' ? entries.runAgent(rest) : entries.runPolicyCli(rest);
     }
     case 'inspect': {
       const { runInspect } = await import('./inspect.js');
