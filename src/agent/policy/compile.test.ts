@@ -95,6 +95,9 @@ describe('ruleset', () => {
     expect(chain(ruleset, 4, names.policyChain('x/deny', 'ingress'))!.rules).toEqual([]);
     expect(chain(ruleset, 6, INGRESS_CHAIN)!.rules).toEqual([`-d fd42:18:8001::2/128 -m comment --comment "x/a ingress" -j ${names.podChain(xa, 'ingress')}`]);
     expect(chain(ruleset, 6, names.podChain(xa, 'ingress'))!.rules.at(-1)).toBe('-j REJECT --reject-with icmp6-port-unreachable');
+    // IPv6 neighbour discovery passes before any pod is judged; IPv4 has ARP, outside iptables.
+    expect(chain(ruleset, 6, 'GINGHAM-NP-FORWARD')!.rules.filter((r) => r.includes('--icmpv6-type'))).toHaveLength(4);
+    expect(chain(ruleset, 4, 'GINGHAM-NP-FORWARD')!.rules).toEqual(['-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN', '-j GINGHAM-NP-EGRESS', '-j GINGHAM-NP-INGRESS']);
   });
 
   it('a rule with peers and ports: one mark rule per peer and port, a set per peer', () => {

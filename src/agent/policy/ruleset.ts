@@ -2,8 +2,9 @@
 // filter chains per family. The shape (README: NetworkPolicy) keeps the rule count growing with
 // policies, not with pods x policies:
 //
-//   FORWARD -> GINGHAM-NP-FORWARD   replies pass; then the egress, then the ingress dispatch
-//   INPUT   -> GINGHAM-NP-INPUT     replies pass; then the egress dispatch (a pod to its node)
+//   FORWARD -> GINGHAM-NP-FORWARD   replies (and IPv6 neighbour discovery) pass; then the egress,
+//                                   then the ingress dispatch
+//   INPUT   -> GINGHAM-NP-INPUT     the same, with the egress dispatch only (a pod to its node)
 //   GINGHAM-NP-EGRESS / -INGRESS    one jump per isolated local pod, by its address
 //   GINGHAM-NPE-/NPI-<pod>          clear the allow mark, jump to each policy that isolates the
 //                                   pod, RETURN if one marked the packet, else (log and) REJECT
@@ -41,6 +42,12 @@ const SET_ALLOW = `-j MARK --set-xmark ${MARK}/${MARK}`;
 const CLEAR_ALLOW = `-j MARK --set-xmark 0x0/${MARK}`;
 const IF_ALLOWED_RETURN = `-m mark --mark ${MARK}/${MARK} -j RETURN`;
 const REPLIES_RETURN = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
+/**
+ * IPv6 needs neighbour discovery to work at all, between pods on the bridge (br_netfilter shows it
+ * to FORWARD) and to the node: router solicitation and advertisement, neighbour solicitation and
+ * advertisement always pass (ARP, its IPv4 counterpart, never reaches iptables).
+ */
+const NDP_RETURN = [133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j RETURN`);
 /** LOG prefixes are cut by the kernel at 29 characters. */
 const LOG_PREFIX_MAX = 29;
 
@@ -198,9 +205,10 @@ export function buildRuleset(resolved: readonly ResolvedPolicy[], opts: RulesetO
       }
     }
     if (dispatch.ingress.length + dispatch.egress.length === 0) return { sets: [], chains: [] };
+    const always = family === 6 ? [REPLIES_RETURN, ...NDP_RETURN] : [REPLIES_RETURN];
     const chains: ChainSpec[] = [
-      { name: FORWARD_CHAIN, rules: [REPLIES_RETURN, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
-      { name: INPUT_CHAIN, rules: [REPLIES_RETURN, `-j ${EGRESS_CHAIN}`] },
+      { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
+      { name: INPUT_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`] },
       { name: EGRESS_CHAIN, rules: dispatch.egress },
       { name: INGRESS_CHAIN, rules: dispatch.ingress },
       ...podChains,
