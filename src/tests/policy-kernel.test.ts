@@ -176,7 +176,9 @@ describe('policy kernel layer in a namespace', () => {
 
   it('a second sync with the same ruleset execs only the reads: counters and sets untouched', async () => {
     const before = await snapshot();
-    noChanges(await applier.sync(both([2])));
+    const r = await applier.sync(both([2]));
+    noChanges(r);
+    expect(r.reads).toBe(3);
     expect(await snapshot()).toBe(before);
   });
 
@@ -191,6 +193,21 @@ describe('policy kernel layer in a namespace', () => {
     expect(r.restores).toBe(1);
     for (const f of FAMILIES) expect(r.chains[f]).toEqual({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
     expect(r.sets).toMatchObject({ updated: [allowSet(4), allowSet(6)], added: 2, removed: 2 });
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('a sync that trusts the last state execs only the change; what it cannot see waits for the next sync that reads', async () => {
+    const r = await applier.sync(both([2]), { read: false });
+    expect([r.failures, r.reads, r.restores]).toEqual([[], 0, 1]);
+    expect(await matrix()).toEqual(expected(2));
+    await sh('node', `ipset del ${allowSet(4)} ${POD_IP[2]![4]}`);
+    const blind = await applier.sync(both([2]), { read: false });
+    expect([blind.reads, blind.restores]).toEqual([0, 0]);
+    expect(await reaches(2, 1, 80, 4)).toBe(false);
+    const healed = await applier.sync(both([2]));
+    expect(healed.sets).toMatchObject({ updated: [allowSet(4)], added: 1, removed: 0 });
+    expect(await reaches(2, 1, 80, 4)).toBe(true);
+    expect((await applier.sync(both([3]), { read: false })).failures).toEqual([]);
     expect(await matrix()).toEqual(expected(3));
   });
 
@@ -338,9 +355,11 @@ describe('policy kernel layer timing (a figure, not a benchmark)', () => {
     expect(one.failures).toEqual([]);
     expect(one.restores).toBe(1);
     expect(one.sets).toMatchObject({ updated: ['gingham-np4-b7'], added: 1, removed: 1 });
+    const trusted = await applier.sync(want(sets), { read: false });
+    expect([trusted.failures, trusted.reads, trusted.restores]).toEqual([[], 0, 1]);
     const ms = (r: PolicySyncResult): string =>
       `${r.timings.totalMs.toFixed(0)} ms (read ${r.timings.readMs.toFixed(0)}, render ${r.timings.renderMs.toFixed(0)}, ipset ${r.timings.ipsetMs.toFixed(0)}, iptables ${r.timings.iptablesMs.toFixed(0)}; ${r.restores} restores)`;
-    console.log(`policy sync, ${sets.length} sets x 20 entries, ${rules} rules in ${policyChains.length + 1} chains (IPv4):\n  first:       ${ms(first)}\n  no-op:       ${ms(noop)}\n  one entry:   ${ms(one)}`);
+    console.log(`policy sync, ${sets.length} sets x 20 entries, ${rules} rules in ${policyChains.length + 1} chains (IPv4):\n  first:       ${ms(first)}\n  no-op:       ${ms(noop)}\n  one entry:   ${ms(one)}\n  one entry, trusting the last state: ${ms(trusted)}`);
     const cleaned = await applier.cleanup();
     expect(cleaned.failures).toEqual([]);
     expect(cleaned.sets.destroyed).toHaveLength(500);

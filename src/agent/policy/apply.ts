@@ -22,7 +22,9 @@ import {
   renderChains,
   renderDestroy,
   renderSets,
+  setsAfter,
   setsOf,
+  tableAfter,
 } from './render.js';
 
 export interface PolicyFailure {
@@ -40,6 +42,8 @@ export interface PolicySyncResult {
   readonly chains: Record<Family, ChainChanges>;
   readonly sets: SetChanges;
   readonly failures: PolicyFailure[];
+  /** Execs that read the kernel (3 a round; 0 when the last sync's state was trusted). */
+  reads: number;
   /** Execs that changed the kernel (restores); 0 when it already matched. */
   restores: number;
   readonly timings: { readMs: number; renderMs: number; ipsetMs: number; iptablesMs: number; destroyMs: number; totalMs: number };
@@ -55,6 +59,7 @@ function emptyResult(): PolicySyncResult {
     chains: { 4: noChainChanges(), 6: noChainChanges() },
     sets: { created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 },
     failures: [],
+    reads: 0,
     restores: 0,
     timings: { readMs: 0, renderMs: 0, ipsetMs: 0, iptablesMs: 0, destroyMs: 0, totalMs: 0 },
   };
@@ -75,10 +80,18 @@ interface KernelState {
   readonly sets: Map<string, SetState>;
 }
 
+/** The kernel once a sync to `want` has fully succeeded; `last`: the state that sync started from. */
+const stateAfter = (want: Ruleset, last: KernelState | undefined): KernelState => ({
+  tables: { 4: tableAfter(want[4].chains), 6: tableAfter(want[6].chains) },
+  sets: setsAfter([...want[4].sets, ...want[6].sets], last?.sets ?? new Map()),
+});
+
 export class PolicyApplier {
   private readonly wrap: IpPrefix;
   /** The sync in progress: the next one starts after it (syncNow never rejects). */
   private last: Promise<unknown> = Promise.resolve();
+  /** The kernel as the last fully successful sync left it (during a sync: as it read it); undefined after a failure. */
+  private known: KernelState | undefined;
 
   /** netns: a named network namespace (tests); the agent works in its own. */
   constructor(netns?: string) {
@@ -86,14 +99,14 @@ export class PolicyApplier {
   }
 
   /**
-   * Both filter tables and our sets, read concurrently (three execs). A family whose table cannot
-   * be read (a kernel without IPv6) counts as empty when nothing is wanted in it.
+   * Both filter tables and our sets, read concurrently (three execs). A family the kernel lacks
+   * (no IPv6: "not supported", "table does not exist") counts as empty when nothing is wanted in it.
    */
   private async read(want: Ruleset): Promise<KernelState> {
-    const save = async (argv: string[], optional: boolean): Promise<string> => {
+    const save = async (argv: string[], mayLack: boolean): Promise<string> => {
       const r = await run([...this.wrap, ...argv]);
       if (r.code === 0) return r.stdout;
-      if (optional) return '';
+      if (mayLack && /not supported|does not exist|insmod/i.test(r.stderr)) return '';
       throw new KernelReadError(`${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
     };
     const unused = (f: Family): boolean => want[f].chains.length === 0 && want[f].sets.length === 0;
@@ -110,14 +123,20 @@ export class PolicyApplier {
   /**
    * Make the kernel match `want`. Usually one round; a set that must change type or family takes
    * two (the rules use a temporary set in between, see renderSets). Calls run one at a time.
+   *
+   * `read: false` trusts the state the previous successful sync left instead of reading it: for
+   * event-driven updates, where the reads would cost more than the change. What someone else
+   * changed meanwhile is then neither seen nor healed until the next sync that reads (the
+   * periodic resync); a restore that fails on such a difference is reported as usual and makes
+   * the next sync read.
    */
-  sync(want: Ruleset): Promise<PolicySyncResult> {
-    const next = this.last.then(() => this.syncNow(want));
+  sync(want: Ruleset, opts: { read?: boolean } = {}): Promise<PolicySyncResult> {
+    const next = this.last.then(() => this.syncNow(want, opts.read ?? true));
     this.last = next;
     return next;
   }
 
-  private async syncNow(want: Ruleset): Promise<PolicySyncResult> {
+  private async syncNow(want: Ruleset, read: boolean): Promise<PolicySyncResult> {
     const start = performance.now();
     const result = emptyResult();
     let wanted: Ruleset | undefined;
@@ -129,13 +148,14 @@ export class PolicyApplier {
     result.timings.renderMs += performance.now() - start;
     try {
       for (let round = 0; wanted && round < 2; round++) {
-        const again = await this.round(wanted, result);
+        const again = await this.round(wanted, result, read || round > 0);
         if (!again || result.failures.length > 0) break;
       }
     } catch (e) {
       // A tool that cannot be started at all (run rejects): the kernel is as the last exec left it.
       result.failures.push({ step: 'exec', error: (e as Error).message });
     }
+    this.known = wanted && result.failures.length === 0 ? stateAfter(wanted, this.known) : undefined;
     result.timings.totalMs = performance.now() - start;
     return result;
   }
@@ -146,7 +166,7 @@ export class PolicyApplier {
   }
 
   /** One read-render-apply pass; true when a second is needed (temporary sets in use). */
-  private async round(want: Ruleset, result: PolicySyncResult): Promise<boolean> {
+  private async round(want: Ruleset, result: PolicySyncResult, read: boolean): Promise<boolean> {
     const t = result.timings;
     let mark = performance.now();
     const lap = (): number => {
@@ -155,12 +175,16 @@ export class PolicyApplier {
       mark = now;
       return ms;
     };
-    let have: KernelState;
-    try {
-      have = await this.read(want);
-    } catch (e) {
-      result.failures.push({ step: 'read', error: (e as Error).message });
-      return false;
+    let have = read ? undefined : this.known;
+    if (!have) {
+      result.reads += 3;
+      try {
+        have = await this.read(want);
+      } catch (e) {
+        result.failures.push({ step: 'read', error: (e as Error).message });
+        return false;
+      }
+      this.known = have;
     }
     t.readMs += lap();
     const setPlan = renderSets([...want[4].sets, ...want[6].sets], have.sets);

@@ -142,13 +142,29 @@ export function parseIptablesSave(text: string): TableState {
 /** A dotted quad as formatIp prints it (no leading zeros, each part <= 255). */
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/**
+ * Entries already brought into form, by set type, family and text: IPv6 addresses and CIDRs take
+ * BigInt parsing, and the same entries come back on every sync. Emptied when it grows too big.
+ */
+const entryCache = new Map<string, string[] | undefined>();
+const ENTRY_CACHE_MAX = 200_000;
+
 /** A set entry as `ipset save` prints it; undefined when it is not one. */
 function canonicalEntry(set: IpSetSpec, entry: string): string[] | undefined {
+  // Most entries are pod addresses already in this form: no need to parse them.
+  if (set.family === 4 && IPV4.test(entry)) return [entry];
+  const key = `${set.type} ${set.family} ${entry}`;
+  if (entryCache.has(key)) return entryCache.get(key);
+  if (entryCache.size >= ENTRY_CACHE_MAX) entryCache.clear();
+  const out = parseEntry(set, entry);
+  entryCache.set(key, out);
+  return out;
+}
+
+function parseEntry(set: IpSetSpec, entry: string): string[] | undefined {
   const [addr, flag, ...more] = entry.trim().split(/\s+/);
   if (addr === undefined || more.length > 0 || (flag !== undefined && (flag !== 'nomatch' || set.type !== 'hash:net'))) return undefined;
   const suffix = flag ? ' nomatch' : '';
-  // Most entries are pod addresses already in this form: no need to parse them.
-  if (set.family === 4 && IPV4.test(addr)) return [addr + suffix];
   if (set.type === 'hash:ip') {
     const ip = parseIp(addr);
     return ip?.family === set.family ? [formatIp(ip)] : undefined;
@@ -306,6 +322,26 @@ export function renderSets(want: readonly IpSetSpec[], have: ReadonlyMap<string,
   const destroy = [...have.keys()].filter((name) => !wanted.has(name) || renames.has(name));
   const lines = [...creates, ...adds, ...dels];
   return { update: lines.length === 0 ? '' : `${lines.join('\n')}\n`, destroy, renames, changes };
+}
+
+/** Our sets once a sync to `want` has fully succeeded (the next sync's view when it does not read). */
+export function setsAfter(want: readonly IpSetSpec[], have: ReadonlyMap<string, SetState>): Map<string, SetState> {
+  const out = new Map<string, SetState>();
+  for (const s of want) {
+    const h = have.get(s.name);
+    const kept = h !== undefined && h.type === s.type && h.family === s.family && h.maxelem >= s.entries.length;
+    out.set(s.name, { type: s.type, family: s.family, maxelem: kept ? h.maxelem : maxelemFor(s.entries.length), entries: new Map(s.entries.map((e) => [entryKey(e), e])) });
+  }
+  return out;
+}
+
+/** One family's table once a sync to `want` has fully succeeded. */
+export function tableAfter(want: readonly ChainSpec[]): TableState {
+  const names = new Set(want.map((c) => c.name));
+  return {
+    chains: new Map(want.map((c) => [c.name, c.rules.map(canonicalRule)])),
+    refs: HOOKS.filter((h) => names.has(h.to)).map((h) => ({ chain: h.from, rule: hookRule(h.to) })),
+  };
 }
 
 /** `ipset restore` text destroying the given sets. */
