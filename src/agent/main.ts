@@ -139,7 +139,9 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
       for (const p of source.newProblems()) log('warn', 'NetworkPolicy not enforced as written', { problem: p });
       return source.snapshot();
     },
-    sync: async (want) => outcome(await applier.sync(want)),
+    sync: async (want, read) => outcome(await applier.sync(want, { read })),
+    // A little under the period, so timer jitter never skips the read of a resync.
+    readEveryMs: opts.resyncMs * 0.9,
     sctpPorts,
     logDrops: config.policyLogDrops,
     ipamDataDir: DEFAULT_DATA_DIR,
