@@ -89,6 +89,10 @@ export function endpointOf(spec: string, family: Family, inputs: PolicyInputs, n
 }
 
 export async function runPolicyCli(argv: string[]): Promise<number> {
+  if (argv.length === 0 || ['help', '--help', '-h'].includes(argv[0]!)) {
+    process.stdout.write(POLICY_USAGE);
+    return argv.length === 0 ? 2 : 0;
+  }
   let args: ExplainArgs;
   try {
     args = parseExplainArgs(argv);

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ExplainUsageError, endpointOf, parseExplainArgs } from './explain-cli.js';
+import { ns, pod } from './testing.js';
+
+describe('gingham policy explain arguments', () => {
+  it('parses both flag styles; the protocol defaults to TCP; --ipv6 and --json', () => {
+    expect(parseExplainArgs(['explain', '--from', 'x/a', '--to=y/b', '--port', '80'])).toEqual({ from: 'x/a', to: 'y/b', port: 80, protocol: 'TCP', family: 4, json: false });
+    expect(parseExplainArgs(['explain', '--from', 'x/a', '--to', '198.19.1.5', '--port', '53/udp', '--ipv6', '--json', '--kubeconfig', '/k'])).toEqual({ from: 'x/a', to: '198.19.1.5', port: 53, protocol: 'UDP', family: 6, json: true, kubeconfig: '/k' });
+  });
+
+  it.each([
+    [['show'], /unknown command "show"/],
+    [['explain', '--from', 'x/a', '--to', 'y/b'], /--from, --to and --port are required/],
+    [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '70000'], /--port 70000/],
+    [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '80/ICMP'], /--port 80\/ICMP/],
+    [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '80', '--nope'], /unknown argument "--nope"/],
+  ])('%j is refused', (argv, msg) => expect(() => parseExplainArgs(argv)).toThrow(msg));
+});
+
+describe('endpoints', () => {
+  const a = pod('x', 'a', ['198.18.129.2', 'fd42:18:8001::2']);
+  const h = pod('kube-system', 'agent', ['198.19.1.2'], { hostNetwork: true, node: 'n1' });
+  const inputs = { policies: [], pods: [a, h], namespaces: [ns('x')] };
+  const nodes = [{ name: 'n1', podCIDRs: [], internalIPs: ['198.19.1.2', 'fd42:19:1::2'] }];
+
+  it('NS/POD and a pod address are the pod, in the family asked for', () => {
+    expect(endpointOf('x/a', 4, inputs, nodes)).toEqual({ kind: 'pod', pod: a, ip: '198.18.129.2' });
+    expect(endpointOf('x/a', 6, inputs, nodes)).toEqual({ kind: 'pod', pod: a, ip: 'fd42:18:8001::2' });
+    expect(endpointOf('198.18.129.2', 4, inputs, nodes)).toMatchObject({ kind: 'pod', pod: a });
+  });
+
+  it('node/NAME, a node address and a hostNetwork pod are that node; any other address is just an address', () => {
+    expect(endpointOf('node/n1', 6, inputs, nodes)).toEqual({ kind: 'ip', ip: 'fd42:19:1::2', node: 'n1' });
+    expect(endpointOf('198.19.1.2', 4, inputs, nodes)).toEqual({ kind: 'ip', ip: '198.19.1.2', node: 'n1' });
+    expect(endpointOf('kube-system/agent', 4, inputs, nodes)).toEqual({ kind: 'ip', ip: '198.19.1.2', node: 'n1' });
+    expect(endpointOf('198.19.7.7', 4, inputs, nodes)).toEqual({ kind: 'ip', ip: '198.19.7.7' });
+  });
+
+  it('says what is missing', () => {
+    expect(() => endpointOf('x/nope', 4, inputs, nodes)).toThrow(ExplainUsageError);
+    expect(() => endpointOf('node/n9', 4, inputs, nodes)).toThrow(/no node "n9"/);
+    expect(() => endpointOf('kube-system/agent', 6, inputs, nodes)).toThrow(/no IPv6 address/);
+    expect(() => endpointOf('nonsense', 4, inputs, nodes)).toThrow(/not NS\/POD, node\/NAME or an IP address/);
+  });
+});
