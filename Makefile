@@ -24,14 +24,16 @@ help:
 	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
 	@echo "make kind-up    kind cluster with gingham installed: BACKEND=vxlan|host-gw, IP_FAMILY=ipv4|dual"
 	@echo "                (cluster gingham or gingham-dual; \$$KIND_CLUSTER overrides)"
-	@echo "                CNI=flannel: Flannel v0.28.4 instead (cluster gingham-flannel), for comparison"
+	@echo "                CNI=flannel: Flannel v0.28.4 instead (cluster gingham-flannel), for comparison;"
+	@echo "                CNI=bridge: the reference bridge + host-local, static routes, no agent (gingham-bridge)"
 	@echo "make kind-down  remove that cluster (same variables)"
 	@echo "make kind-bench on that cluster: pod start-to-Running vs the reference bridge; throughput and"
 	@echo "                latency over vxlan, host-gw and a hand-built VXLAN pair, with ratios"
 	@echo "make e2e        kind-up, the kind end-to-end suite, kind-down (also on failure)"
 	@echo "make conformance-build  the upstream e2e.test, ginkgo and test images, cached"
-	@echo "make conformance        the upstream [sig-network] [Conformance] tests on that cluster;"
-	@echo "                report in .e2e/conformance/<cluster>/report.md"
+	@echo "make conformance        the upstream [sig-network] [Conformance] and Netpol tests on that"
+	@echo "                cluster (CONFORMANCE_SUITES=network,netpol); every run on record side by side"
+	@echo "                in .e2e/conformance/report.md"
 	@echo "make compare    the same workload on the gingham and the Flannel cluster, one markdown table"
 	@echo "                (.e2e/compare/report.md)"
 
@@ -80,7 +82,8 @@ bench: deps build
 # families; e2e/kind/paths.sh checks them and names the cluster (gingham, gingham-dual).
 BACKEND   ?= vxlan
 IP_FAMILY ?= ipv4
-# CNI=flannel: the same cluster with Flannel instead (e2e/flannel/flannel.mk), named gingham-flannel.
+# CNI=flannel|bridge: the same node image with Flannel (e2e/flannel/) or the reference bridge and
+# static routes (e2e/bridge/) instead, in cluster gingham-flannel or gingham-bridge.
 CNI       ?= gingham
 E2E_ENV   := BACKEND=$(BACKEND) IP_FAMILY=$(IP_FAMILY) CNI=$(CNI)
 KIND_UP   := $(E2E_ENV) bash e2e/kind/up.sh && $(E2E_ENV) bash e2e/install.sh
@@ -89,16 +92,17 @@ kind-image:
 	bash e2e/kind/docker.sh start
 	bash e2e/kind/build-node-image.sh
 
-ifeq ($(CNI),flannel)
-kind-up: kind-up-flannel
-kind-down: kind-down-flannel
-else
+ifeq ($(CNI),gingham)
 kind-up: build npm-deps
 	$(KIND_UP)
+else
+# bin/gingham too: its image runs the test pods of make compare on any cluster.
+kind-up: build
+	$(E2E_ENV) bash e2e/kind/up.sh && $(E2E_ENV) bash e2e/$(CNI)/install.sh
+endif
 
 kind-down:
 	$(E2E_ENV) bash e2e/kind/down.sh
-endif
 
 include e2e/flannel/flannel.mk
 include e2e/conformance/conformance.mk

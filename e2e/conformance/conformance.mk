@@ -1,15 +1,19 @@
-# The upstream Kubernetes conformance tests on the kind cluster (e2e/conformance/). Included by the
-# Makefile, after its kind variables (BACKEND, IP_FAMILY, E2E_ENV) and its kind-up target.
+# The upstream Kubernetes tests on the kind cluster (e2e/conformance/). Included by the Makefile,
+# after its kind variables (CNI, BACKEND, IP_FAMILY, E2E_ENV) and its kind-up target.
 #
 #   make conformance-build   e2e.test, ginkgo, agnhost and the test images, offline, cached by version
-#   make conformance         that, then the [sig-network] [Conformance] tests against the cluster of
-#                            KIND_CLUSTER / IP_FAMILY (created with kind-up when it does not exist,
-#                            and then left running); report in .e2e/conformance/<cluster>/report.md
+#   make conformance         that, then the suites against the cluster of CNI / KIND_CLUSTER /
+#                            IP_FAMILY (created with kind-up when it does not exist, and then left
+#                            running): the [sig-network] [Conformance] tests and the Netpol tests;
+#                            every run on record side by side in .e2e/conformance/report.md
 #
-# CONFORMANCE_PROCS (4), CONFORMANCE_FOCUS, CONFORMANCE_SKIP and CONFORMANCE_TIMEOUT reach run.sh
-# from the environment or the make command line.
+# CONFORMANCE_SUITES (network,netpol), CONFORMANCE_PROCS (4), CONFORMANCE_FOCUS, CONFORMANCE_SKIP
+# and CONFORMANCE_TIMEOUT reach run.sh from the environment or the make command line.
 CONFORMANCE_PROCS ?= 4
 export CONFORMANCE_PROCS
+ifdef CONFORMANCE_SUITES
+export CONFORMANCE_SUITES
+endif
 ifdef CONFORMANCE_FOCUS
 export CONFORMANCE_FOCUS
 endif
@@ -26,6 +30,6 @@ conformance-build:
 	bash e2e/kind/docker.sh start
 	$(E2E_ENV) bash e2e/conformance/build.sh
 
-conformance: conformance-build
+conformance: conformance-build npm-deps
 	$(E2E_ENV) bash e2e/conformance/run.sh --has-cluster || $(MAKE) kind-up
 	$(E2E_ENV) bash e2e/conformance/run.sh

@@ -8,15 +8,12 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-export KUBECONFIG=$KUBECONFIG_OUT
-kubectl() { "$KUBECTL" "$@"; }
+# shellcheck source-path=SCRIPTDIR/../kind
+source "$HERE/cni-lib.sh"
 log() { echo "flannel/install.sh: $*" >&2; }
 t0=$SECONDS
 
-images=("$(bash "$FLANNEL_DIR/build-flannel-image.sh")")
-[[ ! -x $REPO/bin/gingham ]] || images+=("$(bash "$REPO/e2e/images/build-gingham-image.sh")")
-"$KIND" load docker-image "${images[@]}" --name "$CLUSTER" >/dev/null
-log "images ${images[*]} loaded in $((SECONDS - t0)) s"
+load_images "$(bash "$FLANNEL_DIR/build-flannel-image.sh")"
 
 kubectl apply -f "$REPO/conf/kube/flannel.yaml" >/dev/null
 # After the yaml, so that its IPv4 default does not win. Flannel takes one IPv4 and one IPv6 network.
@@ -34,6 +31,5 @@ log "net-conf.json $netconf"
 # flanneld reads net-conf.json when it starts: restart the pods so they run this one.
 kubectl -n kube-flannel rollout restart daemonset/kube-flannel >/dev/null
 kubectl -n kube-flannel rollout status daemonset/kube-flannel --timeout=300s >&2
-kubectl wait --for=condition=Ready nodes --all --timeout=300s >&2
-kubectl -n kube-system rollout status deployment/coredns --timeout=300s >&2
+wait_ready
 log "Flannel installed on $CLUSTER, nodes Ready, CoreDNS running, in $((SECONDS - t0)) s"

@@ -33,13 +33,14 @@ case $IP_FAMILY in
     ;;
   *) echo "${0##*/}: ERROR: IP_FAMILY=$IP_FAMILY: must be ipv4 or dual" >&2; exit 2 ;;
 esac
-# CNI: what the cluster runs (gingham, or Flannel beside it for the class, e2e/flannel/); names the
-# default cluster too, so one of each can be up at once.
+# CNI: what the cluster runs: gingham, or for the class beside it Flannel (e2e/flannel/) or the
+# reference bridge + host-local with static routes and no agent (e2e/bridge/). It names the default
+# cluster too (gingham-flannel, gingham-bridge), so one of each can be up at once.
 CNI=${CNI:-gingham}
 case $CNI in
   gingham) ;;
-  flannel) DEFAULT_CLUSTER=${DEFAULT_CLUSTER/#gingham/gingham-flannel} ;;
-  *) echo "${0##*/}: ERROR: CNI=$CNI: must be gingham or flannel" >&2; exit 2 ;;
+  flannel | bridge) DEFAULT_CLUSTER=${DEFAULT_CLUSTER/#gingham/gingham-$CNI} ;;
+  *) echo "${0##*/}: ERROR: CNI=$CNI: must be gingham, flannel or bridge" >&2; exit 2 ;;
 esac
 CLUSTER=${KIND_CLUSTER:-$DEFAULT_CLUSTER}
 # One kubeconfig per cluster: .e2e/kubeconfig for gingham, .e2e/kubeconfig-NAME for any other.
