@@ -215,6 +215,9 @@ describe('explain', () => {
     expect(verdict(ps, conn({ kind: 'ip', ip: '198.19.1.2', node: 'n1' }, ep(xb)))).toBe(true);
     expect(verdict(ps, conn(ep(host), ep(xb)))).toBe(true);
     expect(verdict(ps, conn({ kind: 'ip', ip: '198.19.1.3', node: 'n2' }, ep(xb)))).toBe(false);
+    // Egress to its own node passes too; to another node it does not.
+    expect(verdict(ps, conn(ep(xa), { kind: 'ip', ip: '198.19.1.2', node: 'n1' }))).toBe(true);
+    expect(verdict(ps, conn(ep(xa), { kind: 'ip', ip: '198.19.1.3', node: 'n2' }))).toBe(false);
   });
 
   it('a policy in one namespace never isolates pods in another', () => {

@@ -1,7 +1,8 @@
 // `gingham policy explain`, the evaluation: would a connection from A to B on a port pass, and which
 // policy and rule decided it. It walks the resolved policies (resolve.ts) the agent renders into
 // ipsets and chains, taking the same decisions as those chains: egress of the source, then ingress
-// of the destination; replies of an allowed connection pass; a pod's own node always reaches it.
+// of the destination; replies of an allowed connection pass; a pod and its own node always reach
+// each other.
 import type { Direction, PodInfo, Protocol } from './model.js';
 import { type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, inIpBlock, podKey } from './resolve.js';
 import { showSelector } from './selector.js';
@@ -77,9 +78,10 @@ function judge(resolved: readonly ResolvedPolicy[], c: Connection, d: Direction)
   const isolating = resolved.filter((r) => r[d] !== undefined && r.selected.some((p) => podKey(p) === pod));
   const policies = isolating.map((r) => r.key);
   if (policies.length === 0) return { direction: d, pod, allowed: true, reason: 'not-isolated', policies };
-  // Its own node reaches a pod whatever the policies say (kubelet's probes need it).
+  // Traffic between a pod and its own node passes whatever the policies say, both ways (the API's
+  // rule: kubelet's probes need it, and so do node-local services).
   const peerNode = peer.kind === 'pod' ? (peer.pod.hostNetwork ? peer.pod.node : undefined) : peer.node;
-  if (d === 'ingress' && peerNode === self.pod.node) return { direction: d, pod, allowed: true, reason: 'own-node', policies };
+  if (peerNode === self.pod.node) return { direction: d, pod, allowed: true, reason: 'own-node', policies };
   for (const rp of isolating) {
     for (const r of rp[d]!) {
       if (!peerMatches(r, peer)) continue;
@@ -110,7 +112,7 @@ function showJudgement(j: Judgement): string {
     case 'not-isolated':
       return `${j.direction}: allowed (${who}: no policy selects it for ${j.direction})`;
     case 'own-node':
-      return `${j.direction}: allowed (${who}: ${isolation}; traffic from its own node always passes)`;
+      return `${j.direction}: allowed (${who}: ${isolation}; traffic between a pod and its own node always passes)`;
     case 'allowed-by':
       return `${j.direction}: allowed by ${j.policy} ${j.direction} rule ${j.rule} (${j.ruleText}) (${who}: ${isolation})`;
     case 'no-rule-allows':
