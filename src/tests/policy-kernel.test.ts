@@ -9,7 +9,10 @@ import { type ResultPromise, execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTool } from '../kernel/exec.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from '../agent/policy/apply.js';
-import type { ChainSpec, FamilyRuleset, IpSetSpec, Ruleset } from '../agent/policy/model.js';
+import { PolicyCompiler } from '../agent/policy/compile.js';
+import type { ChainSpec, FamilyRuleset, IpSetSpec, PodInfo, Ruleset } from '../agent/policy/model.js';
+import { EGRESS_CHAIN, INGRESS_CHAIN } from '../agent/policy/ruleset.js';
+import { pod, syntheticCluster } from '../agent/policy/testing.js';
 import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
 
 requirePrivileges();
@@ -179,7 +182,12 @@ describe('policy kernel layer in a namespace', () => {
     const r = await applier.sync(both([2]));
     noChanges(r);
     expect(r.reads).toBe(3);
-    expect(await snapshot()).toBe(before);
+    // Packets of the namespaces' own (IPv6 router and neighbour solicitations) may still pass
+    // meanwhile: counters may grow, never start again from zero as a rewritten rule's would.
+    const after = await snapshot();
+    const counted = (text: string): [number, string][] => text.split('\n').map((l) => [Number(/^\[(\d+):/.exec(l)?.[1] ?? -1), l.replace(/^\[\d+:\d+\] /, '')]);
+    expect(counted(after).map(([, l]) => l)).toEqual(counted(before).map(([, l]) => l));
+    counted(after).forEach(([n], i) => expect(n).toBeGreaterThanOrEqual(counted(before)[i]![0]));
   });
 
   it('a set membership change flips the verdict with no iptables rewrite', async () => {
@@ -363,5 +371,109 @@ describe('policy kernel layer timing (a figure, not a benchmark)', () => {
     const cleaned = await applier.cleanup();
     expect(cleaned.failures).toEqual([]);
     expect(cleaned.sets.destroyed).toHaveLength(500);
+  });
+});
+
+describe('policy kernel layer with many chains', () => {
+  const c = new Cluster();
+  let applier: PolicyApplier;
+  const rules = async (chain: string): Promise<string[]> => (await c.exec('node', ['iptables', '-S', chain])).trim().split('\n').slice(1);
+  const dispatch = (n: number, skip: readonly number[] = []): ChainSpec => ({
+    name: 'GINGHAM-NP-INGRESS',
+    rules: Array.from({ length: n }, (_, i) => i)
+      .filter((i) => !skip.includes(i))
+      .map((i) => `-d 198.18.2.${i}/32 -m comment --comment "x/p${i} ingress" -j GINGHAM-NP-REJECT`),
+  });
+  const want = (d: ChainSpec): Ruleset => ({
+    4: { sets: [], chains: [{ name: 'GINGHAM-NP-FORWARD', rules: ['-j GINGHAM-NP-INGRESS'] }, d, { name: 'GINGHAM-NP-REJECT', rules: [reject(4)] }] },
+    6: { sets: [], chains: [] },
+  });
+
+  beforeAll(async () => {
+    await c.addNamespace('node');
+    applier = new PolicyApplier(c.ns('node'));
+  });
+  afterAll(() => c.destroy());
+
+  it('a long chain with one rule added or removed is edited in place, trusting the last state or after a read, and reads back in order', async () => {
+    expect((await applier.sync(want(dispatch(64, [20])))).failures).toEqual([]);
+    const added = await applier.sync(want(dispatch(64)), { read: false });
+    expect([added.failures, added.reads, added.restores]).toEqual([[], 0, 1]);
+    expect(added.chains[4]).toMatchObject({ created: [], rewritten: ['GINGHAM-NP-INGRESS'] });
+    expect(await rules('GINGHAM-NP-INGRESS')).toEqual(dispatch(64).rules.map((r) => `-A GINGHAM-NP-INGRESS ${r}`));
+    noChanges(await applier.sync(want(dispatch(64))));
+    // After that read the rule goes by number.
+    const removed = await applier.sync(want(dispatch(64, [7])));
+    expect([removed.failures, removed.restores, removed.chains[4].rewritten]).toEqual([[], 1, ['GINGHAM-NP-INGRESS']]);
+    noChanges(await applier.sync(want(dispatch(64, [7]))));
+  });
+
+  it('a rule someone added meanwhile never makes a trusting edit delete the wrong one; the next read removes it', async () => {
+    await c.exec('node', ['iptables', '-I', 'GINGHAM-NP-INGRESS', '1', '-d', '198.19.0.1/32', '-j', 'RETURN']);
+    const r = await applier.sync(want(dispatch(64, [7, 30])), { read: false });
+    expect(r.failures).toEqual([]);
+    const now = await rules('GINGHAM-NP-INGRESS');
+    expect(now[0]).toBe('-A GINGHAM-NP-INGRESS -d 198.19.0.1/32 -j RETURN');
+    expect(now.slice(1)).toEqual(dispatch(64, [7, 30]).rules.map((x) => `-A GINGHAM-NP-INGRESS ${x}`));
+    const healed = await applier.sync(want(dispatch(64, [7, 30])));
+    expect(healed.chains[4].rewritten).toEqual(['GINGHAM-NP-INGRESS']);
+    expect(await rules('GINGHAM-NP-INGRESS')).toEqual(dispatch(64, [7, 30]).rules.map((x) => `-A GINGHAM-NP-INGRESS ${x}`));
+    // A rule to delete that is already gone: the commit fails, changes nothing, and the next sync reads.
+    await c.exec('node', ['iptables', '-D', 'GINGHAM-NP-INGRESS', '1']);
+    const failed = await applier.sync(want(dispatch(64, [0, 7, 30])), { read: false });
+    expect(failed.failures).toMatchObject([{ step: 'iptables', family: 4 }]);
+    const retried = await applier.sync(want(dispatch(64, [0, 7, 30])), { read: false });
+    expect([retried.failures, retried.reads]).toEqual([[], 3]);
+    noChanges(await applier.sync(want(dispatch(64, [0, 7, 30]))));
+  });
+
+  it('1,100 new chains: prepared in commits nothing jumps to yet, then one commit hooks them; they read back as written', async () => {
+    const policies = Array.from({ length: 700 }, (_, i): ChainSpec => ({ name: `GINGHAM-NPPI-${i}`, rules: ['-j MARK --set-xmark 0x20000/0x20000'] }));
+    const pods = Array.from({ length: 400 }, (_, i): ChainSpec => ({ name: `GINGHAM-NPI-${i}`, rules: [`-j ${policies[i]!.name}`, `-j ${policies[i + 300]!.name}`, reject(4)] }));
+    const ing: ChainSpec = { name: 'GINGHAM-NP-INGRESS', rules: pods.map((p, i) => `-d 198.18.${4 + (i >> 8)}.${i & 255}/32 -j ${p.name}`) };
+    const many: Ruleset = { 4: { sets: [], chains: [{ name: 'GINGHAM-NP-FORWARD', rules: ['-j GINGHAM-NP-INGRESS'] }, ing, ...pods, ...policies] }, 6: { sets: [], chains: [] } };
+    await applier.cleanup();
+    const r = await applier.sync(many);
+    expect(r.failures).toEqual([]);
+    // Three preparing commits (512 chains each at most) and the one that hooks FORWARD.
+    expect(r.restores).toBe(4);
+    expect(r.chains[4].created).toHaveLength(1102);
+    expect(r.chains[4].hooked).toEqual(['FORWARD']);
+    noChanges(await applier.sync(many));
+    expect((await applier.cleanup()).failures).toEqual([]);
+    expect(await c.exec('node', ['iptables-save', '-t', 'filter'])).not.toMatch(/GINGHAM/);
+  });
+
+  it('with the compiler kept across passes: one pod added or relabelled is one ipset restore and one iptables-restore of the changed chains', async () => {
+    const compiler = new PolicyCompiler();
+    const opts = { node: 'n1', sctpPorts: false, logDrops: false };
+    const base = syntheticCluster(300, 100);
+    const sync = async (pods: readonly PodInfo[], read: boolean): Promise<PolicySyncResult> => applier.sync(compiler.compile({ ...base, pods }, opts).ruleset, { read });
+    expect((await sync(base.pods, true)).failures).toEqual([]);
+    // ns3/new is selected by ns3/policy63 (app3): isolated, and a member of sets (tier front).
+    const fresh = pod('ns3', 'new', ['198.18.190.1'], { labels: { app: 'app3', tier: 'front' } });
+    const added = await sync([...base.pods, fresh], false);
+    expect([added.failures, added.reads, added.restores]).toEqual([[], 0, 2]);
+    expect(added.chains[4].created).toHaveLength(2);
+    expect(added.chains[4].rewritten.sort()).toEqual([EGRESS_CHAIN, INGRESS_CHAIN]);
+    expect(added.sets.added).toBeGreaterThan(0);
+    noChanges(await sync([...base.pods, fresh], true));
+    // base.pods[7] (ns7, app0, back) becomes app1 db: other policies isolate it, other sets hold it.
+    const victim = base.pods[7]!;
+    const moved = base.pods.map((p) => (p === victim ? { ...p, labels: { app: 'app1', tier: 'db' } } : p));
+    const relabelled = await sync([...moved, fresh], false);
+    expect([relabelled.failures, relabelled.reads, relabelled.restores]).toEqual([[], 0, 2]);
+    expect(relabelled.chains[4].created).toEqual([]);
+    expect(relabelled.chains[4].rewritten).toHaveLength(2);
+    // ns7/policy7 isolated only that pod: its chains went, and its sets no rule uses any more
+    // are left to the next sync that reads, which destroys them and changes nothing else.
+    expect(relabelled.chains[4].removed).toHaveLength(2);
+    expect(relabelled.sets.destroyed).toEqual([]);
+    const resync = await sync([...moved, fresh], true);
+    expect([resync.failures, resync.restores, resync.chains[4].rewritten]).toEqual([[], 1, []]);
+    expect(resync.sets.destroyed.length).toBeGreaterThan(0);
+    expect(resync.sets).toMatchObject({ created: [], updated: [], added: 0, removed: 0 });
+    noChanges(await sync([...moved, fresh], true));
+    expect((await applier.cleanup()).failures).toEqual([]);
   });
 });

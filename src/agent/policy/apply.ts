@@ -1,10 +1,13 @@
 // The kernel layer of NetworkPolicy: make ipset and the filter tables match a Ruleset. The order
 // keeps every packet judged by a complete ruleset: sets are created and filled first (nothing
 // refers to a new set yet; in existing sets entries are added before others are deleted), then
-// each family's chains change in one atomic iptables-restore commit, and only then are sets that
-// no rule refers to any more destroyed. A failed commit changes nothing (iptables-restore applies
-// all or nothing), so the previous rules stay in force; the failure is reported, never thrown,
-// and the next sync tries again. A sync that finds the kernel as wanted runs only the three reads.
+// each family's chains change in one atomic iptables-restore commit (many new chains are created
+// and filled beforehand in commits of their own, inert until that commit jumps to them), and only
+// then are sets that no rule refers to any more destroyed. A failed commit changes nothing
+// (iptables-restore applies all or nothing), so the previous rules stay in force; the failure is
+// reported, never thrown, and the next sync tries again. A sync that finds the kernel as wanted
+// runs only the three reads; one that trusts the last state (read: false) and finds one pod
+// changed runs one ipset and one iptables restore of the changed chains.
 import { performance } from 'node:perf_hooks';
 import { run } from '../../kernel/exec.js';
 import type { Family } from '../../net/ip.js';
@@ -15,6 +18,7 @@ import {
   type SetChanges,
   type SetState,
   type TableState,
+  chainRefs,
   normalizeRuleset,
   parseIpsetSave,
   parseIptablesSave,
@@ -23,7 +27,6 @@ import {
   renderDestroy,
   renderSets,
   setsAfter,
-  setsOf,
   tableAfter,
 } from './render.js';
 
@@ -80,11 +83,18 @@ interface KernelState {
   readonly sets: Map<string, SetState>;
 }
 
-/** The kernel once a sync to `want` has fully succeeded; `last`: the state that sync started from. */
-const stateAfter = (want: Ruleset, last: KernelState | undefined): KernelState => ({
-  tables: { 4: tableAfter(want[4].chains), 6: tableAfter(want[6].chains) },
-  sets: setsAfter([...want[4].sets, ...want[6].sets], last?.sets ?? new Map()),
-});
+/**
+ * The kernel once a sync to `want` has fully succeeded; `last`: the state that sync started from;
+ * `lingering`: sets of `last` it left in place though unwanted.
+ */
+function stateAfter(want: Ruleset, last: KernelState | undefined, lingering: readonly string[]): KernelState {
+  const sets = setsAfter([...want[4].sets, ...want[6].sets], last?.sets ?? new Map());
+  for (const name of lingering) {
+    const s = last?.sets.get(name);
+    if (s && !sets.has(name)) sets.set(name, s);
+  }
+  return { tables: { 4: tableAfter(want[4].chains, last?.tables[4]), 6: tableAfter(want[6].chains, last?.tables[6]) }, sets };
+}
 
 export class PolicyApplier {
   private readonly wrap: IpPrefix;
@@ -92,6 +102,8 @@ export class PolicyApplier {
   private last: Promise<unknown> = Promise.resolve();
   /** The kernel as the last fully successful sync left it (during a sync: as it read it); undefined after a failure. */
   private known: KernelState | undefined;
+  /** Unused sets the current sync leaves for a later one (see round); kept in `known`. */
+  private lingering: readonly string[] = [];
 
   /** netns: a named network namespace (tests); the agent works in its own. */
   constructor(netns?: string) {
@@ -138,6 +150,7 @@ export class PolicyApplier {
 
   private async syncNow(want: Ruleset, read: boolean): Promise<PolicySyncResult> {
     const start = performance.now();
+    this.lingering = [];
     const result = emptyResult();
     let wanted: Ruleset | undefined;
     try {
@@ -155,7 +168,7 @@ export class PolicyApplier {
       // A tool that cannot be started at all (run rejects): the kernel is as the last exec left it.
       result.failures.push({ step: 'exec', error: (e as Error).message });
     }
-    this.known = wanted && result.failures.length === 0 ? stateAfter(wanted, this.known) : undefined;
+    this.known = wanted && result.failures.length === 0 ? stateAfter(wanted, this.known, this.lingering) : undefined;
     result.timings.totalMs = performance.now() - start;
     return result;
   }
@@ -204,18 +217,24 @@ export class PolicyApplier {
     }
     mergeSets(result, setPlan.changes);
 
-    // The two families are separate tables: their commits run side by side.
+    // The two families are separate tables: their commits run side by side. New chains prepared
+    // in commits of their own are inert until the last commit jumps to them; a failure stops the
+    // family there (what was prepared is seen, and kept or removed, by the next sync's read).
     const committed = { 4: true, 6: true };
     await Promise.all(
       ([4, 6] as const).map(async (f) => {
-        if (chainPlans[f].text === '') return;
-        result.restores++;
-        const error = await applyIptables(f, chainPlans[f].text, this.wrap);
-        if (error === undefined) mergeChains(result, f, chainPlans[f].changes);
-        else {
-          committed[f] = false;
-          result.failures.push({ step: 'iptables', family: f, error });
+        const plan = chainPlans[f];
+        for (const text of [...plan.prepare, plan.text]) {
+          if (text === '') continue;
+          result.restores++;
+          const error = await applyIptables(f, text, this.wrap);
+          if (error !== undefined) {
+            committed[f] = false;
+            result.failures.push({ step: 'iptables', family: f, error });
+            return;
+          }
         }
+        mergeChains(result, f, plan.changes);
       }),
     );
     t.iptablesMs += lap();
@@ -223,9 +242,13 @@ export class PolicyApplier {
     // A set some rule in force still matches on cannot be destroyed (and must not be): after a
     // failed commit the family's old rules are those in force.
     const inForce = (f: Family): readonly ChainSpec[] => (committed[f] ? chains[f] : [...have.tables[f].chains].map(([name, rules]) => ({ name, rules })));
-    const used = new Set(([4, 6] as const).flatMap((f) => inForce(f).flatMap((c) => c.rules.flatMap(setsOf))));
+    const used = setPlan.destroy.length === 0 ? new Set<string>() : new Set(([4, 6] as const).flatMap((f) => inForce(f).flatMap((c) => chainRefs(c).sets)));
     const destroy = setPlan.destroy.filter((s) => !used.has(s));
-    if (destroy.length > 0) {
+    // Unused sets are inert: a sync that trusts the last state and has already changed something
+    // (an event's) leaves them to the next sync that reads or has nothing else to run, so an
+    // event costs one ipset and one iptables exec.
+    if (destroy.length > 0 && !read && result.restores > 0) this.lingering = destroy;
+    else if (destroy.length > 0) {
       result.restores++;
       const error = await this.ipset(renderDestroy(destroy));
       if (error !== undefined) result.failures.push({ step: 'destroy', error });

@@ -3,9 +3,9 @@
 // every event (briefly debounced) and every resync, so a missed event or a chain edited by hand
 // heals, and independent of the network pass so a policy change never waits for route work.
 import type { Logger } from '../log.js';
-import { compile } from './compile.js';
+import { PolicyCompiler } from './compile.js';
 import { reservedPodIps, withReservedIps } from './local-pods.js';
-import type { PolicyInputs, Ruleset } from './model.js';
+import type { PodInfo, PolicyInputs, Ruleset } from './model.js';
 
 /** What the kernel layer reports for one sync (apply.ts). */
 export interface SyncOutcome {
@@ -47,8 +47,39 @@ const IDLE: PolicyPassSummary = { ran: false, compileMs: 0, applyMs: 0, changes:
 
 export class PolicyReconciler {
   private lastRead = -Infinity;
+  /** Kept from pass to pass: an event's pass redoes only what the changed objects touch. */
+  private readonly compiler = new PolicyCompiler();
+  /** Pods given their reserved addresses last pass, by the API's object: reused while the same. */
+  private filled = new Map<PodInfo, PodInfo>();
 
   constructor(private readonly deps: PolicyDeps) {}
+
+  /**
+   * The pods with this node's reserved addresses filled in where the API has none yet. The store
+   * is read only when such a pod exists (usually for a second after its sandbox starts), and a
+   * pod filled in the same way as last pass is last pass's object, so the compiler sees no change.
+   */
+  private podsWithAddresses(pods: readonly PodInfo[]): readonly PodInfo[] {
+    const { nodeName, ipamDataDir } = this.deps;
+    const waiting = ipamDataDir !== '' && pods.some((p) => p.node === nodeName && !p.hostNetwork && p.ips.length === 0);
+    if (!waiting) {
+      this.filled = new Map();
+      return pods;
+    }
+    const out = withReservedIps(pods, nodeName, reservedPodIps(ipamDataDir));
+    const filled = new Map<PodInfo, PodInfo>();
+    for (let i = 0; i < out.length; i++) {
+      const p = out[i]!;
+      const api = pods[i]!;
+      if (p === api) continue;
+      const before = this.filled.get(api);
+      const same = before !== undefined && before.ips.length === p.ips.length && before.ips.every((ip, j) => ip === p.ips[j]);
+      out[i] = same ? before : p;
+      filled.set(api, out[i]!);
+    }
+    this.filled = filled;
+    return out;
+  }
 
   async pass(): Promise<PolicyPassSummary> {
     const { nodeName, log } = this.deps;
@@ -56,9 +87,8 @@ export class PolicyReconciler {
     // No complete list yet (start-up, API server away since start): keep whatever is in force.
     if (inputs === undefined) return IDLE;
     const t0 = performance.now();
-    const reserved = this.deps.ipamDataDir === '' ? new Map<string, string[]>() : reservedPodIps(this.deps.ipamDataDir);
-    const pods = withReservedIps(inputs.pods, nodeName, reserved);
-    const { ruleset } = compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops });
+    const pods = this.podsWithAddresses(inputs.pods);
+    const { ruleset } = this.compiler.compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops });
     const t1 = performance.now();
     const read = t1 - this.lastRead >= this.deps.readEveryMs;
     if (read) this.lastRead = t1;

@@ -3,6 +3,7 @@ import type { ChainSpec, IpSetSpec, Ruleset } from './model.js';
 import {
   RenderError,
   canonicalRule,
+  chainEdits,
   hookRule,
   normalizeRuleset,
   parseIpsetSave,
@@ -269,6 +270,85 @@ describe('iptables-restore text', () => {
       ].join('\n'),
     );
     expect(renderChains([], parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n')).text).toBe('');
+  });
+});
+
+describe('iptables-restore text for many chains', () => {
+  const EMPTY = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n');
+  const dispatch = (n: number, skip = -1): ChainSpec => ({
+    name: 'GINGHAM-NP-INGRESS',
+    rules: Array.from({ length: n }, (_, i) => i).filter((i) => i !== skip).map((i) => `-d 198.18.2.${i}/32 -m comment --comment "x/p${i} ingress" -j RETURN`),
+  });
+  const read = (c: ChainSpec): ReturnType<typeof parseIptablesSave> =>
+    parseIptablesSave(['*filter', `:${c.name} - [0:0]`, ...c.rules.map((r) => `-A ${c.name} ${r}`), 'COMMIT', ''].join('\n'));
+
+  it('a long chain with a few rules changed in one stretch is edited in place: by text on the state our last sync left, by number on a state read', () => {
+    const before = dispatch(40, 20);
+    const after = dispatch(40);
+    const added = after.rules[20]!;
+    expect(renderChains([after], tableAfter([before])).text).toBe(`*filter\n-I GINGHAM-NP-INGRESS 21 ${added}\nCOMMIT\n`);
+    expect(renderChains([before], tableAfter([after])).text).toBe(`*filter\n-D GINGHAM-NP-INGRESS ${added}\nCOMMIT\n`);
+    expect(renderChains([before], read(after)).text).toBe('*filter\n-D GINGHAM-NP-INGRESS 21\nCOMMIT\n');
+    const p = renderChains([after], read(before));
+    expect(p.changes).toMatchObject({ created: [], rewritten: ['GINGHAM-NP-INGRESS'] });
+    // A rule replaced in the middle: deleted, then the new one inserted where it was; at the end: appended.
+    const replaced = { ...after, rules: after.rules.map((r, i) => (i === 5 ? r.replace('-j RETURN', '-j ACCEPT') : r)) };
+    expect(chainEdits(after.name, read(after).chains.get(after.name)!, replaced.rules, false)).toEqual([`-D ${after.name} 6`, `-I ${after.name} 6 ${replaced.rules[5]}`]);
+    expect(chainEdits(before.name, read(dispatch(39)).chains.get(before.name)!, dispatch(40).rules, true)).toEqual([`-A ${before.name} ${dispatch(40).rules[39]}`]);
+  });
+
+  it('a short chain, many changes, or a rule to delete by text that appears twice: refilled', () => {
+    expect(chainEdits('C', dispatch(10).rules, dispatch(11).rules, true)).toBeUndefined();
+    expect(chainEdits('C', dispatch(40).rules, dispatch(40).rules.map((r, i) => (i % 3 === 0 ? `${r} -m x` : r)), true)).toBeUndefined();
+    const twice = [...dispatch(40).rules, dispatch(40).rules[0]!];
+    expect(chainEdits('C', twice, twice.slice(1), true)).toBeUndefined();
+    expect(chainEdits('C', twice, twice.slice(1), false)).toEqual(['-D C 1']);
+    const refilled = renderChains([dispatch(40)], tableAfter([{ ...dispatch(40), rules: dispatch(40).rules.map((r) => `-p tcp ${r}`) }]));
+    expect(refilled.text.split('\n').filter((l) => l.startsWith('-A'))).toHaveLength(40);
+  });
+
+  it('a chain the last sync filled from the very same object is not compared at all', () => {
+    const c = dispatch(40);
+    const trusted = tableAfter([c]);
+    expect(trusted.specs?.get(c.name)).toBe(c);
+    // Even if the state said otherwise, the object is what the last sync wrote.
+    expect(renderChains([c], { ...trusted, chains: new Map([[c.name, []]]) }).text).toBe('');
+    expect(renderChains([{ ...c }], { ...trusted, chains: new Map([[c.name, []]]) }).text).not.toBe('');
+    expect(tableAfter([c], trusted).chains.get(c.name)).toBe(trusted.chains.get(c.name));
+  });
+
+  it('many new chains are prepared in commits of their own, a chain after those it jumps to; the last commit hooks them', () => {
+    const policies = Array.from({ length: 700 }, (_, i): ChainSpec => ({ name: `GINGHAM-NPP-${i}`, rules: ['-j MARK --set-xmark 0x20000/0x20000'] }));
+    const pods = Array.from({ length: 400 }, (_, i): ChainSpec => ({ name: `GINGHAM-NPI-${i}`, rules: [`-j ${policies[i]!.name}`, `-j ${policies[i + 300]!.name}`] }));
+    const ing: ChainSpec = { name: 'GINGHAM-NP-INGRESS', rules: pods.map((c, i) => `-d 198.18.3.${i % 250}/32 -j ${c.name}`) };
+    const fwd: ChainSpec = { name: 'GINGHAM-NP-FORWARD', rules: ['-j GINGHAM-NP-INGRESS'] };
+    const p = renderChains([fwd, ing, ...pods, ...policies], EMPTY);
+    expect(p.prepare).toHaveLength(3);
+    const declared = p.prepare.map((t) => t.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!));
+    expect(declared.flat().sort()).toEqual([fwd, ing, ...pods, ...policies].map((c) => c.name).sort());
+    const seen = new Set<string>();
+    for (const [i, text] of p.prepare.entries()) {
+      for (const name of declared[i]!) seen.add(name);
+      for (const jump of text.matchAll(/ -j (GINGHAM-\S+)/g)) expect(seen.has(jump[1]!), jump[1]).toBe(true);
+    }
+    expect(p.text).toBe('*filter\n-I FORWARD 1 -m comment --comment gingham-policy -j GINGHAM-NP-FORWARD\nCOMMIT\n');
+    expect(p.changes.created).toHaveLength(1102);
+    expect(renderChains([fwd, ing], EMPTY).prepare).toEqual([]);
+  });
+});
+
+describe('the same objects again', () => {
+  it('a set and chains given again come back normalized as the same objects; a set the last sync filled from the same object is skipped', () => {
+    const s = set('gingham-np4-a', ['198.18.0.3', '198.18.0.2']);
+    const want = ruleset([s], [FWD, ING]);
+    const a = normalizeRuleset(want);
+    const b = normalizeRuleset(ruleset([s], [FWD, ING]));
+    expect(b[4].sets[0]).toBe(a[4].sets[0]);
+    expect(b[4].chains[0]).toBe(FWD);
+    const after = setsAfter(a[4].sets, new Map());
+    expect(after.get('gingham-np4-a')?.spec).toBe(a[4].sets[0]);
+    expect(renderSets(a[4].sets, new Map([['gingham-np4-a', { ...after.get('gingham-np4-a')!, entries: new Map() }]])).update).toBe('');
+    expect(setsAfter(a[4].sets, after).get('gingham-np4-a')).toBe(after.get('gingham-np4-a'));
   });
 });
 

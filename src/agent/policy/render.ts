@@ -71,6 +71,11 @@ export interface SetState {
   readonly maxelem: number;
   /** Entry key (the address or network) -> the entry as printed (with " nomatch" when flagged). */
   readonly entries: ReadonlyMap<string, string>;
+  /**
+   * The wanted set a fully successful sync made this one hold (setsAfter), so the next sync can
+   * tell an unchanged set by identity; undefined when read from the kernel.
+   */
+  readonly spec?: IpSetSpec;
 }
 
 /** Our sets (names starting with SET_PREFIX) from `ipset save`. */
@@ -98,22 +103,68 @@ export function parseIpsetSave(text: string): Map<string, SetState> {
  * A rule with one quoting style, for comparison: a quoted argument without blanks, quotes or
  * backslashes loses its quotes (`--comment "one"` and `--comment one` compare equal); any other
  * quoted argument stays as it is. A regular expression, not a tokenizer: this runs on every rule
- * of both sides on every sync.
+ * read back and every wanted rule compared with it.
  */
 export function canonicalRule(rule: string): string {
-  if (!rule.includes('"')) return rule;
+  // Most rules have no quoted one-word argument (ours quote only comments with a space): as they are.
+  if (!rule.includes('"') || !ONE_WORD_QUOTED.test(rule)) return rule;
   return rule.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => (/^[^\s"\\]+$/.test(inner) ? inner : quoted));
 }
 
+/** Every argument the replacement above unquotes matches this (it may match more: then it runs). */
+const ONE_WORD_QUOTED = /"[^\s"\\]+"/;
+
 /** The chain a rule jumps or goes to, if any (the last -j: a comment comes before it). */
-const target = (rule: string): string | undefined => [...` ${rule}`.matchAll(/ -[jg] (\S+)/g)].at(-1)?.[1];
+function target(rule: string): string | undefined {
+  // Nearly every rule has one " -j " and no -g: the word after it, without building strings.
+  const j = rule.indexOf(' -j ');
+  if (j >= 0 && j === rule.lastIndexOf(' -j ') && !rule.startsWith('-j ') && !rule.startsWith('-g ') && !rule.includes(' -g ')) {
+    WORD.lastIndex = j + 4;
+    return WORD.exec(rule)?.[0];
+  }
+  return [...` ${rule}`.matchAll(/ -[jg] (\S+)/g)].at(-1)?.[1];
+}
+
+/** A word where lastIndex says (sticky). */
+const WORD = /\S+/y;
 
 /** The sets a rule matches on. */
 export const setsOf = (rule: string): string[] => [...rule.matchAll(/--match-set (\S+)/g)].map((m) => m[1]!);
 
+/** What a chain's rules refer to: per rule that refers to any, the chain of ours it jumps to and the sets it matches. */
+export interface ChainRefs {
+  readonly rules: readonly { readonly rule: string; readonly jump?: string; readonly sets: readonly string[] }[];
+  /** Every set matched, once. */
+  readonly sets: readonly string[];
+}
+
+/** Per chain object: chains are immutable and the compiler hands out the same ones pass after pass. */
+const chainRefsMemo = new WeakMap<ChainSpec, ChainRefs>();
+
+export function chainRefs(c: ChainSpec): ChainRefs {
+  let refs = chainRefsMemo.get(c);
+  if (!refs) {
+    const rules: { rule: string; jump?: string; sets: string[] }[] = [];
+    const all = new Set<string>();
+    for (const rule of c.rules) {
+      const to = target(rule);
+      const sets = rule.includes('--match-set') ? setsOf(rule) : [];
+      for (const x of sets) all.add(x);
+      if (to?.startsWith(CHAIN_PREFIX) || sets.length > 0) rules.push({ rule, ...(to?.startsWith(CHAIN_PREFIX) ? { jump: to } : {}), sets });
+    }
+    chainRefsMemo.set(c, (refs = { rules, sets: [...all] }));
+  }
+  return refs;
+}
+
 export interface TableState {
   /** Our chains (CHAIN_PREFIX) -> their rules (what follows "-A NAME "), canonically quoted. */
   readonly chains: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Our chains -> the wanted chain a fully successful sync filled each with (tableAfter), so the
+   * next sync can tell an unchanged chain by identity; undefined when read from the kernel.
+   */
+  readonly specs?: ReadonlyMap<string, ChainSpec>;
   /** Rules of other chains that jump into ours (the hooks, and whatever else does), as printed. */
   readonly refs: readonly { readonly chain: string; readonly rule: string }[];
 }
@@ -183,10 +234,43 @@ function parseEntry(set: IpSetSpec, entry: string): string[] | undefined {
 
 const entryKey = (entry: string): string => entry.split(' ')[0]!;
 
+/** One set checked on its own, and in the kernel's form. */
+interface SetCheck {
+  readonly nameError?: string;
+  /** Entries that are none of the set's type and family. */
+  readonly invalid: readonly string[];
+  readonly normalized: IpSetSpec;
+}
+
+/** Per set object: the compiler hands out the same ones pass after pass. */
+const setChecks = new WeakMap<IpSetSpec, SetCheck>();
+
+function checkSet(s: IpSetSpec): SetCheck {
+  let check = setChecks.get(s);
+  if (check) return check;
+  const invalid: string[] = [];
+  const byKey = new Map<string, string>();
+  for (const e of s.entries) {
+    const c = canonicalEntry(s, e);
+    if (!c) invalid.push(e);
+    // A key given twice: the later one wins, as it would in the kernel.
+    for (const x of c ?? []) byKey.set(entryKey(x), x);
+  }
+  check = {
+    ...(!s.name.startsWith(SET_PREFIX) || s.name.length > SET_NAME_MAX ? { nameError: `set ${s.name}: a name must start with ${SET_PREFIX} and have at most ${SET_NAME_MAX} characters` } : {}),
+    invalid,
+    normalized: { ...s, entries: [...byKey.values()].sort() },
+  };
+  setChecks.set(s, check);
+  return check;
+}
+
 /**
  * The ruleset checked (names within our prefixes and the kernel's limits, every jump and set
  * reference resolved inside its family, entries valid for their set) and with entries in the form
- * `ipset save` prints; a RenderError lists every problem.
+ * `ipset save` prints; a RenderError lists every problem. Chains come back as the same objects, and
+ * a set object given again comes back as the same normalized object, so unchanged parts of a
+ * ruleset stay recognizable by identity.
  */
 export function normalizeRuleset(want: Ruleset): Ruleset {
   const errors: string[] = [];
@@ -196,19 +280,14 @@ export function normalizeRuleset(want: Ruleset): Ruleset {
     const sets: IpSetSpec[] = [];
     const familySets = new Set<string>();
     for (const s of want[family].sets) {
-      if (!s.name.startsWith(SET_PREFIX) || s.name.length > SET_NAME_MAX) errors.push(`set ${s.name}: a name must start with ${SET_PREFIX} and have at most ${SET_NAME_MAX} characters`);
+      const check = checkSet(s);
+      if (check.nameError) errors.push(check.nameError);
       if (setNames.has(s.name)) errors.push(`set ${s.name}: declared twice`);
       if (s.family !== family) errors.push(`set ${s.name}: family ${s.family} in the IPv${family} ruleset`);
       setNames.add(s.name);
       familySets.add(s.name);
-      const byKey = new Map<string, string>();
-      for (const e of s.entries) {
-        const c = canonicalEntry(s, e);
-        if (!c) errors.push(`set ${s.name}: "${e}" is not an entry of a ${s.type} IPv${family} set`);
-        // A key given twice: the later one wins, as it would in the kernel.
-        for (const x of c ?? []) byKey.set(entryKey(x), x);
-      }
-      sets.push({ ...s, entries: [...byKey.values()].sort() });
+      for (const e of check.invalid) errors.push(`set ${s.name}: "${e}" is not an entry of a ${s.type} IPv${family} set`);
+      sets.push(check.normalized);
     }
     const chainNames = new Set<string>();
     for (const c of want[family].chains) {
@@ -217,10 +296,9 @@ export function normalizeRuleset(want: Ruleset): Ruleset {
       chainNames.add(c.name);
     }
     for (const c of want[family].chains) {
-      for (const r of c.rules) {
-        const to = target(r);
-        if (to?.startsWith(CHAIN_PREFIX) && !chainNames.has(to)) errors.push(`IPv${family} chain ${c.name}: "${r}" jumps to ${to}, which is not in the ruleset`);
-        for (const s of setsOf(r)) if (!familySets.has(s)) errors.push(`IPv${family} chain ${c.name}: "${r}" matches set ${s}, which is not an IPv${family} set of the ruleset`);
+      for (const { rule, jump, sets } of chainRefs(c).rules) {
+        if (jump !== undefined && !chainNames.has(jump)) errors.push(`IPv${family} chain ${c.name}: "${rule}" jumps to ${jump}, which is not in the ruleset`);
+        for (const x of sets) if (!familySets.has(x)) errors.push(`IPv${family} chain ${c.name}: "${rule}" matches set ${x}, which is not an IPv${family} set of the ruleset`);
       }
     }
     out[family] = { sets, chains: want[family].chains };
@@ -294,6 +372,8 @@ export function renderSets(want: readonly IpSetSpec[], have: ReadonlyMap<string,
   };
   for (const s of want) {
     const h = have.get(s.name);
+    // The set the last sync filled from this very object: it holds exactly these entries.
+    if (h?.spec === s) continue;
     if (!h) {
       fill(s.name, s);
       changes.created.push(s.name);
@@ -329,19 +409,25 @@ export function setsAfter(want: readonly IpSetSpec[], have: ReadonlyMap<string, 
   const out = new Map<string, SetState>();
   for (const s of want) {
     const h = have.get(s.name);
+    if (h?.spec === s) {
+      out.set(s.name, h);
+      continue;
+    }
     const kept = h !== undefined && h.type === s.type && h.family === s.family && h.maxelem >= s.entries.length;
-    out.set(s.name, { type: s.type, family: s.family, maxelem: kept ? h.maxelem : maxelemFor(s.entries.length), entries: new Map(s.entries.map((e) => [entryKey(e), e])) });
+    out.set(s.name, { type: s.type, family: s.family, maxelem: kept ? h.maxelem : maxelemFor(s.entries.length), entries: new Map(s.entries.map((e) => [entryKey(e), e])), spec: s });
   }
   return out;
 }
 
-/** One family's table once a sync to `want` has fully succeeded. */
-export function tableAfter(want: readonly ChainSpec[]): TableState {
-  const names = new Set(want.map((c) => c.name));
-  return {
-    chains: new Map(want.map((c) => [c.name, c.rules.map(canonicalRule)])),
-    refs: HOOKS.filter((h) => names.has(h.to)).map((h) => ({ chain: h.from, rule: hookRule(h.to) })),
-  };
+/** One family's table once a sync to `want` has fully succeeded (`have`: the table it started from). */
+export function tableAfter(want: readonly ChainSpec[], have?: TableState): TableState {
+  const chains = new Map<string, readonly string[]>();
+  const specs = new Map<string, ChainSpec>();
+  for (const c of want) {
+    chains.set(c.name, have?.specs?.get(c.name) === c ? have.chains.get(c.name)! : c.rules.map(canonicalRule));
+    specs.set(c.name, c);
+  }
+  return { chains, specs, refs: HOOKS.filter((h) => specs.has(h.to)).map((h) => ({ chain: h.from, rule: hookRule(h.to) })) };
 }
 
 /** `ipset restore` text destroying the given sets. */
@@ -359,7 +445,7 @@ export function renameSets(chains: readonly ChainSpec[], renames: ReadonlyMap<st
 export interface ChainChanges {
   /** Chains that did not exist. */
   readonly created: string[];
-  /** Existing chains whose rules differed, refilled. */
+  /** Existing chains whose rules differed: refilled, or edited in place (see chainEdits). */
   readonly rewritten: string[];
   /** Chains of ours that are no longer wanted, flushed and deleted. */
   readonly removed: string[];
@@ -370,17 +456,104 @@ export interface ChainChanges {
 }
 
 export interface ChainPlan {
+  /**
+   * `iptables-restore --noflush` texts run first, one commit each, that create and fill new chains
+   * nothing jumps to yet (inert until `text` commits); [] unless many chains are new (see
+   * PREPARE_BATCH).
+   */
+  readonly prepare: readonly string[];
   /** `iptables-restore --noflush` text of one family, one commit ("" when nothing differs). */
   readonly text: string;
   readonly changes: ChainChanges;
 }
 
 /**
- * One family's filter table made to match `want`, in one commit: changed chains are declared
- * (which flushes them) and refilled, new ones created, hook jumps inserted at position 1 of
- * FORWARD and INPUT; every other jump into our chains is deleted, and stale chains of ours are
- * flushed and deleted last, when nothing refers to them any more. No chains wanted: everything
- * of ours goes, hooks included.
+ * New chains per preparing commit. iptables-nft keeps the chains a restore names in a sorted
+ * linked list, so one restore's cost grows with lines x chains: 3,000 new chains with 14,000 rules
+ * in one commit take about twice the CPU of the same in commits of 500 chains.
+ */
+const PREPARE_BATCH = 512;
+
+/**
+ * New chains in batches that each need only chains of ours that exist already or come in the
+ * same or an earlier batch (policy chains, then pod chains, then dispatch, then hook chains).
+ */
+function prepareBatches(created: readonly ChainSpec[]): ChainSpec[][] {
+  const byName = new Map(created.map((c) => [c.name, c]));
+  const depth = new Map<string, number>();
+  const depthOf = (c: ChainSpec): number => {
+    let d = depth.get(c.name);
+    if (d !== undefined) return d;
+    // A loop (the kernel refuses those anyway) counts as no dependency.
+    depth.set(c.name, 0);
+    d = 0;
+    for (const { jump } of chainRefs(c).rules) {
+      const t = jump === undefined ? undefined : byName.get(jump);
+      if (t && t !== c) d = Math.max(d, depthOf(t) + 1);
+    }
+    depth.set(c.name, d);
+    return d;
+  };
+  const ordered = [...created].sort((a, b) => depthOf(a) - depthOf(b));
+  const out: ChainSpec[][] = [];
+  for (let i = 0; i < ordered.length; i += PREPARE_BATCH) out.push(ordered.slice(i, i + PREPARE_BATCH));
+  return out;
+}
+
+const restoreText = (lines: readonly string[]): string => `${['*filter', ...lines, 'COMMIT'].join('\n')}\n`;
+const fillLines = (chains: readonly ChainSpec[]): string[] => [...chains.map((c) => `:${c.name} - [0:0]`), ...chains.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`))];
+
+/** Chains this long or longer are edited in place when few of their rules change. */
+const EDIT_MIN_RULES = 32;
+/** At most this share of a chain's rules deleted plus inserted, or it is refilled. */
+const EDIT_MAX_SHARE = 0.25;
+
+function sameRules(want: readonly string[], current: readonly string[]): boolean {
+  if (want.length !== current.length) return false;
+  for (let i = 0; i < want.length; i++) if (canonicalRule(want[i]!) !== current[i]) return false;
+  return true;
+}
+
+/**
+ * The restore lines that turn a long chain's `current` rules into `want` in place, when only a few
+ * rules in one stretch differ (a pod added to or gone from a 1,000-rule dispatch chain: one rule,
+ * not 1,000 flushed and refilled; iptables-nft refills cost by the rule). The stretch of `current`
+ * is deleted, then the new rules inserted where it was. `trusted`: `current` is what our last sync
+ * wrote, not what was read: rules are then deleted by their text, so a rule someone else added or
+ * moved meanwhile never makes us delete the wrong one (a rule gone makes the commit fail, and the
+ * next sync reads), which needs each deleted rule to appear once in the chain. Read state is
+ * exact, so there rules are deleted by number. Undefined: refill instead.
+ */
+export function chainEdits(name: string, current: readonly string[], want: readonly string[], trusted: boolean): string[] | undefined {
+  if (current.length < EDIT_MIN_RULES) return undefined;
+  const n = current.length;
+  const m = want.length;
+  let head = 0;
+  while (head < n && head < m && canonicalRule(want[head]!) === current[head]) head++;
+  let tail = 0;
+  while (tail < n - head && tail < m - head && canonicalRule(want[m - 1 - tail]!) === current[n - 1 - tail]) tail++;
+  const removed = current.slice(head, n - tail);
+  const added = want.slice(head, m - tail);
+  if (removed.length + added.length > n * EDIT_MAX_SHARE) return undefined;
+  const lines: string[] = [];
+  for (const rule of removed) {
+    if (!trusted) lines.push(`-D ${name} ${head + 1}`);
+    else if (current.indexOf(rule) === current.lastIndexOf(rule)) lines.push(`-D ${name} ${rule}`);
+    else return undefined;
+  }
+  added.forEach((rule, i) => lines.push(tail === 0 ? `-A ${name} ${rule}` : `-I ${name} ${head + 1 + i} ${rule}`));
+  return lines;
+}
+
+/**
+ * One family's filter table made to match `want`, in one commit: new chains are created and
+ * filled, changed ones declared (which flushes them) and refilled or, when long and little
+ * changed, edited in place, hook jumps inserted at position 1 of FORWARD and INPUT; every other
+ * jump into our chains is deleted, and stale chains of ours are flushed and deleted last, when
+ * nothing refers to them any more. A chain the last sync filled from the very same ChainSpec
+ * object (TableState.specs) is not compared at all. Many new chains are created beforehand in
+ * commits of their own (ChainPlan.prepare). No chains wanted: everything of ours goes, hooks
+ * included.
  */
 export function renderChains(want: readonly ChainSpec[], have: TableState): ChainPlan {
   const changes: ChainChanges = { created: [], rewritten: [], removed: [], hooked: [], unhooked: [] };
@@ -398,24 +571,34 @@ export function renderChains(want: readonly ChainSpec[], have: TableState): Chai
   }
   const inserts = hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => `-I ${h.chain} 1 ${h.rule}`);
   changes.hooked.push(...hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => h.chain));
+  const created: ChainSpec[] = [];
   const refill: ChainSpec[] = [];
+  const edits: string[] = [];
   for (const c of want) {
     const current = have.chains.get(c.name);
-    if (current === undefined) changes.created.push(c.name);
-    else if (current.length !== c.rules.length || c.rules.some((r, i) => canonicalRule(r) !== current[i])) changes.rewritten.push(c.name);
-    else continue;
-    refill.push(c);
+    if (current === undefined) {
+      changes.created.push(c.name);
+      created.push(c);
+      refill.push(c);
+      continue;
+    }
+    if (have.specs?.get(c.name) === c || sameRules(c.rules, current)) continue;
+    changes.rewritten.push(c.name);
+    const e = chainEdits(c.name, current, c.rules, have.specs !== undefined);
+    if (e) edits.push(...e);
+    else refill.push(c);
   }
+  const prepare = created.length > PREPARE_BATCH ? prepareBatches(created).map((batch) => restoreText(fillLines(batch))) : [];
+  if (prepare.length > 0) refill.splice(0, refill.length, ...refill.filter((c) => have.chains.has(c.name)));
   changes.removed.push(...[...have.chains.keys()].filter((name) => !wantNames.has(name)));
-  if (refill.length + changes.removed.length + deletes.length + inserts.length === 0) return { text: '', changes };
-  const lines = [
-    '*filter',
+  if (refill.length + edits.length + changes.removed.length + deletes.length + inserts.length === 0) return { prepare, text: '', changes };
+  const text = restoreText([
     ...[...refill.map((c) => c.name), ...changes.removed].map((name) => `:${name} - [0:0]`),
     ...deletes,
     ...refill.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`)),
+    ...edits,
     ...inserts,
     ...changes.removed.map((name) => `-X ${name}`),
-    'COMMIT',
-  ];
-  return { text: `${lines.join('\n')}\n`, changes };
+  ]);
+  return { prepare, text, changes };
 }

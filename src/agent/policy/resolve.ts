@@ -3,7 +3,7 @@
 // renders this form; `gingham policy explain` (explain.ts) evaluates it, so both agree by
 // construction.
 import { type Family, canonical, contains, formatCidr, parseCidr, parseIp } from '../../net/ip.js';
-import type { Direction, NamespaceInfo, PodInfo, Policy, PolicyInputs, PolicyPeer, PolicyRule, Protocol } from './model.js';
+import type { Direction, LabelSelector, NamespaceInfo, PodInfo, Policy, PolicyInputs, PolicyPeer, PolicyRule, Protocol } from './model.js';
 import { selectorKey, selects } from './selector.js';
 
 /**
@@ -48,38 +48,13 @@ export interface ResolvedPolicy {
 
 export const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
 
-/** Pods by namespace and namespaces by name: the lookups every selector needs. */
-interface Index {
-  readonly podsIn: ReadonlyMap<string, readonly PodInfo[]>;
-  readonly namespaces: readonly NamespaceInfo[];
-  /** Pods that have each named port: "name/PROTO" -> number -> pods. */
-  readonly named: ReadonlyMap<string, ReadonlyMap<number, readonly PodInfo[]>>;
-  /** Pod peers already resolved, by key: many policies repeat the same selectors. */
-  readonly peers: Map<string, PodInfo[]>;
-}
+const NO_PODS: readonly PodInfo[] = [];
 
-function index(inputs: PolicyInputs): Index {
-  const podsIn = new Map<string, PodInfo[]>();
-  const named = new Map<string, Map<number, PodInfo[]>>();
-  for (const p of inputs.pods) {
-    if (p.hostNetwork || p.ips.length === 0) continue;
-    let list = podsIn.get(p.namespace);
-    if (!list) podsIn.set(p.namespace, (list = []));
-    list.push(p);
-    // A pod that gives one name to two ports (the API forbids it) counts once, with the first.
-    const seen = new Set<string>();
-    for (const np of p.namedPorts) {
-      const key = `${np.name}/${np.protocol}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      let byNumber = named.get(key);
-      if (!byNumber) named.set(key, (byNumber = new Map()));
-      let pods = byNumber.get(np.port);
-      if (!pods) byNumber.set(np.port, (pods = []));
-      pods.push(p);
-    }
-  }
-  return { podsIn, namespaces: inputs.namespaces, named, peers: new Map() };
+/** Whether two lists hold the same objects in the same order. */
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -89,60 +64,222 @@ function index(inputs: PolicyInputs): Index {
 const peerKey = (policyNs: string, peer: PolicyPeer): string =>
   `${peer.namespaceSelector ? `namespaces ${selectorKey(peer.namespaceSelector)}` : `namespace ${policyNs}`} pods ${peer.podSelector ? selectorKey(peer.podSelector) : 'all'}`;
 
-function peerPods(idx: Index, key: string, policyNs: string, peer: PolicyPeer): PodInfo[] {
-  const known = idx.peers.get(key);
-  if (known) return known;
-  const nsNames = peer.namespaceSelector ? idx.namespaces.filter((n) => selects(peer.namespaceSelector!, n.labels)).map((n) => n.name) : [policyNs];
-  const out: PodInfo[] = [];
-  for (const ns of nsNames) for (const p of idx.podsIn.get(ns) ?? []) if (!peer.podSelector || selects(peer.podSelector, p.labels)) out.push(p);
-  idx.peers.set(key, out);
-  return out;
+/** A peer with the addresses left to look up: pods by key, or an ipBlock (already final). */
+type PeerShape = { readonly kind: 'pods'; readonly key: string; readonly peer: PolicyPeer } | Extract<ResolvedPeer, { kind: 'ipBlock' }>;
+/** A port with the numbers left to look up: a named port by name, or final. */
+type PortShape = { readonly kind: 'named'; readonly protocol: Protocol; readonly name: string; readonly key: string } | { readonly kind: 'final'; readonly port: ResolvedPort };
+
+interface RuleShape {
+  readonly rule: PolicyRule;
+  readonly peers: 'all' | readonly PeerShape[];
+  readonly ports: 'all' | readonly PortShape[];
 }
 
-function resolvePeer(idx: Index, policyNs: string, peer: PolicyPeer): ResolvedPeer {
-  if (peer.ipBlock) return { kind: 'ipBlock', cidr: peer.ipBlock.cidr, except: peer.ipBlock.except };
-  const key = peerKey(policyNs, peer);
-  return { kind: 'pods', key, peer, pods: peerPods(idx, key, policyNs, peer) };
+/** What a policy asks for, apart from which pods match: computed once per Policy object. */
+interface PolicyShape {
+  readonly key: string;
+  readonly selectKey: string;
+  readonly selectPeer: PolicyPeer;
+  readonly ingress?: readonly RuleShape[];
+  readonly egress?: readonly RuleShape[];
 }
 
-function resolvePorts(idx: Index, rule: PolicyRule): ResolvedPort[] {
-  const out: ResolvedPort[] = [];
-  for (const p of rule.ports) {
-    if (typeof p.port === 'string') {
-      // A name no pod gives resolves to nothing: the entry allows nothing.
-      for (const [port, pods] of idx.named.get(`${p.port}/${p.protocol}`) ?? []) out.push({ protocol: p.protocol, port, named: { name: p.port, pods } });
-    } else if (p.port === undefined) {
-      out.push({ protocol: p.protocol });
-    } else {
-      out.push({ protocol: p.protocol, port: p.port, ...(p.endPort !== undefined && p.endPort !== p.port ? { endPort: p.endPort } : {}) });
+function ruleShape(ns: string, rule: PolicyRule): RuleShape {
+  return {
+    rule,
+    peers: rule.peers.length === 0 ? 'all' : rule.peers.map((peer): PeerShape => (peer.ipBlock ? { kind: 'ipBlock', cidr: peer.ipBlock.cidr, except: peer.ipBlock.except } : { kind: 'pods', key: peerKey(ns, peer), peer })),
+    ports:
+      rule.ports.length === 0
+        ? 'all'
+        : rule.ports.map((p): PortShape => {
+            if (typeof p.port === 'string') return { kind: 'named', protocol: p.protocol, name: p.port, key: `${p.port}/${p.protocol}` };
+            if (p.port === undefined) return { kind: 'final', port: { protocol: p.protocol } };
+            return { kind: 'final', port: { protocol: p.protocol, port: p.port, ...(p.endPort !== undefined && p.endPort !== p.port ? { endPort: p.endPort } : {}) } };
+          }),
+  };
+}
+
+function policyShape(policy: Policy): PolicyShape {
+  const { namespace } = policy;
+  const selectPeer = { podSelector: policy.podSelector };
+  return {
+    key: podKey(policy),
+    selectKey: peerKey(namespace, selectPeer),
+    selectPeer,
+    ...(policy.ingress ? { ingress: policy.ingress.map((r) => ruleShape(namespace, r)) } : {}),
+    ...(policy.egress ? { egress: policy.egress.map((r) => ruleShape(namespace, r)) } : {}),
+  };
+}
+
+/** Pods that give a named port ("name/PROTO") each number. */
+type NumberedPods = ReadonlyMap<number, readonly PodInfo[]>;
+
+/** A pod peer's pods and what they came from: the pod lists of the namespaces in its scope. */
+interface PeerResult {
+  readonly namespaces: readonly string[];
+  readonly lists: readonly (readonly PodInfo[])[];
+  readonly pods: readonly PodInfo[];
+}
+
+/** A resolved policy and the lists it was resolved from, in the order the policy reads them. */
+interface Resolution {
+  readonly resolved: ResolvedPolicy;
+  readonly inputs: readonly unknown[];
+}
+
+/**
+ * Resolves policies pass after pass, redoing only what a changed input touches. Inputs are
+ * immutable objects (the source converts an API object once and hands out the same object until it
+ * changes), so identity says "unchanged": a namespace's pod list that holds the same pods is reused
+ * as is, a pod peer is recomputed only when a namespace in its scope lists other pods, and a policy
+ * whose selections are all the same lists keeps its ResolvedPolicy object (the ruleset builder
+ * keys its own caches on that object). Any change of namespaces starts the peers afresh. The
+ * result is always equal to a fresh resolution's.
+ */
+export class PolicyResolver {
+  private readonly shapes = new WeakMap<Policy, PolicyShape>();
+  private readonly done = new WeakMap<Policy, Resolution>();
+  private podsIn = new Map<string, readonly PodInfo[]>();
+  private named = new Map<string, NumberedPods>();
+  private namespaces: readonly NamespaceInfo[] = [];
+  /** Namespace names each namespace selector picks (by selector key), for the current namespaces. */
+  private nsPicks = new Map<string, readonly string[]>();
+  private peersBefore = new Map<string, PeerResult>();
+  private peersNow = new Map<string, PeerResult>();
+
+  resolve(inputs: PolicyInputs): ResolvedPolicy[] {
+    this.index(inputs);
+    const out: { key: string; resolved: ResolvedPolicy }[] = [];
+    for (const policy of inputs.policies) {
+      let shape = this.shapes.get(policy);
+      if (!shape) this.shapes.set(policy, (shape = policyShape(policy)));
+      out.push({ key: shape.key, resolved: this.resolveOne(policy, shape) });
+    }
+    this.peersBefore = this.peersNow;
+    this.peersNow = new Map();
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((o) => o.resolved);
+  }
+
+  /** This pass's pod lists and named-port index, reusing last pass's lists where they hold the same pods. */
+  private index(inputs: PolicyInputs): void {
+    const podsIn = new Map<string, PodInfo[]>();
+    const named = new Map<string, Map<number, PodInfo[]>>();
+    for (const p of inputs.pods) {
+      if (p.hostNetwork || p.ips.length === 0) continue;
+      let list = podsIn.get(p.namespace);
+      if (!list) podsIn.set(p.namespace, (list = []));
+      list.push(p);
+      // A pod that gives one name to two ports (the API forbids it) counts once, with the first.
+      for (let i = 0; i < p.namedPorts.length; i++) {
+        const np = p.namedPorts[i]!;
+        const key = `${np.name}/${np.protocol}`;
+        let repeated = false;
+        for (let j = 0; j < i && !repeated; j++) repeated = p.namedPorts[j]!.name === np.name && p.namedPorts[j]!.protocol === np.protocol;
+        if (repeated) continue;
+        let byNumber = named.get(key);
+        if (!byNumber) named.set(key, (byNumber = new Map()));
+        let pods = byNumber.get(np.port);
+        if (!pods) byNumber.set(np.port, (pods = []));
+        pods.push(p);
+      }
+    }
+    const keptLists = new Map<string, readonly PodInfo[]>();
+    for (const [ns, list] of podsIn) {
+      const before = this.podsIn.get(ns);
+      keptLists.set(ns, before && sameItems(before, list) ? before : list);
+    }
+    this.podsIn = keptLists;
+    const keptNamed = new Map<string, NumberedPods>();
+    for (const [key, byNumber] of named) {
+      const before = this.named.get(key);
+      const same = before !== undefined && before.size === byNumber.size && [...byNumber].every(([n, pods]) => {
+        const old = before.get(n);
+        return old !== undefined && sameItems(old, pods);
+      });
+      keptNamed.set(key, same ? before : byNumber);
+    }
+    this.named = keptNamed;
+    if (!sameItems(this.namespaces, inputs.namespaces)) {
+      this.namespaces = inputs.namespaces;
+      this.nsPicks = new Map();
+      this.peersBefore = new Map();
     }
   }
-  return out;
-}
 
-function resolveRules(idx: Index, ns: string, rules: readonly PolicyRule[]): ResolvedRule[] {
-  return rules.map((rule, index) => ({
-    index,
-    rule,
-    peers: rule.peers.length === 0 ? 'all' : rule.peers.map((peer) => resolvePeer(idx, ns, peer)),
-    ports: rule.ports.length === 0 ? 'all' : resolvePorts(idx, rule),
-  }));
-}
-
-export function resolvePolicies(inputs: PolicyInputs): ResolvedPolicy[] {
-  const idx = index(inputs);
-  const out: ResolvedPolicy[] = [];
-  for (const policy of inputs.policies) {
-    const { namespace } = policy;
-    out.push({
-      policy,
-      key: podKey(policy),
-      selected: peerPods(idx, peerKey(namespace, { podSelector: policy.podSelector }), namespace, { podSelector: policy.podSelector }),
-      ...(policy.ingress ? { ingress: resolveRules(idx, namespace, policy.ingress) } : {}),
-      ...(policy.egress ? { egress: resolveRules(idx, namespace, policy.egress) } : {}),
-    });
+  /** The pods a pod peer stands for (see peerKey), one list object per key and pass. */
+  private peerPods(key: string, policyNs: string, peer: PolicyPeer): readonly PodInfo[] {
+    const now = this.peersNow.get(key);
+    if (now) return now.pods;
+    const before = this.peersBefore.get(key);
+    if (before && before.namespaces.every((ns, i) => (this.podsIn.get(ns) ?? NO_PODS) === before.lists[i])) {
+      this.peersNow.set(key, before);
+      return before.pods;
+    }
+    const namespaces = peer.namespaceSelector ? this.picks(peer.namespaceSelector) : [policyNs];
+    const lists = namespaces.map((ns) => this.podsIn.get(ns) ?? NO_PODS);
+    const pods: PodInfo[] = [];
+    for (const list of lists) for (const p of list) if (!peer.podSelector || selects(peer.podSelector, p.labels)) pods.push(p);
+    this.peersNow.set(key, { namespaces, lists, pods });
+    return pods;
   }
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  private picks(sel: LabelSelector): readonly string[] {
+    const key = selectorKey(sel);
+    let names = this.nsPicks.get(key);
+    if (!names) this.nsPicks.set(key, (names = this.namespaces.filter((n) => selects(sel, n.labels)).map((n) => n.name)));
+    return names;
+  }
+
+  /** The lists a policy's resolution reads, in order: selected pods, then per rule its pod peers and named ports. */
+  private inputsOf(policy: Policy, shape: PolicyShape): unknown[] {
+    const out: unknown[] = [this.peerPods(shape.selectKey, policy.namespace, shape.selectPeer)];
+    for (const rules of [shape.ingress, shape.egress]) {
+      for (const r of rules ?? []) {
+        if (r.peers !== 'all') for (const p of r.peers) if (p.kind === 'pods') out.push(this.peerPods(p.key, policy.namespace, p.peer));
+        if (r.ports !== 'all') for (const p of r.ports) if (p.kind === 'named') out.push(this.named.get(p.key));
+      }
+    }
+    return out;
+  }
+
+  private resolveOne(policy: Policy, shape: PolicyShape): ResolvedPolicy {
+    const inputs = this.inputsOf(policy, shape);
+    const before = this.done.get(policy);
+    if (before && sameItems(before.inputs, inputs)) return before.resolved;
+    let next = 1;
+    const take = <T>(): T => inputs[next++] as T;
+    const rules = (shapes: readonly RuleShape[]): ResolvedRule[] =>
+      shapes.map((r, index) => ({
+        index,
+        rule: r.rule,
+        peers: r.peers === 'all' ? 'all' : r.peers.map((p): ResolvedPeer => (p.kind === 'pods' ? { kind: 'pods', key: p.key, peer: p.peer, pods: take<readonly PodInfo[]>() } : p)),
+        ports:
+          r.ports === 'all'
+            ? 'all'
+            : r.ports.flatMap((p): ResolvedPort[] => {
+                if (p.kind === 'final') return [p.port];
+                // A name no pod gives resolves to nothing: the entry allows nothing.
+                return [...(take<NumberedPods | undefined>() ?? [])].map(([port, pods]) => ({ protocol: p.protocol, port, named: { name: p.name, pods } }));
+              }),
+      }));
+    // Rules in the order inputsOf read them: ingress first.
+    const ingress = shape.ingress && rules(shape.ingress);
+    const egress = shape.egress && rules(shape.egress);
+    const resolved: ResolvedPolicy = {
+      policy,
+      key: shape.key,
+      selected: inputs[0] as readonly PodInfo[],
+      ...(ingress ? { ingress } : {}),
+      ...(egress ? { egress } : {}),
+    };
+    this.done.set(policy, { resolved, inputs });
+    return resolved;
+  }
+}
+
+/** One resolution with nothing remembered (explain, tests). */
+export function resolvePolicies(inputs: PolicyInputs): ResolvedPolicy[] {
+  return new PolicyResolver().resolve(inputs);
 }
 
 export const familyOf = (ip: string): Family | undefined => parseIp(ip)?.family;

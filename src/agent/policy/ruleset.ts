@@ -22,8 +22,8 @@
 // what it reads back.
 import { createHash } from 'node:crypto';
 import type { Family } from '../../net/ip.js';
-import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, INPUT_CHAIN, type IpSetSpec, type PodInfo, type Ruleset, SET_PREFIX } from './model.js';
-import { type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, ipBlockEntries, podKey } from './resolve.js';
+import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, INPUT_CHAIN, type IpSetSpec, type PodInfo, type Policy, type Ruleset, SET_PREFIX } from './model.js';
+import { type ResolvedPeer, type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, ipBlockEntries, podKey } from './resolve.js';
 
 export interface RulesetOptions {
   /** This node's name: its pods get chains. */
@@ -51,7 +51,19 @@ const NDP_RETURN = [133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmp
 /** LOG prefixes are cut by the kernel at 29 characters. */
 const LOG_PREFIX_MAX = 29;
 
-const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 12);
+/** Names are hashes of what they stand for; the same few thousand come back on every pass. */
+const hashes = new Map<string, string>();
+const HASHES_MAX = 100_000;
+
+function hash(s: string): string {
+  let h = hashes.get(s);
+  if (h === undefined) {
+    if (hashes.size >= HASHES_MAX) hashes.clear();
+    hashes.set(s, (h = createHash('sha256').update(s).digest('hex').slice(0, 12)));
+  }
+  return h;
+}
+
 const tag = (d: Direction): string => (d === 'ingress' ? 'I' : 'E');
 
 /** Names for what a chain or set stands for; hashes keep them inside the kernel's limits. */
@@ -67,154 +79,329 @@ const comment = (text: string): string => `-m comment --comment "${text.replace(
 const hostPrefix = (f: Family): number => (f === 4 ? 32 : 128);
 const rejectRule = (f: Family): string => `-j REJECT --reject-with ${f === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`;
 
-/** Builds one family's ruleset; collects the sets the chains refer to. */
+const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** A set and the pod list it was filled from (undefined: its entries follow from what it stands for). */
+interface SetEntry {
+  readonly what: string;
+  readonly source: readonly PodInfo[] | undefined;
+  readonly spec: IpSetSpec;
+}
+
+interface PolicyChainEntry {
+  /** The resolution it was made from: while the same, so are its sets. */
+  readonly rp: ResolvedPolicy;
+  readonly sets: readonly SetEntry[];
+  /** Each named port's number, "-" after it when no pod of this family gives it (see policyChain). */
+  readonly named: readonly string[];
+  readonly chain: ChainSpec;
+}
+
+interface PodChainEntry {
+  /** The keys of the policies it jumps to, in order. */
+  readonly policies: readonly string[];
+  readonly chain: ChainSpec;
+}
+
+/**
+ * What one family's builds keep from pass to pass, keyed by the immutable objects they were made
+ * from: a pod's addresses by its PodInfo, a policy's chains by its ResolvedPolicy (the resolver keeps
+ * that object while nothing it selects changes), a set by what it stands for and the pod list it was
+ * filled from, a pod's chain by the policies it jumps to. Entries not used by a pass are dropped.
+ */
+class FamilyMemory {
+  readonly podIps = new WeakMap<PodInfo, readonly string[]>();
+  readonly dispatch = new WeakMap<PodInfo, Partial<Record<Direction, readonly string[]>>>();
+  /** A policy's chains, with what they were made from (see policyChain). */
+  readonly policyChains = new WeakMap<Policy, Partial<Record<Direction, PolicyChainEntry>>>();
+  sets = new Map<string, SetEntry>();
+  /** Pod chains by direction and pod key ("ingress ns/name"). */
+  podChains = new Map<string, PodChainEntry>();
+  dispatchChains: Partial<Record<Direction, ChainSpec>> = {};
+
+  constructor(readonly family: Family) {}
+}
+
+/** Builds one family's ruleset for one pass; collects the sets the chains refer to. */
 class FamilyBuilder {
+  /** Sets a rule matches on: they go into the ruleset. */
   readonly sets = new Map<string, IpSetSpec>();
+  /** Sets computed this pass, used by a rule or not, by what they stand for. */
+  private readonly setsNow = new Map<string, SetEntry>();
+  private readonly podChainsNow = new Map<string, PodChainEntry>();
+  readonly family: Family;
 
   constructor(
-    readonly family: Family,
+    private readonly memory: FamilyMemory,
     private readonly opts: RulesetOptions,
-  ) {}
+  ) {
+    this.family = memory.family;
+  }
 
-  /** A pod's addresses of this family (parsed once per pod, not once per set it is in). */
-  private readonly podIps = new Map<PodInfo, string[]>();
+  /** A pod's addresses of this family (parsed once per pod object, not once per set it is in). */
+  private ipsOfPod(p: PodInfo): readonly string[] {
+    let ips = this.memory.podIps.get(p);
+    if (!ips) this.memory.podIps.set(p, (ips = p.ips.filter((ip) => familyOf(ip) === this.family)));
+    return ips;
+  }
 
   private ipsOf(pods: readonly PodInfo[]): string[] {
     const out: string[] = [];
-    for (const p of pods) {
-      let ips = this.podIps.get(p);
-      if (!ips) this.podIps.set(p, (ips = p.ips.filter((ip) => familyOf(ip) === this.family)));
-      out.push(...ips);
-    }
+    for (const p of pods) out.push(...this.ipsOfPod(p));
     return out;
   }
 
-  /** Sets computed so far, used by a rule or not. */
-  private readonly known = new Map<string, IpSetSpec>();
-
   /** The set standing for `what`, made once: its name does not depend on its members. */
-  private set(what: string, type: IpSetSpec['type'], entries: () => string[]): IpSetSpec {
-    const name = names.set(this.family, what);
-    let spec = this.known.get(name);
-    if (!spec) this.known.set(name, (spec = { name, family: this.family, type, entries: [...new Set(entries())].sort() }));
-    return spec;
+  private set(what: string, type: IpSetSpec['type'], source: readonly PodInfo[] | undefined, entries: () => string[]): SetEntry {
+    let entry = this.setsNow.get(what);
+    if (entry) return entry;
+    const before = this.memory.sets.get(what);
+    entry =
+      before && before.source === source && before.spec.type === type
+        ? before
+        : { what, source, spec: { name: names.set(this.family, what), family: this.family, type, entries: [...new Set(entries())].sort() } };
+    this.setsNow.set(what, entry);
+    return entry;
   }
 
-  /** A rule matches the set: it goes into the ruleset. */
-  private use(spec: IpSetSpec): string {
-    this.sets.set(spec.name, spec);
-    return spec.name;
+  /** The text naming an ipBlock's set, per peer object (the resolver hands out the same one each pass). */
+  private static readonly blockWhat = new WeakMap<ResolvedPeer, string>();
+
+  /**
+   * The sets one rule of a policy refers to, in the order its matches use them (undefined: a peer
+   * or named port with nothing of this family to match), filled with the current members.
+   */
+  private ruleSets(r: ResolvedRule): { peers: (SetEntry | undefined)[]; ports: (SetEntry | undefined)[] } {
+    const peers: (SetEntry | undefined)[] = [];
+    const ports: (SetEntry | undefined)[] = [];
+    if (r.peers !== 'all') {
+      for (const p of r.peers) {
+        if (p.kind === 'pods') {
+          peers.push(this.set(p.key, 'hash:ip', p.pods, () => this.ipsOf(p.pods)));
+          continue;
+        }
+        let what = FamilyBuilder.blockWhat.get(p);
+        if (what === undefined) FamilyBuilder.blockWhat.set(p, (what = `ipBlock ${p.cidr} except ${[...p.except].sort().join(',')}`));
+        const entry = this.set(what, 'hash:net', undefined, () => ipBlockEntries(p.cidr, p.except, this.family));
+        peers.push(entry.spec.entries.length > 0 ? entry : undefined);
+      }
+    }
+    if (r.ports !== 'all') {
+      for (const p of r.ports) {
+        if (!p.named) continue;
+        // The kernel cannot match the port: no rule, so no set.
+        if (p.protocol === 'SCTP' && !this.opts.sctpPorts) {
+          ports.push(undefined);
+          continue;
+        }
+        const { pods } = p.named;
+        const entry = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'hash:ip', pods, () => this.ipsOf(pods));
+        ports.push(entry.spec.entries.length > 0 ? entry : undefined);
+      }
+    }
+    return { peers, ports };
   }
 
   /** One match per peer ("" for every peer); none for an ipBlock of the other family. */
-  private peerMatches(d: Direction, r: ResolvedRule): string[] {
+  private peerMatches(d: Direction, r: ResolvedRule, sets: readonly (SetEntry | undefined)[]): string[] {
     if (r.peers === 'all') return [''];
     const dir = d === 'ingress' ? 'src' : 'dst';
     const out: string[] = [];
-    for (const p of r.peers) {
-      if (p.kind === 'pods') {
-        out.push(`-m set --match-set ${this.use(this.set(p.key, 'hash:ip', () => this.ipsOf(p.pods)))} ${dir}`);
-        continue;
-      }
-      const entries = ipBlockEntries(p.cidr, p.except, this.family);
-      if (entries.length > 0) out.push(`-m set --match-set ${this.use(this.set(`ipBlock ${p.cidr} except ${[...p.except].sort().join(',')}`, 'hash:net', () => entries))} ${dir}`);
-    }
+    for (const s of sets) if (s) out.push(`-m set --match-set ${s.spec.name} ${dir}`);
     return [...new Set(out)];
   }
 
   /** One port entry as [protocol part, match part] ("-p tcp", "-m tcp --dport 80"); undefined when it cannot match. */
-  private portMatch(p: ResolvedPort): [string, string] | undefined {
+  private portMatch(p: ResolvedPort, named: SetEntry | undefined): [string, string] | undefined {
     const proto = p.protocol.toLowerCase();
     if (p.port === undefined) return [`-p ${proto}`, ''];
     if (p.protocol === 'SCTP' && !this.opts.sctpPorts) return undefined;
     const dport = `-m ${proto} --dport ${p.endPort !== undefined ? `${p.port}:${p.endPort}` : p.port}`;
     if (!p.named) return [`-p ${proto}`, dport];
-    const { pods } = p.named;
-    const set = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'hash:ip', () => this.ipsOf(pods));
     // No pod of this family gives the name that number: nothing to match, and no set.
-    if (set.entries.length === 0) return undefined;
-    return [`-p ${proto}`, `-m set --match-set ${this.use(set)} dst ${dport}`];
+    if (!named) return undefined;
+    return [`-p ${proto}`, `-m set --match-set ${named.spec.name} dst ${dport}`];
   }
 
+  /**
+   * A policy's chain. Its rules depend on the policy and on which named-port numbers have members
+   * of this family, never on who the members are (set names say what a set stands for), so the
+   * chain object of the last pass stays while those are the same; the sets it uses are refilled.
+   */
   policyChain(rp: ResolvedPolicy, d: Direction): ChainSpec {
-    const rules: string[] = [];
-    for (const r of rp[d] ?? []) {
-      const note = comment(`${rp.key} ${d} rule ${r.index}`);
-      const ports = r.ports === 'all' ? [['', ''] as [string, string]] : r.ports.map((p) => this.portMatch(p)).filter((m) => m !== undefined);
-      for (const peer of this.peerMatches(d, r)) {
-        for (const [proto, match] of ports) rules.push([proto, note, peer, match, SET_ALLOW].filter(Boolean).join(' '));
+    let cached = this.memory.policyChains.get(rp.policy);
+    const hit = cached?.[d];
+    if (hit?.rp === rp) {
+      // The same resolution: the same members, so the same sets (refilled only if dropped meanwhile).
+      for (const s of hit.sets) {
+        if (!this.setsNow.has(s.what)) this.setsNow.set(s.what, s);
+        this.sets.set(s.spec.name, s.spec);
       }
+      return hit.chain;
     }
-    return { name: names.policyChain(rp.key, d), rules };
+    const rules = rp[d] ?? [];
+    const sets = rules.map((r) => this.ruleSets(r));
+    const used = sets.flatMap((s) => [...s.peers, ...s.ports]).filter((s) => s !== undefined);
+    for (const s of used) this.sets.set(s.spec.name, s.spec);
+    const named = rules.flatMap((r, i) => (r.ports === 'all' ? [] : r.ports.filter((p) => p.named).map((p, j) => `${p.port}${sets[i]!.ports[j] ? '' : '-'}`)));
+    let chain = hit && sameItems(hit.named, named) ? hit.chain : undefined;
+    if (!chain) {
+      const lines: string[] = [];
+      rules.forEach((r, i) => {
+        const note = comment(`${rp.key} ${d} rule ${r.index}`);
+        let n = 0;
+        const ports = r.ports === 'all' ? [['', ''] as [string, string]] : r.ports.map((p) => this.portMatch(p, p.named ? sets[i]!.ports[n++] : undefined)).filter((m) => m !== undefined);
+        for (const peer of this.peerMatches(d, r, sets[i]!.peers)) {
+          for (const [proto, match] of ports) lines.push(`${proto ? `${proto} ` : ''}${note} ${peer ? `${peer} ` : ''}${match ? `${match} ` : ''}${SET_ALLOW}`);
+        }
+      });
+      chain = { name: names.policyChain(rp.key, d), rules: lines };
+    }
+    if (!cached) this.memory.policyChains.set(rp.policy, (cached = {}));
+    cached[d] = { rp, sets: used, named, chain };
+    return chain;
   }
 
-  podChain(pod: PodInfo, d: Direction, policies: readonly ResolvedPolicy[]): ChainSpec {
+  /** A pod's chain (`key`: its podKey); the same object as last pass while the policies isolating it are. */
+  podChain(pod: PodInfo, key: string, d: Direction, policies: readonly ResolvedPolicy[]): ChainSpec {
+    const id = `${d} ${key}`;
+    const before = this.memory.podChains.get(id);
+    if (before && before.policies.length === policies.length && policies.every((rp, i) => rp.key === before.policies[i])) {
+      this.podChainsNow.set(id, before);
+      return before.chain;
+    }
     const rules = [CLEAR_ALLOW];
     for (const rp of policies) rules.push(`${comment(`${rp.key} ${d}`)} -j ${names.policyChain(rp.key, d)}`);
     rules.push(IF_ALLOWED_RETURN);
     if (this.opts.logDrops) {
-      const prefix = `gingham drop ${d === 'ingress' ? 'in' : 'out'} ${podKey(pod)}`.slice(0, LOG_PREFIX_MAX - 2);
+      const prefix = `gingham drop ${d === 'ingress' ? 'in' : 'out'} ${key}`.slice(0, LOG_PREFIX_MAX - 2);
       rules.push(`-m limit --limit 10/min -j LOG --log-prefix "${prefix}: "`);
     }
     rules.push(rejectRule(this.family));
-    return { name: names.podChain(pod, d), rules };
+    const chain = { name: names.podChain(pod, d), rules };
+    this.podChainsNow.set(id, { policies: policies.map((rp) => rp.key), chain });
+    return chain;
   }
 
-  dispatch(pod: PodInfo, d: Direction): string[] {
+  dispatch(pod: PodInfo, d: Direction): readonly string[] {
+    let cached = this.memory.dispatch.get(pod);
+    const hit = cached?.[d];
+    if (hit) return hit;
     const flag = d === 'ingress' ? '-d' : '-s';
-    return this.ipsOf([pod]).map((ip) => `${flag} ${ip}/${hostPrefix(this.family)} ${comment(`${podKey(pod)} ${d}`)} -j ${names.podChain(pod, d)}`);
+    const rules = this.ipsOfPod(pod).map((ip) => `${flag} ${ip}/${hostPrefix(this.family)} ${comment(`${podKey(pod)} ${d}`)} -j ${names.podChain(pod, d)}`);
+    if (!cached) this.memory.dispatch.set(pod, (cached = {}));
+    cached[d] = rules;
+    return rules;
+  }
+
+  /** A dispatch chain; last pass's object when its rules are the same. */
+  dispatchChain(name: string, d: Direction, rules: readonly string[]): ChainSpec {
+    const before = this.memory.dispatchChains[d];
+    const chain = before && sameItems(before.rules, rules) ? before : { name, rules };
+    this.memory.dispatchChains[d] = chain;
+    return chain;
+  }
+
+  /** Keep what this pass used for the next. */
+  finish(): void {
+    this.memory.sets = this.setsNow;
+    this.memory.podChains = this.podChainsNow;
   }
 }
 
+/** The hook chains of a family: always the same. */
+const hookChains = (family: Family): [ChainSpec, ChainSpec] => {
+  const always = family === 6 ? [REPLIES_RETURN, ...NDP_RETURN] : [REPLIES_RETURN];
+  return [
+    { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
+    { name: INPUT_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`] },
+  ];
+};
+const HOOK_CHAINS: Record<Family, [ChainSpec, ChainSpec]> = { 4: hookChains(4), 6: hookChains(6) };
+
+const byKey = <T extends { readonly key: string }>(a: T, b: T): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const byName = <T extends { readonly name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 /**
- * The ruleset for this node. A family gets chains only when one of this node's pods with an
- * address of that family is isolated; otherwise it is empty, and the kernel layer removes
- * everything of ours (hooks included) for it.
+ * Builds rulesets pass after pass, remembering what unchanged inputs gave (FamilyMemory): a pass
+ * after one pod changed rebuilds that pod's chains and the sets it is in, and returns the very
+ * objects of the last pass for everything else, so the kernel layer can tell unchanged chains and
+ * sets by identity. Options that change start it afresh. Equal to a fresh build, always.
  */
-export function buildRuleset(resolved: readonly ResolvedPolicy[], opts: RulesetOptions): Ruleset {
-  // Local pods and the policies isolating each, per direction, in one pass over the selections.
-  const isolatedBy = { ingress: new Map<string, { pod: PodInfo; policies: ResolvedPolicy[] }>(), egress: new Map<string, { pod: PodInfo; policies: ResolvedPolicy[] }>() };
-  for (const rp of resolved) {
-    for (const d of ['ingress', 'egress'] as const) {
-      if (rp[d] === undefined) continue;
-      for (const pod of rp.selected) {
-        if (pod.node !== opts.node) continue;
-        const k = podKey(pod);
-        let e = isolatedBy[d].get(k);
-        if (!e) isolatedBy[d].set(k, (e = { pod, policies: [] }));
-        e.policies.push(rp);
-      }
-    }
+export class RulesetBuilder {
+  private memory: Record<Family, FamilyMemory> = { 4: new FamilyMemory(4), 6: new FamilyMemory(6) };
+  private optsKey = '';
+  private readonly keys = new WeakMap<PodInfo, string>();
+
+  private keyOf(pod: PodInfo): string {
+    let key = this.keys.get(pod);
+    if (key === undefined) this.keys.set(pod, (key = podKey(pod)));
+    return key;
   }
-  const build = (family: Family): Ruleset[Family] => {
-    const b = new FamilyBuilder(family, opts);
-    const dispatch: Record<Direction, string[]> = { ingress: [], egress: [] };
-    const podChains: ChainSpec[] = [];
-    const policyChains = new Map<string, ChainSpec>();
-    for (const d of ['egress', 'ingress'] as const) {
-      const entries = [...isolatedBy[d].values()].sort((x, y) => (podKey(x.pod) < podKey(y.pod) ? -1 : 1));
-      for (const { pod, policies } of entries) {
-        const jumps = b.dispatch(pod, d);
-        if (jumps.length === 0) continue;
-        dispatch[d].push(...jumps);
-        podChains.push(b.podChain(pod, d, policies));
-        for (const rp of policies) {
-          const c = names.policyChain(rp.key, d);
-          if (!policyChains.has(c)) policyChains.set(c, b.policyChain(rp, d));
+
+  /**
+   * The ruleset for this node. A family gets chains only when one of this node's pods with an
+   * address of that family is isolated; otherwise it is empty, and the kernel layer removes
+   * everything of ours (hooks included) for it.
+   */
+  build(resolved: readonly ResolvedPolicy[], opts: RulesetOptions): Ruleset {
+    const optsKey = JSON.stringify([opts.node, opts.sctpPorts, opts.logDrops]);
+    if (optsKey !== this.optsKey) {
+      this.memory = { 4: new FamilyMemory(4), 6: new FamilyMemory(6) };
+      this.optsKey = optsKey;
+    }
+    // Local pods and the policies isolating each, per direction, in one pass over the selections.
+    type Isolated = { key: string; pod: PodInfo; policies: ResolvedPolicy[] };
+    const isolatedBy = { ingress: new Map<string, Isolated>(), egress: new Map<string, Isolated>() };
+    for (const rp of resolved) {
+      for (const d of ['ingress', 'egress'] as const) {
+        if (rp[d] === undefined) continue;
+        for (const pod of rp.selected) {
+          if (pod.node !== opts.node) continue;
+          const key = this.keyOf(pod);
+          let e = isolatedBy[d].get(key);
+          if (!e) isolatedBy[d].set(key, (e = { key, pod, policies: [] }));
+          e.policies.push(rp);
         }
       }
     }
-    if (dispatch.ingress.length + dispatch.egress.length === 0) return { sets: [], chains: [] };
-    const always = family === 6 ? [REPLIES_RETURN, ...NDP_RETURN] : [REPLIES_RETURN];
-    const chains: ChainSpec[] = [
-      { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
-      { name: INPUT_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`] },
-      { name: EGRESS_CHAIN, rules: dispatch.egress },
-      { name: INGRESS_CHAIN, rules: dispatch.ingress },
-      ...podChains,
-      ...[...policyChains.values()].sort((x, y) => (x.name < y.name ? -1 : 1)),
-    ];
-    return { sets: [...b.sets.values()].sort((x, y) => (x.name < y.name ? -1 : 1)), chains };
-  };
-  return { 4: build(4), 6: build(6) };
+    const sorted = { egress: [...isolatedBy.egress.values()].sort(byKey), ingress: [...isolatedBy.ingress.values()].sort(byKey) };
+    const build = (family: Family): Ruleset[Family] => {
+      const b = new FamilyBuilder(this.memory[family], opts);
+      const dispatch: Record<Direction, string[]> = { ingress: [], egress: [] };
+      const podChains: ChainSpec[] = [];
+      const policyChains = new Map<string, ChainSpec>();
+      for (const d of ['egress', 'ingress'] as const) {
+        const seen = new Set<ResolvedPolicy>();
+        for (const { key, pod, policies } of sorted[d]) {
+          const jumps = b.dispatch(pod, d);
+          if (jumps.length === 0) continue;
+          for (const j of jumps) dispatch[d].push(j);
+          podChains.push(b.podChain(pod, key, d, policies));
+          for (const rp of policies) {
+            if (seen.has(rp)) continue;
+            seen.add(rp);
+            const c = names.policyChain(rp.key, d);
+            if (!policyChains.has(c)) policyChains.set(c, b.policyChain(rp, d));
+          }
+        }
+      }
+      b.finish();
+      if (dispatch.ingress.length + dispatch.egress.length === 0) return { sets: [], chains: [] };
+      const chains: ChainSpec[] = [
+        ...HOOK_CHAINS[family],
+        b.dispatchChain(EGRESS_CHAIN, 'egress', dispatch.egress),
+        b.dispatchChain(INGRESS_CHAIN, 'ingress', dispatch.ingress),
+        ...podChains,
+        ...[...policyChains.values()].sort(byName),
+      ];
+      return { sets: [...b.sets.values()].sort(byName), chains };
+    };
+    return { 4: build(4), 6: build(6) };
+  }
+}
+
+/** One build with nothing remembered (tests). */
+export function buildRuleset(resolved: readonly ResolvedPolicy[], opts: RulesetOptions): Ruleset {
+  return new RulesetBuilder().build(resolved, opts);
 }
