@@ -488,12 +488,13 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
     // from before the pod exists; egress: the new pod probes y/a and y/b from its first instant.
     const candidates = await m.nextPodIPs(node, 3);
     const targets = candidates.flatMap((ip) => [`${hostPort(ip, 80)}/tcp`, `${hostPort(ip, 80)}/udp`]);
-    const rounds = { rounds: 50, intervalMs: 20, timeoutMs: 250 };
+    // About 11 s of probing: from 1.5 s before the create to well past the pod's start.
+    const rounds = { rounds: 40, intervalMs: 20, timeoutMs: 250 };
     const probers = Promise.all([m.probeRounds('y/a', targets, rounds), m.probeRounds('y/b', targets, rounds)]);
     await sleep(1500);
     const tCreate = Date.now();
     const egressTargets = [yaIp, ybIp].flatMap((ip) => [`${ip}:80/tcp`, `${ip}:80/udp`]);
-    const serveAndProbe = `${GINGHAM_IN_IMAGE} probe serve --tcp 80,81 --udp 80,81 & ${GINGHAM_IN_IMAGE} probe matrix --rounds 50 --interval 20 --timeout 250 ${egressTargets.join(' ')}; wait`;
+    const serveAndProbe = `${GINGHAM_IN_IMAGE} probe serve --tcp 80,81 --udp 80,81 & ${GINGHAM_IN_IMAGE} probe matrix --rounds ${rounds.rounds} --interval ${rounds.intervalMs} --timeout ${rounds.timeoutMs} ${egressTargets.join(' ')}; wait`;
     await m.createExtraPod('x', 'd', node, { pod: 'd' }, ['sh', '-c', serveAndProbe]);
     const [fromYa, fromYb] = await probers;
     const d = await waitFor('x/d has an address', 30_000, async () => (await m.readPod('x', 'd')).status?.podIP);

@@ -439,7 +439,7 @@ export class NetpolMatrix {
           return a === now && b !== now;
         });
         blips += blipped.length;
-        if (blipped.length > 0) log(`netpol   round ${round - 1} blipped on ${blipped.length} cells: ${blipSummary(blipped, previous)}`);
+        if (blipped.length > 0) log(`netpol   round ${round - 1} blipped on ${blipped.length} cells: ${blipSummary(blipped, previous, (n) => this.nodes.find((x) => x.node === n)?.id ?? n)}`);
       }
       history.push(observed);
       const wrong = this.cells().filter((c) => observed.outcomes.get(cellKey(c))?.ok !== expected(c, e));
@@ -658,12 +658,15 @@ export function parseRounds(out: string): { at: number; results: Outcome[] }[] {
     .map((l) => JSON.parse(l) as { at: number; results: Outcome[] });
 }
 
-/** Blipped cells by source and outcome in the blip: a stalled prober shows as a row of timeouts. */
-function blipSummary(cells: readonly Cell[], observed: Observed): string {
+/**
+ * Blipped cells by source, destination node and outcome in the blip: a stalled prober shows as
+ * its row of timeouts, a node dropping traffic as its column.
+ */
+function blipSummary(cells: readonly Cell[], observed: Observed, nodeId: (node: string) => string): string {
   const groups = new Map<string, number>();
   for (const c of cells) {
     const o = observed.outcomes.get(cellKey(c));
-    const k = `${c.from.id} ${o?.ok ? 'allowed' : (o?.error ?? '?')}${c.proto === 'udp' && o?.ok ? ' (UDP: a reused source port can meet an earlier flow\'s conntrack entry)' : ''}`;
+    const k = `${c.from.id} -> ${nodeId(c.to.node)} ${o?.ok ? 'allowed' : (o?.error ?? '?')}${c.proto === 'udp' && o?.ok ? ' (UDP: a reused source port can meet an earlier flow\'s conntrack entry)' : ''}`;
     groups.set(k, (groups.get(k) ?? 0) + 1);
   }
   return [...groups].map(([k, n]) => `${k}: ${n}`).join('; ');
