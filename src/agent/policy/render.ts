@@ -129,12 +129,21 @@ function target(rule: string): string | undefined {
 const WORD = /\S+/y;
 
 /** The sets a rule matches on. */
-export const setsOf = (rule: string): string[] => [...rule.matchAll(/--match-set (\S+)/g)].map((m) => m[1]!);
+export function setsOf(rule: string): string[] {
+  const at = rule.indexOf('--match-set ');
+  if (at < 0) return [];
+  // One set (nearly every rule of ours): the word after it, without building strings.
+  if (at === rule.lastIndexOf('--match-set ')) {
+    WORD.lastIndex = at + 12;
+    const m = WORD.exec(rule);
+    return m ? [m[0]] : [];
+  }
+  return [...rule.matchAll(/--match-set (\S+)/g)].map((m) => m[1]!);
+}
 
-/** What a chain's rules refer to: per rule that refers to any, the chain of ours it jumps to and the sets it matches. */
+/** What a chain's rules refer to, each once: chains of ours it jumps to, and sets. */
 export interface ChainRefs {
-  readonly rules: readonly { readonly rule: string; readonly jump?: string; readonly sets: readonly string[] }[];
-  /** Every set matched, once. */
+  readonly jumps: readonly string[];
   readonly sets: readonly string[];
 }
 
@@ -144,15 +153,14 @@ const chainRefsMemo = new WeakMap<ChainSpec, ChainRefs>();
 export function chainRefs(c: ChainSpec): ChainRefs {
   let refs = chainRefsMemo.get(c);
   if (!refs) {
-    const rules: { rule: string; jump?: string; sets: string[] }[] = [];
-    const all = new Set<string>();
+    const jumps = new Set<string>();
+    const sets = new Set<string>();
     for (const rule of c.rules) {
       const to = target(rule);
-      const sets = rule.includes('--match-set') ? setsOf(rule) : [];
-      for (const x of sets) all.add(x);
-      if (to?.startsWith(CHAIN_PREFIX) || sets.length > 0) rules.push({ rule, ...(to?.startsWith(CHAIN_PREFIX) ? { jump: to } : {}), sets });
+      if (to?.startsWith(CHAIN_PREFIX)) jumps.add(to);
+      for (const s of setsOf(rule)) sets.add(s);
     }
-    chainRefsMemo.set(c, (refs = { rules, sets: [...all] }));
+    chainRefsMemo.set(c, (refs = { jumps: [...jumps], sets: [...sets] }));
   }
   return refs;
 }
@@ -296,9 +304,13 @@ export function normalizeRuleset(want: Ruleset): Ruleset {
       chainNames.add(c.name);
     }
     for (const c of want[family].chains) {
-      for (const { rule, jump, sets } of chainRefs(c).rules) {
-        if (jump !== undefined && !chainNames.has(jump)) errors.push(`IPv${family} chain ${c.name}: "${rule}" jumps to ${jump}, which is not in the ruleset`);
-        for (const x of sets) if (!familySets.has(x)) errors.push(`IPv${family} chain ${c.name}: "${rule}" matches set ${x}, which is not an IPv${family} set of the ruleset`);
+      const refs = chainRefs(c);
+      if (refs.jumps.every((j) => chainNames.has(j)) && refs.sets.every((x) => familySets.has(x))) continue;
+      // Something is missing: name each rule that refers to it.
+      for (const rule of c.rules) {
+        const to = target(rule);
+        if (to?.startsWith(CHAIN_PREFIX) && !chainNames.has(to)) errors.push(`IPv${family} chain ${c.name}: "${rule}" jumps to ${to}, which is not in the ruleset`);
+        for (const x of setsOf(rule)) if (!familySets.has(x)) errors.push(`IPv${family} chain ${c.name}: "${rule}" matches set ${x}, which is not an IPv${family} set of the ruleset`);
       }
     }
     out[family] = { sets, chains: want[family].chains };
@@ -487,8 +499,8 @@ function prepareBatches(created: readonly ChainSpec[]): ChainSpec[][] {
     // A loop (the kernel refuses those anyway) counts as no dependency.
     depth.set(c.name, 0);
     d = 0;
-    for (const { jump } of chainRefs(c).rules) {
-      const t = jump === undefined ? undefined : byName.get(jump);
+    for (const jump of chainRefs(c).jumps) {
+      const t = byName.get(jump);
       if (t && t !== c) d = Math.max(d, depthOf(t) + 1);
     }
     depth.set(c.name, d);

@@ -131,8 +131,9 @@ interface Resolution {
  * Resolves policies pass after pass, redoing only what a changed input touches. Inputs are
  * immutable objects (the source converts an API object once and hands out the same object until it
  * changes), so identity says "unchanged": a namespace's pod list that holds the same pods is reused
- * as is, a pod peer is recomputed only when a namespace in its scope lists other pods, and a policy
- * whose selections are all the same lists keeps its ResolvedPolicy object (the ruleset builder
+ * as is, a pod peer is recomputed only when a namespace in its scope lists other pods (and keeps
+ * its list object when it selects the same pods), and a policy whose selections are all the same
+ * lists keeps its ResolvedPolicy object (the ruleset builder
  * keys its own caches on that object). Any change of namespaces starts the peers afresh. The
  * result is always equal to a fresh resolution's.
  */
@@ -219,8 +220,11 @@ export class PolicyResolver {
     const lists = namespaces.map((ns) => this.podsIn.get(ns) ?? NO_PODS);
     const pods: PodInfo[] = [];
     for (const list of lists) for (const p of list) if (!peer.podSelector || selects(peer.podSelector, p.labels)) pods.push(p);
-    this.peersNow.set(key, { namespaces, lists, pods });
-    return pods;
+    // A pod changed next to the peer's, not in it: still the same list object, so the policies
+    // naming the peer keep their resolution.
+    const kept = before && sameItems(before.pods, pods) ? before.pods : pods;
+    this.peersNow.set(key, { namespaces, lists, pods: kept });
+    return kept;
   }
 
   private picks(sel: LabelSelector): readonly string[] {

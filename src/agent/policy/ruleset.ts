@@ -4,7 +4,7 @@
 //
 //   FORWARD -> GINGHAM-NP-FORWARD   replies (and IPv6 neighbour discovery) pass; then the egress,
 //                                   then the ingress dispatch
-//   INPUT   -> GINGHAM-NP-INPUT     the same, with the egress dispatch only (a pod to its node)
+//   (nothing hooks INPUT or OUTPUT: a pod and its own node always reach each other)
 //   GINGHAM-NP-EGRESS / -INGRESS    one jump per isolated local pod, by its address
 //   GINGHAM-NPE-/NPI-<pod>          clear the allow mark, jump to each policy that isolates the
 //                                   pod, RETURN if one marked the packet, else (log and) REJECT
@@ -20,9 +20,9 @@
 // Rules are written in the order `iptables -S` prints them (source, destination and protocol
 // first, then the matches as given, comments quoted), so the kernel layer can compare them with
 // what it reads back.
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import type { Family } from '../../net/ip.js';
-import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, INPUT_CHAIN, type IpSetSpec, type PodInfo, type Policy, type Ruleset, SET_PREFIX } from './model.js';
+import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, type IpSetSpec, type PodInfo, type Policy, type Ruleset, SET_PREFIX } from './model.js';
 import { type ResolvedPeer, type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, ipBlockEntries, podKey } from './resolve.js';
 
 export interface RulesetOptions {
@@ -59,7 +59,7 @@ function hash(s: string): string {
   let h = hashes.get(s);
   if (h === undefined) {
     if (hashes.size >= HASHES_MAX) hashes.clear();
-    hashes.set(s, (h = createHash('sha256').update(s).digest('hex').slice(0, 12)));
+    hashes.set(s, (h = digest('sha256', s, 'hex').slice(0, 12)));
   }
   return h;
 }
@@ -112,11 +112,13 @@ interface PodChainEntry {
 class FamilyMemory {
   readonly podIps = new WeakMap<PodInfo, readonly string[]>();
   readonly dispatch = new WeakMap<PodInfo, Partial<Record<Direction, readonly string[]>>>();
+  /** A numbered port's match ('none': it cannot match), by the resolver's port object. */
+  readonly ports = new WeakMap<ResolvedPort, readonly [string, string] | 'none'>();
   /** A policy's chains, with what they were made from (see policyChain). */
   readonly policyChains = new WeakMap<Policy, Partial<Record<Direction, PolicyChainEntry>>>();
   sets = new Map<string, SetEntry>();
-  /** Pod chains by direction and pod key ("ingress ns/name"). */
-  podChains = new Map<string, PodChainEntry>();
+  /** Pod chains by direction and pod key. */
+  podChains: Record<Direction, Map<string, PodChainEntry>> = { ingress: new Map(), egress: new Map() };
   dispatchChains: Partial<Record<Direction, ChainSpec>> = {};
 
   constructor(readonly family: Family) {}
@@ -128,7 +130,7 @@ class FamilyBuilder {
   readonly sets = new Map<string, IpSetSpec>();
   /** Sets computed this pass, used by a rule or not, by what they stand for. */
   private readonly setsNow = new Map<string, SetEntry>();
-  private readonly podChainsNow = new Map<string, PodChainEntry>();
+  private readonly podChainsNow: Record<Direction, Map<string, PodChainEntry>> = { ingress: new Map(), egress: new Map() };
   readonly family: Family;
 
   constructor(
@@ -212,7 +214,17 @@ class FamilyBuilder {
   }
 
   /** One port entry as [protocol part, match part] ("-p tcp", "-m tcp --dport 80"); undefined when it cannot match. */
-  private portMatch(p: ResolvedPort, named: SetEntry | undefined): [string, string] | undefined {
+  private portMatch(p: ResolvedPort, named: SetEntry | undefined): readonly [string, string] | undefined {
+    if (p.named) return this.matchOf(p, named);
+    // The resolver hands out the same object for a policy's numbered port pass after pass.
+    const cached = this.memory.ports.get(p);
+    if (cached !== undefined) return cached === 'none' ? undefined : cached;
+    const m = this.matchOf(p, undefined);
+    this.memory.ports.set(p, m ?? 'none');
+    return m;
+  }
+
+  private matchOf(p: ResolvedPort, named: SetEntry | undefined): [string, string] | undefined {
     const proto = p.protocol.toLowerCase();
     if (p.port === undefined) return [`-p ${proto}`, ''];
     if (p.protocol === 'SCTP' && !this.opts.sctpPorts) return undefined;
@@ -250,7 +262,7 @@ class FamilyBuilder {
       rules.forEach((r, i) => {
         const note = comment(`${rp.key} ${d} rule ${r.index}`);
         let n = 0;
-        const ports = r.ports === 'all' ? [['', ''] as [string, string]] : r.ports.map((p) => this.portMatch(p, p.named ? sets[i]!.ports[n++] : undefined)).filter((m) => m !== undefined);
+        const ports = r.ports === 'all' ? [['', ''] as const] : r.ports.map((p) => this.portMatch(p, p.named ? sets[i]!.ports[n++] : undefined)).filter((m) => m !== undefined);
         for (const peer of this.peerMatches(d, r, sets[i]!.peers)) {
           for (const [proto, match] of ports) lines.push(`${proto ? `${proto} ` : ''}${note} ${peer ? `${peer} ` : ''}${match ? `${match} ` : ''}${SET_ALLOW}`);
         }
@@ -264,10 +276,9 @@ class FamilyBuilder {
 
   /** A pod's chain (`key`: its podKey); the same object as last pass while the policies isolating it are. */
   podChain(pod: PodInfo, key: string, d: Direction, policies: readonly ResolvedPolicy[]): ChainSpec {
-    const id = `${d} ${key}`;
-    const before = this.memory.podChains.get(id);
+    const before = this.memory.podChains[d].get(key);
     if (before && before.policies.length === policies.length && policies.every((rp, i) => rp.key === before.policies[i])) {
-      this.podChainsNow.set(id, before);
+      this.podChainsNow[d].set(key, before);
       return before.chain;
     }
     const rules = [CLEAR_ALLOW];
@@ -279,7 +290,7 @@ class FamilyBuilder {
     }
     rules.push(rejectRule(this.family));
     const chain = { name: names.podChain(pod, d), rules };
-    this.podChainsNow.set(id, { policies: policies.map((rp) => rp.key), chain });
+    this.podChainsNow[d].set(key, { policies: policies.map((rp) => rp.key), chain });
     return chain;
   }
 
@@ -309,15 +320,14 @@ class FamilyBuilder {
   }
 }
 
-/** The hook chains of a family: always the same. */
-const hookChains = (family: Family): [ChainSpec, ChainSpec] => {
+/** The hook chain of a family: always the same. */
+const hookChains = (family: Family): [ChainSpec] => {
   const always = family === 6 ? [REPLIES_RETURN, ...NDP_RETURN] : [REPLIES_RETURN];
   return [
     { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
-    { name: INPUT_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`] },
   ];
 };
-const HOOK_CHAINS: Record<Family, [ChainSpec, ChainSpec]> = { 4: hookChains(4), 6: hookChains(6) };
+const HOOK_CHAINS: Record<Family, [ChainSpec]> = { 4: hookChains(4), 6: hookChains(6) };
 
 const byKey = <T extends { readonly key: string }>(a: T, b: T): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 const byName = <T extends { readonly name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -332,6 +342,26 @@ export class RulesetBuilder {
   private memory: Record<Family, FamilyMemory> = { 4: new FamilyMemory(4), 6: new FamilyMemory(6) };
   private optsKey = '';
   private readonly keys = new WeakMap<PodInfo, string>();
+
+  /** Last pass's isolated pods per direction, by key, in order. */
+  private order: Record<Direction, readonly string[]> = { ingress: [], egress: [] };
+
+  /** The entries sorted by key: in last pass's order when the keys are the same (no sort). */
+  private inOrder<T extends { readonly key: string }>(d: Direction, entries: ReadonlyMap<string, T>): T[] {
+    const before = this.order[d];
+    if (before.length === entries.size) {
+      const out: T[] = [];
+      for (const key of before) {
+        const e = entries.get(key);
+        if (!e) break;
+        out.push(e);
+      }
+      if (out.length === entries.size) return out;
+    }
+    const out = [...entries.values()].sort(byKey);
+    this.order[d] = out.map((e) => e.key);
+    return out;
+  }
 
   private keyOf(pod: PodInfo): string {
     let key = this.keys.get(pod);
@@ -365,7 +395,7 @@ export class RulesetBuilder {
         }
       }
     }
-    const sorted = { egress: [...isolatedBy.egress.values()].sort(byKey), ingress: [...isolatedBy.ingress.values()].sort(byKey) };
+    const sorted = { egress: this.inOrder('egress', isolatedBy.egress), ingress: this.inOrder('ingress', isolatedBy.ingress) };
     const build = (family: Family): Ruleset[Family] => {
       const b = new FamilyBuilder(this.memory[family], opts);
       const dispatch: Record<Direction, string[]> = { ingress: [], egress: [] };
