@@ -112,15 +112,13 @@ export type Ruleset = Readonly<Record<Family, FamilyRuleset>>;
 export const CHAIN_PREFIX = 'GINGHAM-NP';
 /** Every ipset of ours starts with this. */
 export const SET_PREFIX = 'gingham-np';
-/** Jumped to first from FORWARD: routed and (br_netfilter) bridged traffic of local pods. */
+/**
+ * Jumped to first from FORWARD: routed and (br_netfilter) bridged traffic of local pods. Nothing
+ * hooks INPUT or OUTPUT: traffic between a pod and its own node always passes (the API's rule).
+ */
 export const FORWARD_CHAIN = 'GINGHAM-NP-FORWARD';
-/** Jumped to first from INPUT: a local pod's traffic to its own node (egress only). */
-export const INPUT_CHAIN = 'GINGHAM-NP-INPUT';
 /** The built-in chain each hook chain is jumped to from. */
-export const HOOKS: readonly { readonly from: 'FORWARD' | 'INPUT'; readonly to: string }[] = [
-  { from: 'FORWARD', to: FORWARD_CHAIN },
-  { from: 'INPUT', to: INPUT_CHAIN },
-];
+export const HOOKS: readonly { readonly from: 'FORWARD'; readonly to: string }[] = [{ from: 'FORWARD', to: FORWARD_CHAIN }];
 /**
  * The packet mark bit a policy chain sets when one of its rules allows the packet (kube-proxy uses
  * 0x4000 and 0x8000, Calico the upper 16 bits when present; kube-router 0x10000/0x20000 is not

@@ -196,25 +196,24 @@ describe('iptables-restore text', () => {
     expect(renderChains([FWD, ING], quoted).text).toBe('');
   });
 
-  it('from nothing: declares and fills every chain, then inserts each hook at the top', () => {
-    const p = renderChains([FWD, { name: 'GINGHAM-NP-INPUT', rules: ['-j RETURN'] }, ING], parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n'));
+  it('from nothing: declares and fills every chain, then inserts the hook at the top', () => {
+    const p = renderChains([FWD, { name: 'GINGHAM-NP-EGRESS', rules: ['-j RETURN'] }, ING], parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n'));
     expect(p.text).toBe(
       [
         '*filter',
         ':GINGHAM-NP-FORWARD - [0:0]',
-        ':GINGHAM-NP-INPUT - [0:0]',
+        ':GINGHAM-NP-EGRESS - [0:0]',
         ':GINGHAM-NP-INGRESS - [0:0]',
         `-A GINGHAM-NP-FORWARD ${FWD.rules[0]}`,
         `-A GINGHAM-NP-FORWARD ${FWD.rules[1]}`,
-        '-A GINGHAM-NP-INPUT -j RETURN',
+        '-A GINGHAM-NP-EGRESS -j RETURN',
         `-A GINGHAM-NP-INGRESS ${ING.rules[0]}`,
         '-I FORWARD 1 -m comment --comment gingham-policy -j GINGHAM-NP-FORWARD',
-        '-I INPUT 1 -m comment --comment gingham-policy -j GINGHAM-NP-INPUT',
         'COMMIT',
         '',
       ].join('\n'),
     );
-    expect(p.changes).toMatchObject({ created: ['GINGHAM-NP-FORWARD', 'GINGHAM-NP-INPUT', 'GINGHAM-NP-INGRESS'], rewritten: [], hooked: ['FORWARD', 'INPUT'] });
+    expect(p.changes).toMatchObject({ created: ['GINGHAM-NP-FORWARD', 'GINGHAM-NP-EGRESS', 'GINGHAM-NP-INGRESS'], rewritten: [], hooked: ['FORWARD'] });
   });
 
   it('refills only the chain that differs; a stale chain is flushed and deleted after the rules that jumped to it changed', () => {
@@ -355,12 +354,9 @@ describe('the same objects again', () => {
 describe('the state a successful sync leaves', () => {
   it('is one the next render finds nothing to do in, hooks included', () => {
     const sets = [set('gingham-np4-a', ['198.18.0.2']), set('gingham-np4-n', ['198.18.0.0/16', '198.18.1.0/24 nomatch'], 'hash:net')];
-    const chains: ChainSpec[] = [FWD, { name: 'GINGHAM-NP-INPUT', rules: ['-m comment --comment "one" -j RETURN'] }, ING];
+    const chains: ChainSpec[] = [FWD, { name: 'GINGHAM-NP-EGRESS', rules: ['-m comment --comment "one" -j RETURN'] }, ING];
     expect(renderSets(sets, setsAfter(sets, new Map())).update).toBe('');
     expect(renderChains(chains, tableAfter(chains)).text).toBe('');
-    expect(tableAfter(chains).refs).toEqual([
-      { chain: 'FORWARD', rule: hookRule('GINGHAM-NP-FORWARD') },
-      { chain: 'INPUT', rule: hookRule('GINGHAM-NP-INPUT') },
-    ]);
+    expect(tableAfter(chains).refs).toEqual([{ chain: 'FORWARD', rule: hookRule('GINGHAM-NP-FORWARD') }]);
   });
 });
