@@ -47,7 +47,7 @@ describe_cni() {
     jq -r '.backend // "vxlan"' 2>/dev/null) ||
     backend=$("${k[@]}" -n kube-flannel get cm kube-flannel-cfg -o jsonpath='{.data.net-conf\.json}' 2>/dev/null |
       jq -r '.Backend.Type // empty' 2>/dev/null) || backend=
-  echo "$CNI (${agents:-no agent}${backend:+, backend $backend})"
+  echo "$CNI (${agents:+DaemonSet }${agents:-no agent}${backend:+, backend $backend})"
 }
 
 # The underlay's answer for cluster addresses. Packets to a ClusterIP port the Service no longer
