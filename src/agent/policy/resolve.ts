@@ -1,5 +1,6 @@
-// The first half of the compiler, pure: each policy with the pods it selects, and each of its rules
-// with its peers resolved to addresses and its ports resolved to numbers. The ruleset (ruleset.ts)
+// The first half of the compiler: each policy with the pods it selects, and each of its rules with
+// its peers resolved to addresses and its ports resolved to numbers (a pure function of the inputs;
+// the agent's PolicyResolver only remembers how it got there last pass). The ruleset (ruleset.ts)
 // renders this form; `gingham policy explain` (explain.ts) evaluates it, so both agree by
 // construction.
 import { type Family, canonical, contains, formatCidr, parseCidr, parseIp } from '../../net/ip.js';
@@ -133,9 +134,9 @@ interface Resolution {
  * changes), so identity says "unchanged": a namespace's pod list that holds the same pods is reused
  * as is, a pod peer is recomputed only when a namespace in its scope lists other pods (and keeps
  * its list object when it selects the same pods), and a policy whose selections are all the same
- * lists keeps its ResolvedPolicy object (the ruleset builder
- * keys its own caches on that object). Any change of namespaces starts the peers afresh. The
- * result is always equal to a fresh resolution's.
+ * lists keeps its ResolvedPolicy object (the ruleset builder keys its own caches on that object).
+ * Any change of namespaces starts the peers afresh. The result is always equal to a fresh
+ * resolution's.
  */
 export class PolicyResolver {
   private readonly shapes = new WeakMap<Policy, PolicyShape>();

@@ -105,9 +105,10 @@ interface PodChainEntry {
 
 /**
  * What one family's builds keep from pass to pass, keyed by the immutable objects they were made
- * from: a pod's addresses by its PodInfo, a policy's chains by its ResolvedPolicy (the resolver keeps
- * that object while nothing it selects changes), a set by what it stands for and the pod list it was
- * filled from, a pod's chain by the policies it jumps to. Entries not used by a pass are dropped.
+ * from: a pod's addresses and dispatch rules by its PodInfo, a policy's chains by its Policy (kept
+ * while its resolution, or at least its named-port numbers, are the same: see policyChain), a set
+ * by what it stands for and the pod list it was filled from, a pod's chain by the policies it
+ * jumps to. Entries a pass does not use are dropped (or left to the garbage collector).
  */
 class FamilyMemory {
   readonly podIps = new WeakMap<PodInfo, readonly string[]>();
