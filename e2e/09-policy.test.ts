@@ -19,7 +19,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await m.reset();
+  // Nothing to reset when the setup failed before the namespaces had their pods.
+  if (m.pods.length > 0) await m.reset();
 });
 
 afterAll(async () => {
