@@ -23,6 +23,7 @@ Commands:
   gingham probe serve --tcp P,.. --udp P,..      answer each connection/datagram with "from ADDR"
   gingham probe connect HOST:PORT/tcp|udp        print a probe server's answer (exit 1: none)
   gingham probe resolve NAME                     print the addresses NAME resolves to
+  gingham probe matrix TARGET...                 probe many targets at once, one JSON line per round
   gingham help                                   this text; also "agent --help", "probe help"
 `;
 
