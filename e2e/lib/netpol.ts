@@ -16,10 +16,11 @@
 // cannot block itself, and hairpin through its own Service is implementation-defined).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { CoreV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
-import { DATA_DIR, DUAL, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL } from './env.js';
+import { DATA_DIR, DUAL, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from './env.js';
 import { assertSafe, canonicalIp, familyOf, hostPort } from './ip.js';
 import { type NodeInfo, SUITE_LABEL, clusterNodes, kubeConfig, namespace } from './kube.js';
 import { sh } from './node.js';
+import { pinnedPod } from './pods.js';
 import { kubectl } from './probe.js';
 import { log, record, sleep, waitFor } from './timing.js';
 import { formatIp, offset, parseCidr, parseIp } from '../../src/net/ip.js';
@@ -681,30 +682,10 @@ function matrixPod(name: PodName, node: string, o: { name?: string; labels?: Rec
     { containerPort: port, protocol: 'TCP', name: TCP_PORT_NAMES[name][port] },
     { containerPort: port, protocol: 'UDP', name: UDP_PORT_NAMES[port] },
   ]);
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: o.name ?? name, labels: { ...SUITE_LABEL, ...(o.labels ?? POD_LABELS[name]) } },
-    spec: {
-      nodeName: node,
-      tolerations: [{ operator: 'Exists' }],
-      terminationGracePeriodSeconds: 0,
-      enableServiceLinks: false,
-      automountServiceAccountToken: false,
-      containers: [
-        {
-          name: 'probe',
-          image: IMAGE,
-          imagePullPolicy: 'Never',
-          command: o.command ?? [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', '80,81', '--udp', '80,81'],
-          ports,
-          // Kubelet probes from the pod's own node, which policies never block: a pod that turns
-          // NotReady under a policy leaves its Service, and the Service cells show it.
-          ...(o.ready === false ? {} : { readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2 } }),
-        },
-      ],
-    },
-  };
+  const command = o.command ?? [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', '80,81', '--udp', '80,81'];
+  // Kubelet probes from the pod's own node, which policies never block: a pod that turns NotReady
+  // under a policy leaves its Service, and the Service cells show it.
+  return pinnedPod(o.name ?? name, node, { command, ports, ...(o.ready === false ? {} : { readyPort: 80 }) }, { labels: o.labels ?? POD_LABELS[name], graceSeconds: 0 });
 }
 
 function matrixService(name: PodName): object {
@@ -727,25 +708,6 @@ function matrixService(name: PodName): object {
  * node has several, and would answer a remote pod from its VXLAN or bridge address otherwise).
  */
 function nodeServer(name: string, node: NodeInfo): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, labels: { ...SUITE_LABEL, 'netpol-host': 'true' } },
-    spec: {
-      nodeName: node.name,
-      hostNetwork: true,
-      tolerations: [{ operator: 'Exists' }],
-      terminationGracePeriodSeconds: 0,
-      enableServiceLinks: false,
-      automountServiceAccountToken: false,
-      containers: [
-        {
-          name: 'probe',
-          image: IMAGE,
-          imagePullPolicy: 'Never',
-          command: [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', '80,81', '--udp', '80,81', '--address', node.internalIPs.join(',')],
-        },
-      ],
-    },
-  };
+  const command = [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', '80,81', '--udp', '80,81', '--address', node.internalIPs.join(',')];
+  return pinnedPod(name, node.name, { command }, { labels: { 'netpol-host': 'true' }, hostNetwork: true, graceSeconds: 0 });
 }
