@@ -1,11 +1,13 @@
 // The cluster as `make kind-up` leaves it: every node Ready with a pod range inside the cluster's,
 // CoreDNS running on addresses gingham gave it, the gingham DaemonSet Ready on every node, and on
-// each node the agent's work: the conflist for its own range, a route to every other node's range.
+// each node the agent's work: the conflist for its own range, a route to every other node's range;
+// and the agent as the runtime really runs it: two capabilities, no new privileges, seccomp on,
+// its health endpoints answering, its log on stdout.
 import { describe, expect, it } from 'vitest';
 import { POD_CIDRS } from './lib/env.js';
 import { familyOf, inCidr } from './lib/ip.js';
 import { apps, clusterNodes, core } from './lib/kube.js';
-import { agentRoutes, conflist, wantedAgentRoutes } from './lib/node.js';
+import { agentRoutes, conflist, sh, wantedAgentRoutes } from './lib/node.js';
 import { phase, waitFor } from './lib/timing.js';
 
 describe('cluster', () => {
@@ -83,6 +85,26 @@ describe('cluster', () => {
         return JSON.stringify([...r].sort()) === JSON.stringify([...want].sort()) ? r : undefined;
       });
       expect([...routes].sort()).toEqual([...want].sort());
+    }
+  });
+
+  it('runs the agent with NET_ADMIN and NET_RAW only, no new privileges and seccomp, ready on 127.0.0.1:9917, logging to stdout', async () => {
+    const { all } = await clusterNodes();
+    for (const n of all) {
+      // The agent's process as the node sees it (the init container has exited by now).
+      const status = await sh(n.name, 'cat /proc/$(pgrep -o -f "^/usr/local/bin/gingham agent")/status');
+      const field = (name: string): string | undefined => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+      // Bits 12 and 13: CAP_NET_ADMIN, CAP_NET_RAW; nothing else in any set it could gain them from.
+      for (const set of ['CapEff', 'CapPrm', 'CapBnd']) expect(field(set), `${n.name} ${set}`).toBe('0000000000003000');
+      expect(field('NoNewPrivs'), `${n.name} NoNewPrivs`).toBe('1');
+      expect(field('Seccomp'), `${n.name} Seccomp (2: filter)`).toBe('2');
+      const ready = JSON.parse(await sh(n.name, 'curl -sS --max-time 5 http://127.0.0.1:9917/readyz')) as { ready: boolean; loops: Record<string, { ready: boolean }> };
+      expect(ready, n.name).toMatchObject({ ready: true, loops: { network: { ready: true }, policy: { ready: true } } });
+      const live = JSON.parse(await sh(n.name, 'curl -sS --max-time 5 http://127.0.0.1:9917/healthz')) as { live: boolean };
+      expect(live.live, n.name).toBe(true);
+      // kubelet's record of the container: "<time> <stream> <F|P> <line>"; every line on stdout.
+      const streams = await sh(n.name, 'cat /var/log/pods/kube-system_gingham-*/agent/*.log | cut -d" " -f2 | sort | uniq -c');
+      expect(streams.trim(), `${n.name}: streams of the agent's log`).toMatch(/^\d+ stdout$/);
     }
   });
 });

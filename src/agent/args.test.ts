@@ -3,11 +3,11 @@ import { UsageError, parseAgentArgs, parseDuration } from './args.js';
 
 describe('parseAgentArgs', () => {
   it('takes defaults: node name from NODE_NAME, resync 30 s, the standard conflist path', () => {
-    expect(parseAgentArgs([], { NODE_NAME: 'w1' })).toEqual({ kind: 'run', configPath: '/etc/gingham/config.json', configRequired: false, nodeName: 'w1', resyncMs: 30_000, cniConfPath: '/etc/cni/net.d/10-gingham.conflist', clusterCIDRs: [] });
+    expect(parseAgentArgs([], { NODE_NAME: 'w1' })).toEqual({ kind: 'run', configPath: '/etc/gingham/config.json', configRequired: false, nodeName: 'w1', resyncMs: 30_000, cniConfPath: '/etc/cni/net.d/10-gingham.conflist', clusterCIDRs: [], healthPort: 9917, healthAddress: '127.0.0.1' });
   });
 
   it('reads every flag, in both spellings; a flag beats the environment', () => {
-    const argv = ['--config=/c.json', '--kubeconfig', '/k', '--node-name=w2', '--resync', '1m30s', '--cni-conf-path=', '--cluster-cidr', '198.18.128.0/17,fd42:18:8000::/56'];
+    const argv = ['--config=/c.json', '--kubeconfig', '/k', '--node-name=w2', '--resync', '1m30s', '--cni-conf-path=', '--cluster-cidr', '198.18.128.0/17,fd42:18:8000::/56', '--health-port=0', '--health-address', '::'];
     expect(parseAgentArgs(argv, { NODE_NAME: 'w1', CLUSTER_CIDR: '198.19.0.0/16' })).toEqual({
       kind: 'run',
       configPath: '/c.json',
@@ -17,6 +17,8 @@ describe('parseAgentArgs', () => {
       resyncMs: 90_000,
       cniConfPath: '',
       clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'],
+      healthPort: 0,
+      healthAddress: '::',
     });
   });
 
@@ -49,6 +51,10 @@ describe('parseAgentArgs', () => {
     [['--resync', '10ms'], { NODE_NAME: 'a' }, /at least 1s/],
     [['--kubeconfig='], { NODE_NAME: 'a' }, /--kubeconfig must not be empty/],
     [['install-cni', '--node-name', 'a'], {}, /unknown flag --node-name/],
+    [['--health-port', '65536'], { NODE_NAME: 'a' }, /--health-port "65536" must be a port number/],
+    [['--health-port', '-1'], { NODE_NAME: 'a' }, /--health-port "-1"/],
+    [['--health-port', '0x10'], { NODE_NAME: 'a' }, /--health-port "0x10"/],
+    [['--health-address', 'localhost'], { NODE_NAME: 'a' }, /--health-address "localhost" must be an IP address/],
     [['install-cni', '--cni-bin-dir='], {}, /must not be empty/],
   ] as const)('refuses %j', (argv, env, msg) => {
     expect(() => parseAgentArgs([...argv], { ...env })).toThrow(UsageError);

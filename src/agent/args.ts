@@ -1,14 +1,26 @@
 // `gingham agent` arguments, parsed once into a plain command. `--flag value` and `--flag=value`.
-import { parseCidr } from '../net/ip.js';
+import { parseCidr, parseIp } from '../net/ip.js';
 import { DEFAULT_CONFIG_PATH } from './config.js';
 import { DEFAULT_CONF_PATH } from './network/conflist.js';
 import { DEFAULT_CNI_BIN_DIR } from './install.js';
 
 export const DEFAULT_RESYNC_MS = 30_000;
+/**
+ * kubelet's probes ask the agent here (/healthz, /readyz). A port no other node component takes
+ * by default (kubelet and the control plane 10248-10259, kube-proxy 10249/10256, node-exporter
+ * 9100, Calico 9099, Cilium 4240/9879/9962-9965, the VXLAN port 8472, etcd 2379/2380).
+ */
+export const DEFAULT_HEALTH_PORT = 9917;
+/**
+ * Loopback only: the pod shares the node's network, so kubelet reaches it there (the probes name
+ * host 127.0.0.1) and nothing off the node can.
+ */
+export const DEFAULT_HEALTH_ADDRESS = '127.0.0.1';
 
 export const AGENT_USAGE = `usage:
   gingham agent [--config PATH] [--kubeconfig PATH] [--node-name NAME] [--resync 30s]
                 [--cni-conf-path PATH] [--cluster-cidr CIDR[,CIDR]]
+                [--health-port ${DEFAULT_HEALTH_PORT}] [--health-address ${DEFAULT_HEALTH_ADDRESS}]
       Watch Node objects and keep every other node's pod CIDRs reachable: through this node's
       VXLAN device gingham-vx4/gingham-vx6 (backend vxlan) or by a route via the node's
       InternalIP (host-gw); routes carry "proto 199". Masquerade traffic that leaves the
@@ -21,6 +33,9 @@ export const AGENT_USAGE = `usage:
       --cni-conf-path  where to write the conflist (default ${DEFAULT_CONF_PATH}; "" writes none)
       --cluster-cidr   overrides the config's clusterCIDRs (also: env CLUSTER_CIDR); without
                        either, every node's podCIDR counts as the cluster's
+      --health-port    serve /healthz (every loop passed lately) and /readyz (every loop has
+                       succeeded once) over HTTP here, for kubelet's probes; 0 serves nothing
+      --health-address the address to serve them on (default ${DEFAULT_HEALTH_ADDRESS}, this node only)
   gingham agent install-cni [--cni-bin-dir DIR]
       Copy this binary to DIR/gingham atomically (default ${DEFAULT_CNI_BIN_DIR}).
   gingham agent --cleanup
@@ -46,6 +61,9 @@ export interface RunOptions {
   cniConfPath: string;
   /** The cluster's pod CIDRs, kept out of masquerade; [] leaves it to the config file. */
   clusterCIDRs: string[];
+  /** 0: no health endpoints. */
+  healthPort: number;
+  healthAddress: string;
 }
 
 export type AgentCommand = { kind: 'help' } | RunOptions | { kind: 'install-cni'; cniBinDir: string } | { kind: 'cleanup' };
@@ -86,6 +104,14 @@ function clusterCIDRs(text: string): string[] {
   return list;
 }
 
+/** --health-port: 0 to 65535, decimal. */
+function port(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_HEALTH_PORT;
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : -1;
+  if (n < 0 || n > 65535) throw new UsageError(`--health-port "${text}" must be a port number (0 serves nothing)`);
+  return n;
+}
+
 export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): AgentCommand {
   if (argv.some((a) => a === '--help' || a === '-h' || a === 'help')) return { kind: 'help' };
   if (argv[0] === 'install-cni') {
@@ -98,7 +124,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (argv.length > 1) throw new UsageError('--cleanup takes no other flag');
     return { kind: 'cleanup' };
   }
-  const f = flags(argv, ['config', 'kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr']);
+  const f = flags(argv, ['config', 'kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr', 'health-port', 'health-address']);
   const nodeName = f.get('node-name') ?? env['NODE_NAME'] ?? '';
   if (nodeName === '') throw new UsageError('no node name: pass --node-name or set NODE_NAME (the downward API\'s spec.nodeName)');
   const resyncText = f.get('resync');
@@ -108,6 +134,8 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (kubeconfig === '') throw new UsageError('--kubeconfig must not be empty');
   const config = f.get('config');
   if (config === '') throw new UsageError('--config must not be empty');
+  const healthAddress = f.get('health-address') ?? DEFAULT_HEALTH_ADDRESS;
+  if (!parseIp(healthAddress)) throw new UsageError(`--health-address "${healthAddress}" must be an IP address`);
   return {
     kind: 'run',
     configPath: config ?? DEFAULT_CONFIG_PATH,
@@ -117,5 +145,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     resyncMs,
     cniConfPath: f.get('cni-conf-path') ?? DEFAULT_CONF_PATH,
     clusterCIDRs: clusterCIDRs(f.get('cluster-cidr') ?? env['CLUSTER_CIDR'] ?? ''),
+    healthPort: port(f.get('health-port')),
+    healthAddress,
   };
 }

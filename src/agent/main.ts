@@ -4,10 +4,12 @@
 import { AGENT_USAGE, type RunOptions, UsageError, parseAgentArgs } from './args.js';
 import { type AgentConfig, loadConfig } from './config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Server } from 'node:http';
 import { DEFAULT_DATA_DIR } from '../ipam/config.js';
 import { cleanupNode } from './cleanup.js';
 import { installCni } from './install.js';
-import { type Logger, errorText, stderrLogger } from './log.js';
+import { Health, serveRoutes } from './health.js';
+import { type Logger, errorText, stdoutLogger } from './log.js';
 import { nodeKernel } from './network/kernel.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './policy/apply.js';
 import { watchReservations } from './policy/local-pods.js';
@@ -26,6 +28,13 @@ const EXIT_GRACE_MS = 5000;
  * long enough that a burst (a namespace of pods relabelled) makes one pass.
  */
 const POLICY_DEBOUNCE_MS = 10;
+/**
+ * A loop is stuck (and /healthz fails, so kubelet restarts the agent) when it has not finished a
+ * pass in this many resync periods: every period starts one, so only a pass that hangs gets here.
+ * At least a minute, so a short --resync does not turn one slow pass into a restart.
+ */
+const STUCK_PERIODS = 3;
+const STUCK_MIN_MS = 60_000;
 
 /**
  * node-fetch 2 (under client-node 1.x) calls url.parse() on every request; Node 24 then prints
@@ -58,16 +67,16 @@ export async function runAgent(argv: string[]): Promise<number> {
     case 'install-cni':
       try {
         const target = installCni(cmd.cniBinDir);
-        stderrLogger('info', 'installed', { from: process.execPath, to: target });
+        stdoutLogger('info', 'installed', { from: process.execPath, to: target });
         return 0;
       } catch (e) {
-        stderrLogger('error', 'install-cni failed', { error: errorText(e) });
+        stdoutLogger('error', 'install-cni failed', { error: errorText(e) });
         return 1;
       }
     case 'cleanup':
-      return cleanupNode(nodeKernel(), new PolicyApplier(), stderrLogger);
+      return cleanupNode(nodeKernel(), new PolicyApplier(), stdoutLogger);
     case 'run':
-      return runLoop(cmd, stderrLogger);
+      return runLoop(cmd, stdoutLogger);
   }
 }
 
@@ -89,13 +98,24 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     log('error', 'cannot reach the Kubernetes API: no usable kubeconfig', { error: errorText(e) });
     return 1;
   }
+  const health = new Health(Math.max(STUCK_PERIODS * opts.resyncMs, STUCK_MIN_MS));
+  let server: Server | undefined;
+  if (opts.healthPort !== 0) {
+    try {
+      server = await serveRoutes(health.routes(), opts.healthPort, opts.healthAddress);
+    } catch (e) {
+      log('error', 'cannot serve the health endpoints: free the port or pass another --health-port (and change the probes)', { address: opts.healthAddress, port: opts.healthPort, error: errorText(e) });
+      return 1;
+    }
+  }
   const reconciler = new Reconciler({ nodeName: opts.nodeName, nodes: () => source.snapshot(), config, kernel: nodeKernel(), cniConfPath: opts.cniConfPath, statePath: AGENT_STATE_PATH, log });
-  const loop = new ReconcileLoop(reconciler, log);
+  // Ready once a pass has run on a node list and the kernel refused none of its changes.
+  const loop = new ReconcileLoop(health.track('network')(reconciler, (r) => r.ran && r.failed.length === 0), log);
   const signalled = new Promise<string>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve(sig));
   });
-  log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config });
-  const policy = await startPolicy(opts, config, kc, log);
+  log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config, ...(server ? { health: `${opts.healthAddress}:${opts.healthPort}` } : {}) });
+  const policy = await startPolicy(opts, config, kc, health, log);
   // Passes before the first list do nothing (no snapshot yet); not awaiting the list keeps SIGTERM
   // effective while the API server is unreachable.
   loop.start(opts.resyncMs);
@@ -106,6 +126,7 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   // network and their isolation while the agent is restarted or upgraded, and the next agent finds
   // them matching and changes nothing.
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+  server?.close();
   await Promise.all([source.stop(), loop.stop(), policy.stop()]);
   return 0;
 }
@@ -121,15 +142,18 @@ const outcome = (r: PolicySyncResult): SyncOutcome => {
 /**
  * NetworkPolicy: its own source, loop and kernel layer, so a policy or pod event is in force within
  * milliseconds whatever the network pass is doing. With `networkPolicy: false` in the config, what
- * an earlier agent enforced is removed and nothing is watched.
+ * an earlier agent enforced is removed and nothing is watched (the health endpoints then know of no
+ * policy loop).
  */
-async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig, log: Logger): Promise<{ stop: () => Promise<void> }> {
+async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig, health: Health, log: Logger): Promise<{ stop: () => Promise<void> }> {
   const applier = new PolicyApplier();
   if (!config.networkPolicy) {
     const r = await applier.cleanup();
     if (r.restores > 0) log('info', 'networkPolicy is off: removed the policy rules of an earlier agent', { ...outcome(r) });
     return { stop: async () => undefined };
   }
+  // Announced before the first await: a start-up that hangs (iptables waiting on its lock) shows.
+  const tracked = health.track('policy');
   const sctpPorts = await sctpPortsSupported();
   if (!sctpPorts) log('warn', 'iptables cannot match SCTP ports here: SCTP rules with ports allow nothing (the pods they select stay isolated)');
   const source = new KubernetesPolicySource(kc, () => loop.trigger(), log);
@@ -147,7 +171,8 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
     ipamDataDir: DEFAULT_DATA_DIR,
     log,
   });
-  const loop = new ReconcileLoop(reconciler, log, POLICY_DEBOUNCE_MS);
+  // Ready once a sync has run on complete lists and the kernel refused none of it.
+  const loop = new ReconcileLoop(tracked(reconciler, (r) => r.ran && r.failures.length === 0), log, POLICY_DEBOUNCE_MS);
   // Our IPAM tells this node's new pods' addresses before the API does (local-pods.ts). The data
   // dir appears with the first pod; until it does (or if it goes), each resync tries again.
   let unwatch: (() => void) | undefined;

@@ -96,7 +96,8 @@ describe('agent routes in namespaces', () => {
   describe('gingham agent (the binary) with a fake API server', () => {
     let api: FakeApiServer;
     let agent: ChildProcess | undefined;
-    let stderr = '';
+    let agentLog = '';
+    let agentStderr = '';
     const conf = (): string => join(c.tmp, 'net.d', '10-gingham.conflist');
 
     beforeAll(async () => {
@@ -108,10 +109,11 @@ describe('agent routes in namespaces', () => {
       const config = join(c.tmp, 'agent-config.json');
       writeFileSync(config, JSON.stringify({ backend: 'host-gw' }));
       agent = spawn('ip', ['netns', 'exec', c.ns('node4'), GINGHAM, 'agent', '--config', config, '--kubeconfig', kubeconfig, '--node-name', 'node4', '--resync', '1s', '--cni-conf-path', conf()], {
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, GINGHAM_RUN_DIR: join(c.tmp, 'run') },
       });
-      agent.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      agent.stdout!.on('data', (b: Buffer) => (agentLog += b.toString()));
+      agent.stderr!.on('data', (b: Buffer) => (agentStderr += b.toString()));
     });
     afterAll(async () => {
       if (agent && agent.exitCode === null) agent.kill('SIGKILL');
@@ -120,7 +122,7 @@ describe('agent routes in namespaces', () => {
 
     it('routes to the other nodes and writes this node\'s dual-stack conflist', async () => {
       const want = ['198.18.129.0/24 via 198.18.0.2', '198.18.130.0/24 via 198.18.0.3', 'fd42:18:130::/64 via fd42:18::3'];
-      await until(`routes in node4 (agent log: ${stderr})`, async () => ((await ourRoutes('node4')).join() === want.join() ? true : undefined));
+      await until(`routes in node4 (agent log: ${agentLog})`, async () => ((await ourRoutes('node4')).join() === want.join() ? true : undefined));
       await until('the conflist', () => (existsSync(conf()) ? true : undefined));
       const written = JSON.parse(readFileSync(conf(), 'utf8')) as { plugins: { ipam: unknown }[] };
       expect(written.plugins[0]!.ipam).toEqual({ type: 'gingham', ranges: [[{ subnet: '198.18.132.0/24' }], [{ subnet: 'fd42:18:132::/64' }]] });
@@ -132,9 +134,11 @@ describe('agent routes in namespaces', () => {
       await until('node3 routes gone', async () => ((await ourRoutes('node4')).join() === '198.18.129.0/24 via 198.18.0.2' ? true : undefined));
       api.send('ADDED', v1Node('node1', ['198.18.128.0/24'], ['198.18.0.1']));
       await until('node1 route', async () => ((await ourRoutes('node4')).includes('198.18.128.0/24 via 198.18.0.1') ? true : undefined));
-      expect(stderr).toMatch(/"msg":"network changed"/);
-      // Every log line is one JSON object: no stray runtime warnings in between.
-      for (const line of stderr.trim().split('\n')) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+      expect(agentLog).toMatch(/"msg":"network changed"/);
+      // Every log line (stdout) is one JSON object, and no stray runtime warning lands in between
+      // (kubelet interleaves stderr with it).
+      for (const line of agentLog.trim().split('\n')) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+      expect(agentStderr).toBe('');
     });
 
     it('exits 0 on SIGTERM and leaves the routes for the pods', async () => {

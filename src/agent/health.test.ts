@@ -1,0 +1,122 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Health, type Routes, serveRoutes } from './health.js';
+
+/** A pass that ends when told to. */
+function gate<T>(): { pass: () => Promise<T>; finish: (v: T) => void; fail: (e: Error) => void } {
+  let finish: (v: T) => void = () => undefined;
+  let fail: (e: Error) => void = () => undefined;
+  return {
+    pass: () =>
+      new Promise<T>((resolve, reject) => {
+        finish = resolve;
+        fail = reject;
+      }),
+    finish: (v) => finish(v),
+    fail: (e) => fail(e),
+  };
+}
+
+describe('Health', () => {
+  let t = 0;
+  const health = (): Health => new Health(1000, () => t);
+
+  it('a loop is live from its announcement until staleMs pass without a finished pass', async () => {
+    t = 0;
+    const h = health();
+    const g = gate<boolean>();
+    const net = h.track('network')(g, (ok) => ok);
+    expect(h.report()).toEqual({ network: { live: true, ready: false } });
+    t = 500;
+    const p = net.pass();
+    t = 900;
+    expect(h.report()['network']).toEqual({ live: true, ready: false, runningForMs: 400 });
+    // Stuck: the pass started at 500 has not ended at 1001 (1001 ms after the announcement).
+    t = 1001;
+    expect(h.report()['network']!.live).toBe(false);
+    g.finish(false);
+    await p;
+    // It ended (unsuccessfully): live again, not ready.
+    expect(h.report()['network']).toEqual({ live: true, ready: false, lastPassMsAgo: 0 });
+    t = 2001;
+    expect(h.report()['network']!.live).toBe(true);
+    t = 2002;
+    expect(h.report()['network']!.live).toBe(false);
+  });
+
+  it('ready from the first pass that succeeded, and it stays so; a pass that throws counts as ended', async () => {
+    t = 0;
+    const h = health();
+    const g = gate<boolean>();
+    const net = h.track('network')(g, (ok) => ok);
+    let p = net.pass();
+    g.fail(new Error('no node list'));
+    await expect(p).rejects.toThrow('no node list');
+    expect(h.report()['network']).toMatchObject({ live: true, ready: false });
+    p = net.pass();
+    g.finish(true);
+    await p;
+    p = net.pass();
+    g.finish(false);
+    await p;
+    expect(h.report()['network']).toMatchObject({ live: true, ready: true });
+  });
+
+  it('/healthz and /readyz: 200 only when every loop is live (ready); a loop announced but never wrapped counts', async () => {
+    t = 0;
+    const h = health();
+    const g = gate<boolean>();
+    const net = h.track('network')(g, (ok) => ok);
+    h.track('policy');
+    const routes = h.routes();
+    expect(routes['/healthz']!()).toEqual({ status: 200, body: { live: true, loops: { network: { live: true, ready: false }, policy: { live: true, ready: false } } } });
+    expect(routes['/readyz']!().status).toBe(503);
+    const p = net.pass();
+    g.finish(true);
+    await p;
+    // The policy loop is not ready: neither is the agent.
+    expect(routes['/readyz']!()).toMatchObject({ status: 503, body: { ready: false, loops: { network: { ready: true }, policy: { ready: false } } } });
+    // The policy loop's start-up hangs: not live after staleMs.
+    t = 1001;
+    expect(routes['/healthz']!()).toMatchObject({ status: 503, body: { live: false, loops: { policy: { live: false } } } });
+  });
+});
+
+describe('serveRoutes', () => {
+  let server: Server | undefined;
+  afterEach(() => {
+    server?.close();
+    server = undefined;
+  });
+
+  const start = async (routes: Routes): Promise<string> => {
+    server = await serveRoutes(routes, 0, '127.0.0.1');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  it('answers each route with its status and JSON body, ignores the query, and lists the paths on a 404', async () => {
+    const base = await start({ '/healthz': () => ({ status: 200, body: { live: true } }), '/readyz': () => ({ status: 503, body: { ready: false } }) });
+    let r = await fetch(`${base}/healthz?verbose`);
+    expect([r.status, r.headers.get('content-type'), await r.json()]).toEqual([200, 'application/json', { live: true }]);
+    r = await fetch(`${base}/readyz`);
+    expect([r.status, await r.json()]).toEqual([503, { ready: false }]);
+    r = await fetch(`${base}/metrics`);
+    expect([r.status, await r.json()]).toEqual([404, { error: 'not found', paths: ['/healthz', '/readyz'] }]);
+    // Not a route: what the prototype of an object holds.
+    expect((await fetch(`${base}/constructor`)).status).toBe(404);
+  });
+
+  it('is read-only: HEAD answers without a body, anything else is 405', async () => {
+    const base = await start({ '/healthz': () => ({ status: 200, body: { live: true } }) });
+    const head = await fetch(`${base}/healthz`, { method: 'HEAD' });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+    for (const method of ['POST', 'PUT', 'DELETE']) expect((await fetch(`${base}/healthz`, { method })).status).toBe(405);
+  });
+
+  it('rejects when the port is taken', async () => {
+    await start({});
+    const port = (server!.address() as AddressInfo).port;
+    await expect(serveRoutes({}, port, '127.0.0.1')).rejects.toThrow(/EADDRINUSE/);
+  });
+});

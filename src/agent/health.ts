@@ -1,0 +1,125 @@
+// The agent's health endpoints for kubelet's probes: /healthz (every loop finished a pass lately,
+// so none is stuck) and /readyz (every loop has had one pass that succeeded: the node's routes,
+// overlay and conflist are in place, and so are the policy rules). A plain node:http server with
+// the routes as a table, so further read-only endpoints (metrics) join it as one more entry.
+import { type Server, createServer } from 'node:http';
+
+/** What one route answers: an HTTP status and a JSON body. */
+export interface Answer {
+  status: number;
+  body: unknown;
+}
+export type Routes = Readonly<Record<string, () => Answer>>;
+
+interface LoopState {
+  /** When the loop was announced: a loop that never completes a pass counts from here. */
+  since: number;
+  /** End of its last pass, whatever the pass's outcome. */
+  lastPassEnd?: number;
+  /** Start of the pass in progress. */
+  runningSince?: number;
+  /** Its first pass that succeeded has happened: it stays ready. */
+  ready: boolean;
+}
+
+/** Each loop's state as the endpoints show it (milliseconds ago; absent: never). */
+export interface LoopReport {
+  live: boolean;
+  ready: boolean;
+  lastPassMsAgo?: number;
+  runningForMs?: number;
+}
+
+/**
+ * The loops' progress. A loop is live while its last pass (or, before the first, its start) is
+ * at most staleMs old: the loops pass at least once per resync period, so a loop that has not
+ * finished one in several periods is stuck (a hung child process, a lock never released), and a
+ * restart is the cure. An API server that cannot be reached does not make a loop stale: its
+ * passes then end at once doing nothing; they just do not make it ready.
+ */
+export class Health {
+  private readonly loops = new Map<string, LoopState>();
+
+  constructor(
+    private readonly staleMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /**
+   * Announce the loop `name` (from now on it must pass) and return what wraps its reconciler so
+   * that every pass is recorded: ended (always) and succeeded (when `succeeded` says so of its
+   * result; never when it throws). Announced apart from the wrapping, so a loop whose start-up
+   * hangs before its reconciler exists is not live either.
+   */
+  track(name: string): <T>(reconciler: { pass(): Promise<T> }, succeeded: (result: T) => boolean) => { pass(): Promise<T> } {
+    const state: LoopState = { since: this.now(), ready: false };
+    this.loops.set(name, state);
+    return (reconciler, succeeded) => ({
+      pass: async () => {
+        state.runningSince = this.now();
+        let ok = false;
+        try {
+          const result = await reconciler.pass();
+          ok = succeeded(result);
+          return result;
+        } finally {
+          state.lastPassEnd = this.now();
+          state.runningSince = undefined;
+          if (ok) state.ready = true;
+        }
+      },
+    });
+  }
+
+  /** Per loop: live, ready and its timings. */
+  report(): Record<string, LoopReport> {
+    const now = this.now();
+    const out: Record<string, LoopReport> = {};
+    for (const [name, s] of this.loops) {
+      const r: LoopReport = { live: now - (s.lastPassEnd ?? s.since) <= this.staleMs, ready: s.ready };
+      if (s.lastPassEnd !== undefined) r.lastPassMsAgo = Math.round(now - s.lastPassEnd);
+      if (s.runningSince !== undefined) r.runningForMs = Math.round(now - s.runningSince);
+      out[name] = r;
+    }
+    return out;
+  }
+
+  /** /healthz and /readyz: 200 when every loop is live (ready), else 503; the body says which. */
+  routes(): Routes {
+    const answer = (key: 'live' | 'ready'): Answer => {
+      const loops = this.report();
+      const ok = Object.values(loops).every((l) => l[key]);
+      return { status: ok ? 200 : 503, body: { [key]: ok, loops } };
+    };
+    return { '/healthz': () => answer('live'), '/readyz': () => answer('ready') };
+  }
+}
+
+/**
+ * Serve `routes` (GET and HEAD only; the query string is ignored) on host:port. Resolves once
+ * listening; rejects when the address cannot be had (a port in use, an address not on the node).
+ */
+export function serveRoutes(routes: Routes, port: number, host: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    let answer: Answer;
+    if (req.method !== 'GET' && req.method !== 'HEAD') answer = { status: 405, body: { error: 'only GET and HEAD' } };
+    else if (route === undefined) answer = { status: 404, body: { error: 'not found', paths: Object.keys(routes) } };
+    else answer = route();
+    const text = `${JSON.stringify(answer.body)}\n`;
+    res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  });
+  // A slow or idle client must not keep a socket: probes finish in milliseconds.
+  server.requestTimeout = 5000;
+  server.headersTimeout = 5000;
+  server.keepAliveTimeout = 1000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
