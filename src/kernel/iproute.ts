@@ -2,13 +2,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { CniError, Code } from '../cni/errors.js';
 import { ExecError, run, runOk } from './exec.js';
+import { type BatchLine, batchLine, batchText } from './ip-batch.js';
 
-export async function ipBatch(prefix: readonly string[], lines: readonly string[]): Promise<void> {
+/** One batch of `ip` (or `bridge`: prefix ['bridge']) lines; a failure is a CniError naming the tool. */
+export async function ipBatch(prefix: readonly string[], lines: readonly BatchLine[]): Promise<void> {
   if (lines.length === 0) return;
   try {
-    await runOk([...prefix, '-batch', '-'], `${lines.join('\n')}\n`);
+    await runOk([...prefix, '-batch', '-'], batchText(lines));
   } catch (e) {
-    if (e instanceof ExecError) throw new CniError(Code.KernelFailure, `ip: ${e.result.stderr.trim() || `exit ${e.result.code}`}`, lines.join('\n'));
+    const tool = prefix.includes('bridge') ? 'bridge' : 'ip';
+    if (e instanceof ExecError) throw new CniError(Code.KernelFailure, `${tool}: ${e.result.stderr.trim() || `exit ${e.result.code}`}`, lines.join('\n'));
     throw e;
   }
 }
@@ -19,15 +22,17 @@ export async function ipBatch(prefix: readonly string[], lines: readonly string[
  */
 export async function deleteLinks(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  const r = await run(['ip', '-force', '-batch', '-'], `${names.map((n) => `link del ${n}`).join('\n')}\n`);
+  // `dev NAME`: a bare name that happens to prefix a keyword ("he" for "help") would be read as it.
+  const lines = names.map((n) => batchLine('link', 'del', 'dev', n));
+  const r = await run(['ip', '-force', '-batch', '-'], batchText(lines));
   if (r.code === 0) return;
   const real = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/Cannot find device|Command failed -:\d+/.test(l));
-  if (real.length > 0) throw new CniError(Code.KernelFailure, `ip: ${real.join('; ')}`, names.map((n) => `link del ${n}`).join('\n'));
+  if (real.length > 0) throw new CniError(Code.KernelFailure, `ip: ${real.join('; ')}`, lines.join('\n'));
 }
 
 /** Several `ip -json` queries in one exec; one parsed array per query (empty when it failed). */
-export async function ipJson(prefix: readonly string[], queries: readonly string[]): Promise<unknown[][]> {
-  const r = await run([...prefix, '-json', '-force', '-batch', '-'], `${queries.join('\n')}\n`);
+export async function ipJson(prefix: readonly string[], queries: readonly BatchLine[]): Promise<unknown[][]> {
+  const r = await run([...prefix, '-json', '-force', '-batch', '-'], batchText(queries));
   const out: unknown[][] = [];
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('[')) continue;

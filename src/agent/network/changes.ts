@@ -1,6 +1,7 @@
 // From (plan, what the kernel has) to the changes that make them equal, as batch lines in the order
 // they must run. Shared by the agent (which applies them) and `gingham inspect` (which shows them):
 // "the kernel matches" means exactly "the agent would change nothing".
+import type { BatchLine } from '../../kernel/ip-batch.js';
 import type { Family } from '../../net/ip.js';
 import { type ChainSpec, type Table, chainRestore, parseChain } from './chains.js';
 import { MASQUERADE } from './masquerade.js';
@@ -25,13 +26,13 @@ export interface KernelSnapshot {
 
 export interface Changes {
   /** `ip -batch`: stale routes out, then the overlay's devices, addresses and neighbours. */
-  readonly ipFirst: string[];
+  readonly ipFirst: BatchLine[];
   /** `bridge -batch`: the overlay's FDB (its devices exist by now). */
-  readonly fdb: string[];
+  readonly fdb: BatchLine[];
   /** `ip -batch`: new and moved routes (through devices that exist by now). */
-  readonly ipLast: string[];
+  readonly ipLast: BatchLine[];
   /** `ip -4 -batch` and `ip -6 -batch`: the policy rules (after the routes of their table). */
-  readonly rules: Record<Family, string[]>;
+  readonly rules: Record<Family, BatchLine[]>;
   /** `iptables-restore --noflush` texts, one per chain that differs. */
   readonly iptables: ChainChange[];
   readonly replaced: Route[];

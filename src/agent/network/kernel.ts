@@ -5,6 +5,7 @@
 // hold back the others; the failed lines come back to the caller to log, and the next resync tries
 // them again.
 import { run } from '../../kernel/exec.js';
+import { type BatchLine, batchLine, batchText } from '../../kernel/ip-batch.js';
 import { ipJson } from '../../kernel/iproute.js';
 import type { Family } from '../../net/ip.js';
 import type { KernelSnapshot } from './changes.js';
@@ -68,20 +69,23 @@ export async function readRules(ip: IpPrefix = ['ip']): Promise<Rule[]> {
  * Apply batch lines in one exec of `tool` (`ip`, or `bridge` for the FDB); report the lines that
  * failed instead of throwing for them.
  */
-export async function applyLines(lines: readonly string[], tool: IpPrefix = ['ip']): Promise<ApplyOutcome> {
+export async function applyLines(lines: readonly BatchLine[], tool: IpPrefix = ['ip']): Promise<ApplyOutcome> {
   if (lines.length === 0) return { failed: [] };
-  const r = await run([...tool, '-force', '-batch', '-'], `${lines.join('\n')}\n`);
+  const r = await run([...tool, '-force', '-batch', '-'], batchText(lines));
   if (r.code === 0) return { failed: [] };
   return { failed: failedLines(lines, r.stderr) };
 }
 
 /** Links, addresses and neighbours in one exec; then the FDB of each of our devices in one more. */
 export async function readOverlay(ip: IpPrefix = ['ip'], bridge: IpPrefix = ['bridge']): Promise<OverlayState & { addrs: UnderlayAddr[] }> {
-  const [links = [], addrs = [], neigh = []] = await ipJson([...ip, '-d'], ['link show type vxlan', 'addr show', 'neigh show nud permanent']);
+  const [links = [], addrs = [], neigh = []] = await ipJson(
+    [...ip, '-d'],
+    [batchLine('link', 'show', 'type', 'vxlan'), batchLine('addr', 'show'), batchLine('neigh', 'show', 'nud', 'permanent')],
+  );
   const vx = parseVxlanLinks(links, addrs);
   const fdb = [];
   if (vx.length > 0) {
-    const r = await run([...bridge, '-json', '-force', '-batch', '-'], `${vx.map((l) => `fdb show dev ${l.name}`).join('\n')}\n`);
+    const r = await run([...bridge, '-json', '-force', '-batch', '-'], batchText(vx.map((l) => batchLine('fdb', 'show', 'dev', l.name))));
     // One JSON array per device, in the order asked.
     const arrays = r.stdout.split('\n').filter((l) => l.startsWith('['));
     for (const [i, l] of vx.entries()) {
@@ -137,7 +141,7 @@ export interface NetworkKernel {
   readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
   readTable(family: Family, table: Table): Promise<string[]>;
   /** `ip -batch` lines, `ip -4|-6 -batch` for rules (a batch cannot infer their family), `bridge -batch` for the FDB. */
-  apply(tool: Tool, lines: readonly string[]): Promise<ApplyOutcome>;
+  apply(tool: Tool, lines: readonly BatchLine[]): Promise<ApplyOutcome>;
   /** iptables-restore text; the error when the commit failed. */
   applyIptables(family: Family, text: string): Promise<string | undefined>;
 }

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../../net/ip.js';
 import { type AgentConfig, DEFAULT_CONFIG } from '../config.js';
+import { renderInspect } from '../../cli/inspect.js';
 import { node } from '../testing.js';
+import type { Changes } from './changes.js';
 import type { NodeInfo } from './nodes.js';
 import { type NetworkPlan, planNetwork } from './plan.js';
 import type { UnderlayAddr } from './underlay.js';
+import { vtepMac } from './vxlan.js';
 
 const self = node('n1', ['198.18.128.0/24'], ['198.18.0.1']);
 const n2 = node('n2', ['198.18.129.0/24'], ['198.18.0.2']);
@@ -13,6 +16,8 @@ const n3 = node('n3', ['198.18.130.0/24'], ['198.18.0.3']);
 const addr = (ifname: string, mtu: number, cidr: string): UnderlayAddr => ({ ifname, mtu, cidr: parseCidr(cidr)! });
 const eth0 = [addr('eth0', 1500, '198.18.0.1/24'), addr('eth0', 1500, 'fd42:18::1/64')];
 const cfg = (c: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_CONFIG, ...c });
+const saved = (plan: NetworkPlan): Parameters<typeof renderInspect>[0] => ({ node: 'n1', config: { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0 }, plan });
+const noChanges: Changes = { ipFirst: [], fdb: [], ipLast: [], rules: { 4: [], 6: [] }, iptables: [], replaced: [], removed: [], overlay: [] };
 
 /** The host-gw part of a plan, as the first agent's route planner gave it. */
 const hostGw = (me: NodeInfo, nodes: NodeInfo[]): Pick<NetworkPlan, 'routes' | 'skipped'> => {
@@ -64,6 +69,12 @@ describe('planNetwork, host-gw', () => {
     expect(plan.routes).toEqual([{ dst: '198.18.129.0/24', via: '198.18.0.2', node: 'n2' }]);
     expect(plan.skipped.map((s) => s.node)).toEqual(['a-thief', 'b-loop', 'z-twin']);
     expect(plan.skipped[2]!.reason).toMatch(/already routed to node n2/);
+  });
+
+  it('skips a Node object the source could not read, with its reason', () => {
+    const bad: NodeInfo = { name: 'n7', podCIDRs: [], internalIPs: [], invalid: 'podCIDR "198.18.7.1/24" has host bits' };
+    expect(hostGw(self, [bad, n2]).skipped).toEqual([{ node: 'n7', reason: 'podCIDR "198.18.7.1/24" has host bits' }]);
+    expect(hostGw({ ...bad, name: 'n1' }, [n2]).skipped).toEqual([{ node: 'n1', reason: 'podCIDR "198.18.7.1/24" has host bits' }]);
   });
 
   it('skips a podCIDR that is not a CIDR', () => {
@@ -127,6 +138,54 @@ describe('planNetwork, vxlan', () => {
     expect(p.skipped.map((s) => s.reason)).toEqual(['no interface here holds its InternalIP 198.18.0.1: no IPv4 overlay', 'no IPv4 overlay on this node for 198.18.129.0/24']);
     const h = planNetwork(self, [n2, n3], cfg({ backend: 'host-gw' }), eth0);
     expect([h.devices, h.neighbours, h.fdb, h.nodeRoutes, h.rules, h.mtu]).toEqual([[], [], [], [], [], 1500]);
+  });
+
+  // Defect 8 of issue 14. Two IPv6 addresses whose 32-bit FNV-1a hashes (the VTEP MAC's tail) are
+  // equal, found by a birthday search over random interface IDs; both nodes would get one FDB entry.
+  const clashA = 'fd42:18::bb75:232e:41da:9ee6';
+  const clashB = 'fd42:18::376c:3fea:ec72:bd31';
+
+  it('the colliding addresses really share a VTEP MAC (the derivation is unchanged)', () => {
+    expect(vtepMac(clashA)).toBe(vtepMac(clashB));
+    expect(vtepMac(clashA)).toBe('0e:66:8a:e0:3c:38');
+  });
+
+  it('skips, with a reason, two peers that share a VTEP MAC; the other peers stay', () => {
+    const v6self = node('n1', ['fd42:18:8000::/64'], ['fd42:18::1']);
+    const a = node('n-a', ['fd42:18:8000:a::/64'], [clashA]);
+    const b = node('n-b', ['fd42:18:8000:b::/64'], [clashB]);
+    const c = node('n-c', ['fd42:18:8000:c::/64'], ['fd42:18::c']);
+    const p = planNetwork(v6self, [v6self, a, b, c], cfg(), eth0);
+    expect(p.peers.map((x) => x.node)).toEqual(['n-c']);
+    expect(p.fdb.map((e) => e.dst)).toEqual(['fd42:18::c']);
+    expect([p.routes, p.nodeRoutes, p.neighbours].map((l) => l.length)).toEqual([1, 1, 1]);
+    expect(p.skipped).toEqual([
+      { node: 'n-a', reason: `its VTEP MAC 0e:66:8a:e0:3c:38 (from ${clashA}) is also that of node n-b (${clashB}): no overlay to either` },
+      { node: 'n-b', reason: `its VTEP MAC 0e:66:8a:e0:3c:38 (from ${clashB}) is also that of node n-a (${clashA}): no overlay to either` },
+    ]);
+    // `gingham inspect` lists them under "skipped".
+    expect(renderInspect(saved(p), noChanges)).toMatch(/skipped:\n {2}n-a: its VTEP MAC 0e:66:8a:e0:3c:38 .*\n {2}n-b: its VTEP MAC/);
+  });
+
+  it('skips a peer whose VTEP MAC is this node\'s own', () => {
+    const mine = node('n1', ['fd42:18:8000::/64'], [clashA]);
+    const twin = node('n2', ['fd42:18:8000:1::/64'], [clashB]);
+    const p = planNetwork(mine, [mine, twin], cfg(), [addr('eth0', 1500, `${clashA}/64`)]);
+    expect(p.devices[0]!.mac).toBe('0e:66:8a:e0:3c:38');
+    expect([p.peers, p.fdb, p.neighbours, p.routes]).toEqual([[], [], [], []]);
+    expect(p.skipped).toEqual([{ node: 'n2', reason: `its VTEP MAC 0e:66:8a:e0:3c:38 (from ${clashB}) is this node's own (from ${clashA}): no overlay to it` }]);
+  });
+
+  it('one node with two pod CIDRs of a family is no clash with itself', () => {
+    const two = node('n2', ['fd42:18:8000:1::/64', 'fd42:18:8000:2::/64'], ['fd42:18::2']);
+    const v6self = node('n1', ['fd42:18:8000::/64'], ['fd42:18::1']);
+    expect(planNetwork(v6self, [two], cfg(), eth0).skipped).toEqual([]);
+  });
+
+  it('no overlay on an underlay interface whose name the batch parser would change', () => {
+    const p = planNetwork(self, [n2], cfg(), [addr('eth#0', 1500, '198.18.0.1/24')]);
+    expect(p.devices).toEqual([]);
+    expect(p.skipped[0]!.reason).toBe('its underlay interface "eth#0" cannot be named in an ip batch ("#" starts a comment): no IPv4 overlay');
   });
 
   it('masquerade: pod CIDRs and every node address keep the source; the rest is masqueraded', () => {

@@ -2,6 +2,7 @@
 // and this node's underlay: routes (host-gw: via the peer's InternalIP; vxlan: via the peer's VTEP
 // through our device), the overlay's devices, neighbours and FDB entries, the masquerade rules, the
 // service guard and the pods' MTU. Pure: the reconciler diffs it against the kernel; `gingham inspect` prints it.
+import { refusal } from '../../kernel/ip-batch.js';
 import { type Cidr, type Family, canonical, formatCidr, formatIp, networkOf, overlaps, parseCidr, parseIp } from '../../net/ip.js';
 import type { AgentConfig } from '../config.js';
 import { type MasqueradeInput, masqueradeRules } from './masquerade.js';
@@ -67,7 +68,8 @@ const cidrsOf = (node: NodeInfo): Cidr[] => node.podCIDRs.map(parseCidr).filter(
  */
 export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: AgentConfig, addrs: readonly UnderlayAddr[]): NetworkPlan {
   const own = cidrsOf(self);
-  const skipped: Skipped[] = [];
+  // A Node object that could not be read comes without podCIDRs and addresses: say why.
+  const skipped: Skipped[] = self.invalid ? [{ node: self.name, reason: self.invalid }] : [];
   const devices = new Map<Family, VxlanDevice>();
   const underlays = new Map<Family, UnderlayAddr>();
   for (const family of [4, 6] as const) {
@@ -78,6 +80,13 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
     if (!mine || cfg.backend !== 'vxlan') continue;
     if (!ip || !u) {
       skipped.push({ node: self.name, reason: ip ? `no interface here holds its InternalIP ${ip}: no IPv${family} overlay` : `no IPv${family} InternalIP: no IPv${family} overlay` });
+      continue;
+    }
+    // The device binds to the underlay by name, a word of an `ip -batch` line: a name the kernel
+    // allows but the batch parser would change ('#', quotes, backslash) cannot be used.
+    const bad = refusal(u.ifname);
+    if (bad !== undefined) {
+      skipped.push({ node: self.name, reason: `its underlay interface ${JSON.stringify(u.ifname)} cannot be named in an ip batch (${bad}): no IPv${family} overlay` });
       continue;
     }
     devices.set(family, {
@@ -100,8 +109,13 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
   const fdb: FdbEntry[] = [];
   const ownIps = new Set(self.internalIPs.map((s) => parseIp(s)).filter((ip) => ip !== undefined).map(formatIp));
   const taken = new Map<string, string>();
+  const overlay: OverlayPeer[] = [];
   for (const node of [...nodes].sort((a, b) => a.name.localeCompare(b.name))) {
     if (node.name === self.name) continue;
+    if (node.invalid) {
+      skipped.push({ node: node.name, reason: node.invalid });
+      continue;
+    }
     if (node.podCIDRs.length === 0) {
       skipped.push({ node: node.name, reason: 'no podCIDR yet' });
       continue;
@@ -150,12 +164,25 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
       taken.set(dstText, node.name);
       const vtep = formatIp(networkOf(dst));
       const mac = vtepMac(nodeIP);
-      routes.push({ dst: dstText, via: vtep, dev: dev.name, node: node.name });
-      nodeRoutes.push({ dst: `${nodeIP}/${family === 4 ? 32 : 128}`, via: vtep, dev: dev.name, node: node.name });
-      neighbours.push({ dev: dev.name, ip: vtep, mac });
-      fdb.push({ dev: dev.name, mac, dst: nodeIP });
-      peers.push({ node: node.name, podCIDR: dstText, nodeIP, via: 'vxlan', vtep, vtepMac: mac });
+      const peer: Peer = { node: node.name, podCIDR: dstText, nodeIP, via: 'vxlan', vtep, vtepMac: mac };
+      overlay.push({ peer, family, dev, vtep, mac });
+      peers.push(peer);
     }
+  }
+  // Checked once every peer is known: a clash is between two peers, whichever came first.
+  const clashing = new Set<Peer>();
+  for (const o of overlay) {
+    const clash = macClash(o, overlay);
+    if (clash !== undefined) {
+      skipped.push({ node: o.peer.node, reason: clash });
+      clashing.add(o.peer);
+      continue;
+    }
+    const { peer, dev, vtep, mac } = o;
+    routes.push({ dst: peer.podCIDR, via: vtep, dev: dev.name, node: peer.node });
+    nodeRoutes.push({ dst: `${peer.nodeIP}/${o.family === 4 ? 32 : 128}`, via: vtep, dev: dev.name, node: peer.node });
+    neighbours.push({ dev: dev.name, ip: vtep, mac });
+    fdb.push({ dev: dev.name, mac, dst: peer.nodeIP });
   }
   routes.sort((a, b) => a.dst.localeCompare(b.dst));
   nodeRoutes.sort((a, b) => a.dst.localeCompare(b.dst));
@@ -182,7 +209,30 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
     if (mine.length > 0) serviceGuard[family] = guardRules(family, mine);
   }
 
-  return { backend: cfg.backend, peers, routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, serviceGuard, mtu: podMtu(cfg, own, underlays, devices), skipped };
+  return { backend: cfg.backend, peers: peers.filter((p) => !clashing.has(p)), routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, serviceGuard, mtu: podMtu(cfg, own, underlays, devices), skipped };
+}
+
+/** A peer reached through the overlay, before the VTEP MACs are checked for clashes. */
+interface OverlayPeer {
+  readonly peer: Peer;
+  readonly family: Family;
+  readonly dev: VxlanDevice;
+  readonly vtep: string;
+  readonly mac: string;
+}
+
+/**
+ * Why a peer's VTEP MAC cannot be used, if it cannot. The MAC is derived from the node's address
+ * (vtepMac; for IPv6 a 32-bit hash, so two addresses can share one): the FDB maps a MAC to one node,
+ * so of two peers with one MAC the traffic for both would go to one of them. Every peer whose MAC
+ * is this node's own or another peer's (a different address) is skipped; none is guessed right.
+ */
+function macClash(p: OverlayPeer, all: readonly OverlayPeer[]): string | undefined {
+  const from = `its VTEP MAC ${p.mac} (from ${p.peer.nodeIP})`;
+  if (p.mac === p.dev.mac) return `${from} is this node's own (from ${p.dev.local}): no overlay to it`;
+  const others = all.filter((o) => o.mac === p.mac && o.peer.nodeIP !== p.peer.nodeIP);
+  if (others.length === 0) return undefined;
+  return `${from} is also that of ${[...new Set(others.map((o) => `node ${o.peer.node} (${o.peer.nodeIP})`))].join(', ')}: no overlay to either`;
 }
 
 /** The override, else the smallest MTU a pod's packet meets on its way: the device's, or the underlay's. */

@@ -1,6 +1,7 @@
 // Our routes as data: the desired ones come from the network plan (plan.ts), the current ones from
 // `ip -json route show proto 199`; diffRoutes says what to change. Pure functions only: the kernel
 // side (kernel.ts) reads and applies.
+import { type BatchLine, batchLine } from '../../kernel/ip-batch.js';
 import { canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
 
 /**
@@ -78,11 +79,12 @@ export function diffRoutes(desired: readonly Route[], current: readonly Route[])
 }
 
 /** The `ip -batch` lines for a diff: removals first, then replacements. */
-export function routeLines(diff: RouteDiff, table?: number, proto = ROUTE_PROTO): string[] {
-  const t = table === undefined ? '' : ` table ${table}`;
-  const del = (r: Route): string => `route del ${r.dst}${r.via ? ` via ${r.via}` : ''} proto ${proto}${r.metric === undefined ? '' : ` metric ${r.metric}`}${t}`;
-  const hop = (r: Route): string => `via ${r.via}${r.dev ? ` dev ${r.dev} onlink` : ''}`;
-  return [...diff.remove.map(del), ...diff.replace.map((r) => `route replace ${r.dst} ${hop(r)} proto ${proto}${t}`)];
+export function routeLines(diff: RouteDiff, table?: number, proto = ROUTE_PROTO): BatchLine[] {
+  const t = table === undefined ? [] : ['table', table];
+  const del = (r: Route): BatchLine =>
+    batchLine('route', 'del', r.dst, ...(r.via ? ['via', r.via] : []), 'proto', proto, ...(r.metric === undefined ? [] : ['metric', r.metric]), ...t);
+  const hop = (r: Route): string[] => ['via', r.via, ...(r.dev ? ['dev', r.dev, 'onlink'] : [])];
+  return [...diff.remove.map(del), ...diff.replace.map((r) => batchLine('route', 'replace', r.dst, ...hop(r), 'proto', proto, ...t))];
 }
 
 /**

@@ -5,6 +5,7 @@
 // holds one route per vxlan peer address, through the device; everything else falls through to
 // the main table. Pure: parse `ip -j rule show`, diff, lines (one list per family: a batch cannot
 // infer a rule's family).
+import { type BatchLine, batchLine } from '../../kernel/ip-batch.js';
 import type { Family } from '../../net/ip.js';
 import { NODE_TABLE, RULE_PREF, normalizeDst } from './routes.js';
 
@@ -27,14 +28,14 @@ export function parseRules(family: Family, json: readonly unknown[]): Rule[] {
   return out;
 }
 
-const line = (verb: 'add' | 'del', r: Rule): string => `rule ${verb} from ${r.from} lookup ${NODE_TABLE} pref ${RULE_PREF}`;
+const line = (verb: 'add' | 'del', r: Rule): BatchLine => batchLine('rule', verb, 'from', r.from, 'lookup', NODE_TABLE, 'pref', RULE_PREF);
 
 /** Lines per family that turn `have` into `want`. */
-export function ruleLines(want: readonly Rule[], have: readonly Rule[]): Record<Family, string[]> {
+export function ruleLines(want: readonly Rule[], have: readonly Rule[]): Record<Family, BatchLine[]> {
   const key = (r: Rule): string => `${r.family} ${r.from}`;
   const w = new Set(want.map(key));
   const h = new Set(have.map(key));
-  const out: Record<Family, string[]> = { 4: [], 6: [] };
+  const out: Record<Family, BatchLine[]> = { 4: [], 6: [] };
   for (const r of have) if (!w.has(key(r))) out[r.family].push(line('del', r));
   for (const r of want) if (!h.has(key(r))) out[r.family].push(line('add', r));
   return out;

@@ -22,8 +22,8 @@ describe('diffOverlay', () => {
   it('creates a missing device bound to the underlay, learning off, then its entries', () => {
     const d = diffOverlay(plan, { links: [], neighbours: [], fdb: [] });
     expect(d.ipLines).toEqual([
-      'link add gingham-vx4 address 0e:67:c6:12:00:01 mtu 1450 type vxlan id 1 local 198.18.0.1 dstport 8472 dev eth0 nolearning',
-      'link set gingham-vx4 up',
+      'link add name gingham-vx4 address 0e:67:c6:12:00:01 mtu 1450 type vxlan id 1 local 198.18.0.1 dstport 8472 dev eth0 nolearning',
+      'link set dev gingham-vx4 up',
       'addr replace 198.18.128.0/32 dev gingham-vx4',
       'neigh replace 198.18.129.0 lladdr 0e:67:c6:12:00:02 dev gingham-vx4 nud permanent',
     ]);
@@ -50,16 +50,16 @@ describe('diffOverlay', () => {
   it('fixes MTU, MAC, state and addresses in place; recreates on a new VNI, port, local address or learning', () => {
     const d = diffOverlay(plan, state({ links: [{ ...link, mtu: 1500, mac: '0e:00:00:00:00:01', up: false, addrs: ['198.18.200.0/32'] }] }));
     expect(d.ipLines).toEqual([
-      'link set gingham-vx4 address 0e:67:c6:12:00:01',
-      'link set gingham-vx4 mtu 1450',
-      'link set gingham-vx4 up',
+      'link set dev gingham-vx4 address 0e:67:c6:12:00:01',
+      'link set dev gingham-vx4 mtu 1450',
+      'link set dev gingham-vx4 up',
       'addr del 198.18.200.0/32 dev gingham-vx4',
       'addr replace 198.18.128.0/32 dev gingham-vx4',
     ]);
     for (const change of [{ vni: 2 }, { port: 4789 }, { local: '198.18.0.9' }, { learning: true }]) {
       const r = diffOverlay(plan, state({ links: [{ ...link, ...change }] }));
       expect(r.recreated).toEqual(['gingham-vx4']);
-      expect(r.ipLines[0]).toBe('link del gingham-vx4');
+      expect(r.ipLines[0]).toBe('link del dev gingham-vx4');
       // The entries went with the old device: all of them are added again.
       expect(r.ipLines.at(-1)).toMatch(/^neigh replace/);
       expect(r.fdbLines).toHaveLength(1);
@@ -67,7 +67,7 @@ describe('diffOverlay', () => {
   });
 
   it('removes a device of ours the plan no longer has (backend switched to host-gw), and nothing on it', () => {
-    expect(diffOverlay({ devices: [], neighbours: [], fdb: [] }, state())).toEqual({ ipLines: ['link del gingham-vx4'], fdbLines: [], recreated: [], removed: ['gingham-vx4'] });
+    expect(diffOverlay({ devices: [], neighbours: [], fdb: [] }, state())).toEqual({ ipLines: ['link del dev gingham-vx4'], fdbLines: [], recreated: [], removed: ['gingham-vx4'] });
   });
 });
 

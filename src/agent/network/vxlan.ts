@@ -2,11 +2,14 @@
 // (peer VTEP address -> peer VTEP MAC) and one FDB entry (peer VTEP MAC -> peer node address), all
 // permanent, so the device never floods or learns. Pure: parse what the kernel reports, diff it
 // with the plan, and write the `ip -batch` / `bridge -batch` lines of the difference.
+import { type BatchLine, batchLine } from '../../kernel/ip-batch.js';
 import { type Family, formatIp, parseIp } from '../../net/ip.js';
 
 /** Our devices: `gingham-vx4` carries IPv4 pods over an IPv4 underlay, `gingham-vx6` IPv6 over IPv6. */
 export const VXLAN_PREFIX = 'gingham-vx';
 export const vxlanName = (family: Family): string => `${VXLAN_PREFIX}${family}`;
+/** Only these two names are ours: a link of another name, whatever it starts with, is left alone. */
+const isOurs = (name: string | undefined): name is string => name === vxlanName(4) || name === vxlanName(6);
 
 /** Bytes VXLAN adds to each packet: outer IP (20 or 40) + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const vxlanOverhead = (family: Family): number => (family === 4 ? 50 : 70);
@@ -91,20 +94,22 @@ const canonIp = (s: string | undefined): string | undefined => {
   const ip = s === undefined ? undefined : parseIp(s);
   return ip ? formatIp(ip) : undefined;
 };
+/** A MAC as the kernel prints one, lower case; anything else is not an entry of ours. */
+const canonMac = (s: string | undefined): string | undefined => (s !== undefined && /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i.test(s) ? s.toLowerCase() : undefined);
 
-/** Our devices from `ip -d -j link show type vxlan` and `ip -j addr show`. */
+/** Our devices from `ip -d -j link show type vxlan` and `ip -j addr show` (only our two names). */
 export function parseVxlanLinks(links: readonly unknown[], addrs: readonly unknown[]): VxlanLink[] {
   const addrsOf = new Map<string, string[]>();
   for (const a of addrs.map(rec)) {
     const name = str(a['ifname']);
-    if (!name?.startsWith(VXLAN_PREFIX)) continue;
-    const list = (Array.isArray(a['addr_info']) ? a['addr_info'] : []).map(rec).filter((i) => i['scope'] === 'global' && typeof i['local'] === 'string');
+    if (!isOurs(name)) continue;
+    const list = (Array.isArray(a['addr_info']) ? a['addr_info'] : []).map(rec).filter((i) => i['scope'] === 'global' && canonIp(str(i['local'])) && typeof i['prefixlen'] === 'number');
     addrsOf.set(name, list.map((i) => `${canonIp(str(i['local']))}/${String(i['prefixlen'])}`));
   }
   const out: VxlanLink[] = [];
   for (const l of links.map(rec)) {
     const name = str(l['ifname']);
-    if (!name?.startsWith(VXLAN_PREFIX)) continue;
+    if (!isOurs(name)) continue;
     const info = rec(rec(l['linkinfo'])['info_data']);
     const flags = Array.isArray(l['flags']) ? l['flags'] : [];
     out.push({
@@ -129,9 +134,9 @@ export function parseNeighbours(json: readonly unknown[]): Neighbour[] {
   for (const n of json.map(rec)) {
     const dev = str(n['dev']);
     const ip = canonIp(str(n['dst']));
-    const mac = str(n['lladdr']);
+    const mac = canonMac(str(n['lladdr']));
     const state = Array.isArray(n['state']) ? n['state'] : [];
-    if (dev?.startsWith(VXLAN_PREFIX) && ip && mac && state.includes('PERMANENT')) out.push({ dev, ip, mac });
+    if (isOurs(dev) && ip && mac && state.includes('PERMANENT')) out.push({ dev, ip, mac });
   }
   return out;
 }
@@ -140,7 +145,7 @@ export function parseNeighbours(json: readonly unknown[]): Neighbour[] {
 export function parseFdb(dev: string, json: readonly unknown[]): FdbEntry[] {
   const out: FdbEntry[] = [];
   for (const e of json.map(rec)) {
-    const mac = str(e['mac']);
+    const mac = canonMac(str(e['mac']));
     const dst = canonIp(str(e['dst']));
     if (mac && dst) out.push({ dev, mac, dst });
   }
@@ -149,9 +154,9 @@ export function parseFdb(dev: string, json: readonly unknown[]): FdbEntry[] {
 
 export interface OverlayDiff {
   /** `ip -batch` lines: device removals and creations, addresses, neighbours. Routes come after. */
-  readonly ipLines: string[];
+  readonly ipLines: BatchLine[];
   /** `bridge -batch` lines for the FDB, run after ipLines (a new device must exist first). */
-  readonly fdbLines: string[];
+  readonly fdbLines: BatchLine[];
   /** Devices deleted or recreated (their neighbours, FDB entries and routes go with them). */
   readonly recreated: string[];
   readonly removed: string[];
@@ -165,48 +170,49 @@ const immutableOk = (have: VxlanLink, want: VxlanDevice): boolean =>
 
 /** What to change so that the kernel's overlay (`current`) becomes exactly `plan`. */
 export function diffOverlay(plan: OverlayPlan, current: OverlayState): OverlayDiff {
-  const ip: string[] = [];
-  const fdb: string[] = [];
+  const ip: BatchLine[] = [];
+  const fdb: BatchLine[] = [];
   const recreated: string[] = [];
   const removed: string[] = [];
   const fresh = new Set<string>();
   const wanted = new Map(plan.devices.map((d) => [d.name, d]));
   for (const have of current.links) {
     if (!wanted.has(have.name)) {
-      ip.push(`link del ${have.name}`);
+      ip.push(batchLine('link', 'del', 'dev', have.name));
       removed.push(have.name);
     }
   }
   for (const want of plan.devices) {
     const have = current.links.find((l) => l.name === want.name);
     const vtep = `${want.vtep}/${prefixOf(want.family)}`;
+    const nodad = want.family === 6 ? ['nodad'] : [];
     if (!have || !immutableOk(have, want)) {
       if (have) {
-        ip.push(`link del ${want.name}`);
+        ip.push(batchLine('link', 'del', 'dev', want.name));
         recreated.push(want.name);
       }
       fresh.add(want.name);
-      ip.push(`link add ${want.name} address ${want.mac} mtu ${want.mtu} type vxlan id ${want.vni} local ${want.local} dstport ${want.port} dev ${want.underlay} nolearning`);
-      ip.push(`link set ${want.name} up`);
-      ip.push(`addr replace ${vtep} dev ${want.name}${want.family === 6 ? ' nodad' : ''}`);
+      ip.push(batchLine('link', 'add', 'name', want.name, 'address', want.mac, 'mtu', want.mtu, 'type', 'vxlan', 'id', want.vni, 'local', want.local, 'dstport', want.port, 'dev', want.underlay, 'nolearning'));
+      ip.push(batchLine('link', 'set', 'dev', want.name, 'up'));
+      ip.push(batchLine('addr', 'replace', vtep, 'dev', want.name, ...nodad));
       continue;
     }
-    if (have.mac !== want.mac) ip.push(`link set ${want.name} address ${want.mac}`);
-    if (have.mtu !== want.mtu) ip.push(`link set ${want.name} mtu ${want.mtu}`);
-    if (!have.up) ip.push(`link set ${want.name} up`);
-    for (const a of have.addrs) if (a !== vtep) ip.push(`addr del ${a} dev ${want.name}`);
-    if (!have.addrs.includes(vtep)) ip.push(`addr replace ${vtep} dev ${want.name}${want.family === 6 ? ' nodad' : ''}`);
+    if (have.mac !== want.mac) ip.push(batchLine('link', 'set', 'dev', want.name, 'address', want.mac));
+    if (have.mtu !== want.mtu) ip.push(batchLine('link', 'set', 'dev', want.name, 'mtu', want.mtu));
+    if (!have.up) ip.push(batchLine('link', 'set', 'dev', want.name, 'up'));
+    for (const a of have.addrs) if (a !== vtep) ip.push(batchLine('addr', 'del', a, 'dev', want.name));
+    if (!have.addrs.includes(vtep)) ip.push(batchLine('addr', 'replace', vtep, 'dev', want.name, ...nodad));
   }
   // Entries of a device that is (re)created now start from nothing; of a removed one, go with it.
   const live = (dev: string): boolean => wanted.has(dev) && !fresh.has(dev);
   const key = (...p: string[]): string => p.join(' ');
   const wantN = new Set(plan.neighbours.map((n) => key(n.dev, n.ip, n.mac)));
   const haveN = new Set(current.neighbours.filter((n) => live(n.dev)).map((n) => key(n.dev, n.ip, n.mac)));
-  for (const n of current.neighbours) if (live(n.dev) && !wantN.has(key(n.dev, n.ip, n.mac)) && !plan.neighbours.some((w) => w.dev === n.dev && w.ip === n.ip)) ip.push(`neigh del ${n.ip} dev ${n.dev}`);
-  for (const n of plan.neighbours) if (!haveN.has(key(n.dev, n.ip, n.mac))) ip.push(`neigh replace ${n.ip} lladdr ${n.mac} dev ${n.dev} nud permanent`);
+  for (const n of current.neighbours) if (live(n.dev) && !wantN.has(key(n.dev, n.ip, n.mac)) && !plan.neighbours.some((w) => w.dev === n.dev && w.ip === n.ip)) ip.push(batchLine('neigh', 'del', n.ip, 'dev', n.dev));
+  for (const n of plan.neighbours) if (!haveN.has(key(n.dev, n.ip, n.mac))) ip.push(batchLine('neigh', 'replace', n.ip, 'lladdr', n.mac, 'dev', n.dev, 'nud', 'permanent'));
   const wantF = new Set(plan.fdb.map((e) => key(e.dev, e.mac, e.dst)));
   const haveF = new Set(current.fdb.filter((e) => live(e.dev)).map((e) => key(e.dev, e.mac, e.dst)));
-  for (const e of current.fdb) if (live(e.dev) && !wantF.has(key(e.dev, e.mac, e.dst)) && !plan.fdb.some((w) => w.dev === e.dev && w.mac === e.mac)) fdb.push(`fdb del ${e.mac} dev ${e.dev} dst ${e.dst} self`);
-  for (const e of plan.fdb) if (!haveF.has(key(e.dev, e.mac, e.dst))) fdb.push(`fdb replace ${e.mac} dev ${e.dev} dst ${e.dst} self permanent`);
+  for (const e of current.fdb) if (live(e.dev) && !wantF.has(key(e.dev, e.mac, e.dst)) && !plan.fdb.some((w) => w.dev === e.dev && w.mac === e.mac)) fdb.push(batchLine('fdb', 'del', e.mac, 'dev', e.dev, 'dst', e.dst, 'self'));
+  for (const e of plan.fdb) if (!haveF.has(key(e.dev, e.mac, e.dst))) fdb.push(batchLine('fdb', 'replace', e.mac, 'dev', e.dev, 'dst', e.dst, 'self', 'permanent'));
   return { ipLines: ip, fdbLines: fdb, recreated, removed };
 }

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { CniError, Code, invalidConfig } from '../../cni/errors.js';
 import type { ResultIp } from '../../cni/result.js';
 import { isObj } from '../../cni/validate.js';
+import { batchLine } from '../../kernel/ip-batch.js';
 import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
 import { listRules, restore } from '../../kernel/iptables.js';
-import { runOk } from '../../kernel/exec.js';
 import { ownNetnsId } from '../../kernel/netns.js';
 import { ensureSysctl } from '../../kernel/sysctl.js';
 import { withLock } from '../../lock.js';
@@ -50,7 +50,7 @@ function readMarker(network: string): Marker | undefined {
 }
 
 async function bridgeAddrs(bridge: string): Promise<Cidr[]> {
-  const [links = []] = await ipJson(['ip'], [`addr show dev ${bridge}`]);
+  const [links = []] = await ipJson(['ip'], [batchLine('addr', 'show', 'dev', bridge)]);
   const out: Cidr[] = [];
   for (const l of links) {
     if (!isObj(l) || !Array.isArray(l['addr_info'])) continue;
@@ -120,8 +120,7 @@ export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: rea
   try {
     await ipBatch(['ip'], bridgeLines(cfg, exists ? await bridgeAddrs(cfg.bridge) : undefined, cidrs(gateways)));
     if (!exists) skipBridgeDad(cfg.bridge);
-    const vlan = vlanLines(cfg, undefined);
-    if (vlan.length > 0) await runOk(['bridge', '-batch', '-'], `${vlan.join('\n')}\n`);
+    await ipBatch(['bridge'], vlanLines(cfg, undefined));
     if (cfg.isGateway) {
       if (gateways.some((g) => !g.includes(':'))) ensureSysctl('net.ipv4.ip_forward', '1');
       if (gateways.some((g) => g.includes(':'))) ensureSysctl('net.ipv6.conf.all.forwarding', '1');

@@ -29,37 +29,37 @@ describe('gatewaysOf / subnetsOf', () => {
 
 describe('bridgeLines', () => {
   it('creates a missing bridge with a stable MAC, then brings it up', () => {
-    expect(bridgeLines(config(), undefined, [])).toEqual([`link add name cni0 address ${brMac} type bridge`, 'link set cni0 up']);
+    expect(bridgeLines(config(), undefined, [])).toEqual([`link add name cni0 address ${brMac} type bridge`, 'link set dev cni0 up']);
   });
 
   it('creates it with mtu, vlan filtering and promisc when asked', () => {
     expect(bridgeLines(config({ mtu: 1400, vlan: 100, promiscMode: true }), undefined, [])).toEqual([
       `link add name cni0 address ${brMac} mtu 1400 type bridge vlan_filtering 1`,
-      'link set cni0 promisc on',
-      'link set cni0 up',
+      'link set dev cni0 promisc on',
+      'link set dev cni0 up',
     ]);
   });
 
   it('does not create an existing bridge, but gives it the configured MTU', () => {
-    expect(bridgeLines(config({ mtu: 1400 }), [], [])).toEqual(['link set cni0 mtu 1400', 'link set cni0 up']);
-    expect(bridgeLines(config(), [], [])).toEqual(['link set cni0 up']);
+    expect(bridgeLines(config({ mtu: 1400 }), [], [])).toEqual(['link set dev cni0 mtu 1400', 'link set dev cni0 up']);
+    expect(bridgeLines(config(), [], [])).toEqual(['link set dev cni0 up']);
   });
 
   it('adds no address when the bridge is not a gateway', () => {
-    expect(bridgeLines(config(), [], cidrs('198.18.0.1/24'))).toEqual(['link set cni0 up']);
+    expect(bridgeLines(config(), [], cidrs('198.18.0.1/24'))).toEqual(['link set dev cni0 up']);
   });
 
   it('adds the gateway addresses, IPv6 with nodad', () => {
     expect(bridgeLines(config({ isGateway: true }), undefined, cidrs('198.18.0.1/24', 'fd42:18::1/64'))).toEqual([
       `link add name cni0 address ${brMac} type bridge`,
-      'link set cni0 up',
+      'link set dev cni0 up',
       'addr add 198.18.0.1/24 dev cni0',
       'addr add fd42:18::1/64 dev cni0 nodad',
     ]);
   });
 
   it('leaves a gateway address that is already there', () => {
-    expect(bridgeLines(config({ isGateway: true }), cidrs('198.18.0.1/24', '198.19.5.1/24'), cidrs('198.18.0.1/24'))).toEqual(['link set cni0 up']);
+    expect(bridgeLines(config({ isGateway: true }), cidrs('198.18.0.1/24', '198.19.5.1/24'), cidrs('198.18.0.1/24'))).toEqual(['link set dev cni0 up']);
   });
 
   it('refuses another address of the gateway subnet without forceAddress', () => {
@@ -70,7 +70,7 @@ describe('bridgeLines', () => {
 
   it('replaces the clashing address with forceAddress', () => {
     expect(bridgeLines(config({ isGateway: true, forceAddress: true }), cidrs('198.18.0.2/24', 'fd42:18::9/64'), cidrs('198.18.0.1/24', 'fd42:18::1/64'))).toEqual([
-      'link set cni0 up',
+      'link set dev cni0 up',
       'addr del 198.18.0.2/24 dev cni0',
       'addr add 198.18.0.1/24 dev cni0',
       'addr del fd42:18::9/64 dev cni0',
@@ -79,7 +79,7 @@ describe('bridgeLines', () => {
   });
 
   it('leaves addresses of other subnets alone', () => {
-    expect(bridgeLines(config({ isGateway: true }), cidrs('198.19.5.1/24', '198.18.0.1/16'), cidrs('198.18.0.1/24'))).toEqual(['link set cni0 up', 'addr add 198.18.0.1/24 dev cni0']);
+    expect(bridgeLines(config({ isGateway: true }), cidrs('198.19.5.1/24', '198.18.0.1/16'), cidrs('198.18.0.1/24'))).toEqual(['link set dev cni0 up', 'addr add 198.18.0.1/24 dev cni0']);
   });
 });
 
@@ -141,8 +141,8 @@ describe('planPod', () => {
     expect(plan).toMatchObject({ hostVeth, hostMac, podMac });
     expect(plan.hostLines).toEqual([
       `link add name ${hostVeth} address ${hostMac} type veth peer name eth0 address ${podMac} netns /var/run/netns/pod1`,
-      `link set ${hostVeth} master cni0`,
-      `link set ${hostVeth} up`,
+      `link set dev ${hostVeth} master cni0`,
+      `link set dev ${hostVeth} up`,
     ]);
   });
 
@@ -165,7 +165,7 @@ describe('planPod', () => {
   ])('port flags %j', (over, flags) => {
     const lines = planPod(config(over), att, [v4], []).hostLines;
     const slave = lines.filter((l) => l.includes('bridge_slave'));
-    expect(slave).toEqual(flags ? [`link set ${hostVeth} type bridge_slave ${flags}`] : []);
+    expect(slave).toEqual(flags ? [`link set dev ${hostVeth} type bridge_slave ${flags}`] : []);
     // The flags are set before the port goes up.
     if (flags) expect(lines.indexOf(slave[0]!)).toBe(lines.length - 2);
   });
@@ -180,7 +180,7 @@ describe('planPod', () => {
     expect(planPod(config(), att, [v4, v6], routes).podLines).toEqual([
       'addr add 198.18.0.5/24 dev eth0',
       'addr add fd42:18::5/64 dev eth0 nodad',
-      'link set eth0 up',
+      'link set dev eth0 up',
       'route add 0.0.0.0/0 via 198.18.0.1 dev eth0',
       // A route without gw goes through the gateway of its family.
       'route add 198.19.0.0/16 via 198.18.0.1 dev eth0',
@@ -206,6 +206,36 @@ describe('planPod', () => {
 
   it('rejects an address without prefix', () => {
     expect(() => planPod(config(), att, [{ address: '198.18.0.5' }], [])).toThrow(invalid(/without prefix: 198\.18\.0\.5/));
+  });
+
+  // Defects 1 and 4 of issue 14: these values once became batch lines, and the first made a bridge
+  // "evil" in the node's namespace. The CNI edge refuses them too; the plan must on its own.
+  const refused = (why: RegExp): unknown => expect.objectContaining({ code: Code.InvalidConfig, message: expect.stringMatching(why) });
+  it.each<[string, Partial<Attachment>, RegExp]>([
+    ['a newline in CNI_NETNS', { netns: '/x/a\nlink add evil type bridge' }, /control character U\+000a/],
+    ['a "#" in the ifName', { ifName: 'e#x' }, /"#" starts a comment/],
+    ['a quoted ifName', { ifName: "'ab'" }, /quotes are parsed/],
+    ['a space in the ifName', { ifName: 'a b' }, /space/],
+    ['"-" alone as ifName', { ifName: '-' }, /standard input/],
+    ['a MAC with a line break', { mac: '0a:58:0a:00:00:05\nlink add evil type bridge' }, /control character/],
+  ])('refuses %s: no line at all', (_, over, why) => {
+    expect(() => planPod(config(), { ...att, ...over }, [v4], [])).toThrow(refused(why));
+  });
+
+  it('refuses a netns that is not an absolute path (iproute2 reads "1" as PID 1, the node)', () => {
+    expect(() => planPod(config(), { ...att, netns: '1' }, [v4], [])).toThrow(refused(/not an absolute path/));
+  });
+
+  it('refuses a bridge name the parser would change, and IPAM routes that are not CIDRs', () => {
+    expect(() => planPod(config({ bridge: 'br#0' }), att, [v4], [])).toThrow(refused(/comment/));
+    expect(() => bridgeLines(config({ bridge: 'br"0' }), undefined, [])).toThrow(refused(/quotes/));
+    expect(() => planPod(config(), att, [v4], [{ dst: '0.0.0.0/0 table 5' }])).toThrow(refused(/not a CIDR/));
+    expect(() => planPod(config(), att, [v4], [{ dst: '0.0.0.0/0', gw: 'fd42:18::1' }])).toThrow(refused(/not an IPv4 address/));
+  });
+
+  it('names every device after `dev` or `name`, so a name like a keyword stays a name', () => {
+    const plan = planPod(config(), { ...att, ifName: 'up' }, [v4], [{ dst: '198.19.0.0/16' }]);
+    expect(plan.podLines).toEqual(['addr add 198.18.0.5/24 dev up', 'link set dev up up', 'route add 198.19.0.0/16 via 198.18.0.1 dev up']);
   });
 });
 

@@ -1,8 +1,12 @@
 // The bridge backend as plain data: what the bridge, the host side and the pod side of an
-// attachment should look like, as iproute2 batch lines. No I/O here; plugin.ts applies it.
+// attachment should look like, as iproute2 batch lines. No I/O here; plugin.ts applies it. Every
+// line comes from batchLine, so a name or path the batch parser would not take literally refuses the
+// whole plan before anything runs; names always follow `dev` or `name`, which take the next word
+// as it is (a bare name that prefixes a keyword, "he" for "help", would be read as the keyword).
 import { CniError, Code } from '../../cni/errors.js';
 import type { Result, ResultIp, ResultRoute } from '../../cni/result.js';
-import { type Cidr, canonical, formatCidr, parseCidr, parseIp, sameIp } from '../../net/ip.js';
+import { type BatchLine, batchLine } from '../../kernel/ip-batch.js';
+import { type Cidr, canonical, formatCidr, formatIp, parseCidr, parseIp, sameIp } from '../../net/ip.js';
 import type { BridgeConfig } from './config.js';
 import { hostVethName, macFrom } from './names.js';
 
@@ -28,26 +32,26 @@ export function subnetsOf(ips: readonly ResultIp[]): Cidr[] {
   return out;
 }
 
-const v6 = (c: Cidr): string => (c.ip.family === 6 ? ' nodad' : '');
+const v6 = (c: Cidr): string[] => (c.ip.family === 6 ? ['nodad'] : []);
+const mtuOf = (cfg: BridgeConfig): (string | number)[] => (cfg.mtu ? ['mtu', cfg.mtu] : []);
 
 /**
  * Lines that make the bridge exist, up, and hold the gateway addresses when it is a gateway.
  * `current` is what the bridge holds now (global addresses), or undefined if it does not exist.
  */
-export function bridgeLines(cfg: BridgeConfig, current: Cidr[] | undefined, gateways: readonly Cidr[]): string[] {
+export function bridgeLines(cfg: BridgeConfig, current: Cidr[] | undefined, gateways: readonly Cidr[]): BatchLine[] {
   const br = cfg.bridge;
-  const lines: string[] = [];
+  const lines: BatchLine[] = [];
   if (!current) {
-    const mtu = cfg.mtu ? ` mtu ${cfg.mtu}` : '';
-    const vlan = cfg.vlan ? ' vlan_filtering 1' : '';
-    lines.push(`link add name ${br} address ${macFrom(`bridge/${br}`)}${mtu} type bridge${vlan}`);
+    const vlan = cfg.vlan ? ['vlan_filtering', 1] : [];
+    lines.push(batchLine('link', 'add', 'name', br, 'address', macFrom(`bridge/${br}`), ...mtuOf(cfg), 'type', 'bridge', ...vlan));
   } else if (cfg.mtu) {
     // The MTU changed with the config (say, the agent moved to an overlay): new pods get it, and so
     // does the bridge, so the node does not send its pods frames their veths would drop.
-    lines.push(`link set ${br} mtu ${cfg.mtu}`);
+    lines.push(batchLine('link', 'set', 'dev', br, 'mtu', cfg.mtu));
   }
-  if (cfg.promiscMode) lines.push(`link set ${br} promisc on`);
-  lines.push(`link set ${br} up`);
+  if (cfg.promiscMode) lines.push(batchLine('link', 'set', 'dev', br, 'promisc', 'on'));
+  lines.push(batchLine('link', 'set', 'dev', br, 'up'));
   if (!cfg.isGateway) return lines;
   const have = current ?? [];
   for (const gw of gateways) {
@@ -59,18 +63,18 @@ export function bridgeLines(cfg: BridgeConfig, current: Cidr[] | undefined, gate
       if (!cfg.forceAddress) {
         throw new CniError(Code.InvalidConfig, `bridge ${br} already has ${formatCidr(old)}, not the gateway ${formatCidr(gw)} (set forceAddress to replace it)`);
       }
-      lines.push(`addr del ${formatCidr(old)} dev ${br}`);
+      lines.push(batchLine('addr', 'del', formatCidr(old), 'dev', br));
     }
-    lines.push(`addr add ${formatCidr(gw)} dev ${br}${v6(gw)}`);
+    lines.push(batchLine('addr', 'add', formatCidr(gw), 'dev', br, ...v6(gw)));
   }
   return lines;
 }
 
 /** `bridge -batch` lines for a VLAN: the port and the bridge itself carry it untagged. */
-export function vlanLines(cfg: BridgeConfig, hostVeth: string | undefined): string[] {
+export function vlanLines(cfg: BridgeConfig, hostVeth: string | undefined): BatchLine[] {
   if (!cfg.vlan) return [];
-  if (!hostVeth) return cfg.isGateway ? [`vlan add dev ${cfg.bridge} vid ${cfg.vlan} pvid untagged self`] : [];
-  return [`vlan del dev ${hostVeth} vid 1`, `vlan add dev ${hostVeth} vid ${cfg.vlan} pvid untagged`];
+  if (!hostVeth) return cfg.isGateway ? [batchLine('vlan', 'add', 'dev', cfg.bridge, 'vid', cfg.vlan, 'pvid', 'untagged', 'self')] : [];
+  return [batchLine('vlan', 'del', 'dev', hostVeth, 'vid', 1), batchLine('vlan', 'add', 'dev', hostVeth, 'vid', cfg.vlan, 'pvid', 'untagged')];
 }
 
 export interface Attachment {
@@ -86,9 +90,9 @@ export interface PodPlan {
   hostMac: string;
   podMac: string;
   /** Host namespace: create the pair (peer straight into the pod) and attach it. */
-  hostLines: string[];
+  hostLines: BatchLine[];
   /** Pod namespace: addresses, link up, routes. */
-  podLines: string[];
+  podLines: BatchLine[];
   routes: ResultRoute[];
 }
 
@@ -107,32 +111,40 @@ export function podRoutes(cfg: BridgeConfig, ipamRoutes: readonly ResultRoute[],
 }
 
 export function planPod(cfg: BridgeConfig, a: Attachment, ips: readonly ResultIp[], routes: readonly ResultRoute[]): PodPlan {
+  // `netns WORD` opens WORD as a path only when it holds a '/'; otherwise it is a name under
+  // /run/netns or, failing that, a PID ("1": the node's own namespace).
+  if (!a.netns.startsWith('/')) throw new CniError(Code.InvalidConfig, `network namespace ${JSON.stringify(a.netns)} is not an absolute path`);
   const hostVeth = hostVethName(a.containerId, a.ifName);
   const hostMac = macFrom(`host/${a.containerId}/${a.ifName}`);
   const podMac = a.mac ?? macFrom(`pod/${a.containerId}/${a.ifName}`);
-  const mtu = cfg.mtu ? ` mtu ${cfg.mtu}` : '';
+  const mtu = mtuOf(cfg);
   const hostLines = [
-    `link add name ${hostVeth} address ${hostMac}${mtu} type veth peer name ${a.ifName} address ${podMac}${mtu} netns ${a.netns}`,
-    `link set ${hostVeth} master ${cfg.bridge}`,
+    batchLine('link', 'add', 'name', hostVeth, 'address', hostMac, ...mtu, 'type', 'veth', 'peer', 'name', a.ifName, 'address', podMac, ...mtu, 'netns', a.netns),
+    batchLine('link', 'set', 'dev', hostVeth, 'master', cfg.bridge),
   ];
-  const flags = [cfg.hairpinMode ? 'hairpin on' : '', cfg.isolation ? 'isolated on' : ''].filter((f) => f).join(' ');
-  if (flags) hostLines.push(`link set ${hostVeth} type bridge_slave ${flags}`);
-  hostLines.push(`link set ${hostVeth} up`);
+  const flags = [...(cfg.hairpinMode ? ['hairpin', 'on'] : []), ...(cfg.isolation ? ['isolated', 'on'] : [])];
+  if (flags.length > 0) hostLines.push(batchLine('link', 'set', 'dev', hostVeth, 'type', 'bridge_slave', ...flags));
+  hostLines.push(batchLine('link', 'set', 'dev', hostVeth, 'up'));
 
-  const podLines: string[] = [];
+  const podLines: BatchLine[] = [];
   const gwByFamily = new Map<number, string>();
   for (const ip of ips) {
     const c = parseCidr(ip.address);
     if (!c) throw new CniError(Code.InvalidConfig, `IPAM gave an address without prefix: ${ip.address}`);
-    podLines.push(`addr add ${formatCidr(c)} dev ${a.ifName}${v6(c)}`);
+    podLines.push(batchLine('addr', 'add', formatCidr(c), 'dev', a.ifName, ...v6(c)));
     if (ip.gateway && !gwByFamily.has(c.ip.family)) gwByFamily.set(c.ip.family, ip.gateway);
   }
-  podLines.push(`link set ${a.ifName} up`);
+  podLines.push(batchLine('link', 'set', 'dev', a.ifName, 'up'));
   for (const r of routes) {
-    const family = r.dst.includes(':') ? 6 : 4;
+    // IPAM (a delegated plugin, too) is outside input: the kernel gets its routes in canonical form.
+    const dst = parseCidr(r.dst);
+    if (!dst) throw new CniError(Code.InvalidConfig, `IPAM gave a route to ${JSON.stringify(r.dst)}, not a CIDR`);
     // As the reference plugins do, a route without gw goes through the family's gateway.
-    const gw = r.gw ?? gwByFamily.get(family);
-    podLines.push(gw ? `route add ${r.dst} via ${gw} dev ${a.ifName}` : `route add ${r.dst} dev ${a.ifName}`);
+    const gwText = r.gw ?? gwByFamily.get(dst.ip.family);
+    const gw = gwText === undefined ? undefined : parseIp(gwText);
+    if (gwText !== undefined && gw?.family !== dst.ip.family) throw new CniError(Code.InvalidConfig, `IPAM gave the route to ${r.dst} the gateway ${JSON.stringify(gwText)}, not an IPv${dst.ip.family} address`);
+    const via = gw ? ['via', formatIp(gw)] : [];
+    podLines.push(batchLine('route', 'add', formatCidr(dst), ...via, 'dev', a.ifName));
   }
   return { hostVeth, hostMac, podMac, hostLines, podLines, routes: [...routes] };
 }

@@ -9,7 +9,7 @@ import type { NetConf } from '../../cni/netconf.js';
 import type { Result } from '../../cni/result.js';
 import { isObj } from '../../cni/validate.js';
 import { ipamFor } from '../../ipam/client.js';
-import { runOk } from '../../kernel/exec.js';
+import { batchLine } from '../../kernel/ip-batch.js';
 import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
 import { ipIn, netnsExists } from '../../kernel/netns.js';
 import { log, mark } from '../../log.js';
@@ -45,8 +45,7 @@ export async function bridgeAdd(conf: NetConf, env: CniEnv, stdin: string): Prom
     if (!networkReady(conf.name, cfg, ir.ips)) await ensure();
     mark('network');
     await ipBatch(['ip'], plan.hostLines);
-    const vlan = vlanLines(cfg, plan.hostVeth);
-    if (vlan.length > 0) await runOk(['bridge', '-batch', '-'], `${vlan.join('\n')}\n`);
+    await ipBatch(['bridge'], vlanLines(cfg, plan.hostVeth));
     // Attached first, marker read second: a last-pod DEL in between cannot strand this pod.
     if (!networkReady(conf.name, cfg, ir.ips)) await ensure();
     mark('host');
@@ -91,7 +90,11 @@ interface PodView {
 }
 
 async function podView(netns: string, ifName: string): Promise<PodView | undefined> {
-  const [link = [], v4 = [], v6 = []] = await ipJson(ipIn(netns), [`addr show dev ${ifName}`, 'route show table all root 0.0.0.0/0', 'route show table all root ::/0']);
+  const [link = [], v4 = [], v6 = []] = await ipJson(ipIn(netns), [
+    batchLine('addr', 'show', 'dev', ifName),
+    batchLine('route', 'show', 'table', 'all', 'root', '0.0.0.0/0'),
+    batchLine('route', 'show', 'table', 'all', 'root', '::/0'),
+  ]);
   const l = link[0];
   if (!isObj(l)) return undefined;
   const addrs = (Array.isArray(l['addr_info']) ? l['addr_info'] : []).filter(isObj).map((a) => `${String(a['local'])}/${String(a['prefixlen'])}`);
