@@ -18,6 +18,7 @@ SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/
 help:
 	@echo "make build      bin/gingham, the single executable (offline)"
 	@echo "make test       unit tests and privileged namespace tests (root)"
+	@echo "make soak       crash and race soak of the CNI binary, 1,000 cycles (SOAK_CYCLES=n), with figures"
 	@echo "make demo       two pods on a bridge in namespaces: addresses, routes, ping; then cleanup"
 	@echo "make bench      gingham vs the reference bridge + host-local, side by side; then kind-bench"
 	@echo "make clean      remove build output and whatever an aborted run left behind"
@@ -69,6 +70,14 @@ unit: npm-deps
 
 test: deps build typecheck
 	npx vitest run
+
+# The soak of src/tests/soak.test.ts at length (make test runs it for ~45 s): concurrent CNI calls,
+# kill -9 and out-of-order calls on a /29, checked after every cycle; prints cycles, calls by verb and
+# outcome, kills, concurrency, time and any violation.
+SOAK_CYCLES ?= 1000
+.PHONY: soak
+soak: deps build
+	SOAK_CYCLES=$(SOAK_CYCLES) npx vitest run --project netns src/tests/soak.test.ts
 
 demo: npm-deps apt-deps build
 	bash src/scripts/demo.sh

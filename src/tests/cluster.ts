@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const GINGHAM = join(ROOT, 'bin', 'gingham');
+// GINGHAM_BIN runs the tests against another build (say, of an older commit, to see a test fail).
+export const GINGHAM = process.env['GINGHAM_BIN'] ?? join(ROOT, 'bin', 'gingham');
 export const REF_CNI = '/usr/lib/cni';
 
 export interface CniCall {
