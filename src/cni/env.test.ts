@@ -53,6 +53,31 @@ describe('readEnv', () => {
     expect(() => readEnv({ ...add, CNI_IFNAME: name })).toThrow(invalidEnv(/CNI_IFNAME/));
   });
 
+  // Each of these either is refused by the kernel or is not taken literally by `ip -batch`
+  // ('e#x' made a peer "e" in the node; "'ab'" was reported as 'ab' but named ab).
+  it.each(['e#x', "'ab'", '"ab"', 'a\\b', '-', 'eth0\nlink', 'a\tb', 'é0', 'a\x00b', 'a\x7fb'])('rejects interface name %j that the batch parser would not take literally', (name) => {
+    expect(() => readEnv({ ...add, CNI_IFNAME: name })).toThrow(invalidEnv(/CNI_IFNAME/));
+  });
+
+  it.each(['net1', 'eth0.100', 'a-b_c@d', '-x', 'x-'])('accepts interface name %j', (name) => {
+    expect(readEnv({ ...add, CNI_IFNAME: name }).ifName).toBe(name);
+  });
+
+  it.each(['/x/a\nlink add evil type bridge', 'relative/ns', '/x/a b', '/x/a#b', '/x/"a"', "/x/'a'", '/x/a\\b', '/x/\ta', '/x/\x00'])(
+    'ADD and CHECK refuse CNI_NETNS %j with code 4 (it is pasted into ip -batch and nsenter)',
+    (netns) => {
+      for (const command of ['ADD', 'CHECK']) expect(() => readEnv({ ...add, CNI_COMMAND: command, CNI_NETNS: netns })).toThrow(invalidEnv(/CNI_NETNS/));
+    },
+  );
+
+  it('DEL goes on without a CNI_NETNS it could not use', () => {
+    expect(readEnv({ ...add, CNI_COMMAND: 'DEL', CNI_NETNS: '/x/a\nb' }).netns).toBe('');
+  });
+
+  it.each(['/var/run/netns/cni-1234', '/proc/42/ns/net', '/run/user/1000/netns/ünï'])('accepts CNI_NETNS %j', (netns) => {
+    expect(readEnv({ ...add, CNI_NETNS: netns }).netns).toBe(netns);
+  });
+
   it('accepts a 15-byte interface name', () => {
     expect(readEnv({ ...add, CNI_IFNAME: 'a23456789012345' }).ifName).toBe('a23456789012345');
   });
@@ -73,6 +98,32 @@ describe('readCommand', () => {
 });
 
 describe('parseCniArgs', () => {
+  it.each(['IP=198.18.0.5;IP=198.18.0.6', 'K8S_POD_NAME=a;K8S_POD_NAME=b', 'IgnoreUnknown=1;FOO=a;FOO=b'])('refuses a key given twice: %j', (raw) => {
+    expect(() => parseCniArgs(raw)).toThrow(invalidEnv(/more than once/));
+  });
+
+  it.each([
+    ['K8S_POD_NAMESPACE', 'Default'],
+    ['K8S_POD_NAMESPACE', 'a.b'],
+    ['K8S_POD_NAMESPACE', 'a\n-I INPUT'],
+    ['K8S_POD_NAMESPACE', 'x'.repeat(64)],
+    ['K8S_POD_NAME', 'p"q'],
+    ['K8S_POD_NAME', 'web_0'],
+    ['K8S_POD_NAME', '-web'],
+    ['K8S_POD_NAME', 'a..b'],
+  ])('ADD refuses %s=%j (not a Kubernetes name)', (key, value) => {
+    expect(() => parseCniArgs(`${key}=${value}`)).toThrow(invalidEnv(new RegExp(key)));
+    expect(() => readEnv({ ...add, CNI_ARGS: `${key}=${value}` })).toThrow(invalidEnv(new RegExp(key)));
+  });
+
+  it('other verbs drop a bad pod name instead of failing a teardown', () => {
+    expect(readEnv({ ...add, CNI_COMMAND: 'DEL', CNI_ARGS: 'K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p"q' }).args).toEqual({ ignoreUnknown: false, ips: [], podNamespace: 'ns' });
+  });
+
+  it('accepts the names the API server accepts', () => {
+    expect(parseCniArgs('K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=coredns-5d78c9869d-abcde.x')).toMatchObject({ podNamespace: 'kube-system', podName: 'coredns-5d78c9869d-abcde.x' });
+  });
+
   it('is empty for an empty string', () => {
     expect(parseCniArgs('')).toEqual({ ignoreUnknown: false, ips: [] });
   });

@@ -65,10 +65,28 @@ export function cidrOf(s: unknown, path: string): Cidr {
   return c;
 }
 
-/** Linux interface names: 1-15 bytes, no '/', no whitespace, not "." or "..". */
+/**
+ * Interface names that the kernel and the `ip -batch` parser both take literally, so the name the
+ * result reports is the kernel's: 1-15 printable ASCII bytes without '/', ':' (the kernel's rules),
+ * '#', quotes or backslash (the batch parser's comment, quoting and escape), and not ".", ".." or
+ * "-" alone. Wider than any runtime needs (eth0, net1), narrow enough that nothing is reinterpreted.
+ */
 export function validIfName(name: string): boolean {
-  return Buffer.byteLength(name) <= 15 && name !== '.' && name !== '..' && !/[/\s:]/.test(name) && name !== '';
+  return /^[\x21-\x7e]{1,15}$/.test(name) && !/[/:#"'\\]/.test(name) && name !== '.' && name !== '..' && name !== '-';
 }
+
+/**
+ * A path that may be pasted into an `ip -batch` line or an nsenter argument as one token: absolute,
+ * and no whitespace, control character, '#', quote or backslash (a newline would end the command).
+ */
+export function literalPath(path: string): boolean {
+  return path.startsWith('/') && !/[\s\x00-\x1f\x7f#"'\\]/.test(path);
+}
+
+/** Kubernetes names: a DNS-1123 label (namespaces) and subdomain (pods), as the API server checks. */
+export const dns1123Label = (s: string): boolean => s.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s);
+export const dns1123Subdomain = (s: string): boolean =>
+  s.length <= 253 && s.split('.').every((part) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(part));
 
 /** A MAC address in the usual colon form, normalized to lower case. */
 export function macOf(s: unknown, path: string): string {

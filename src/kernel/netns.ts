@@ -3,16 +3,24 @@
 // (/proc/PID/ns/net, a CRI-O pin) goes through nsenter.
 import { statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { CniError, Code } from '../cni/errors.js';
 
 const NAMED_DIRS = new Set(['/run/netns', '/var/run/netns']);
 
-export function netnsExists(path: string): boolean {
+/**
+ * A pod's namespace must exist and must not be the one the plugin runs in: CNI_NETNS=/proc/1/ns/net
+ * or /proc/self/ns/net would wire "the pod" into the node itself (its address and subnet route
+ * on the host). Namespaces are the same file when device and inode are.
+ */
+export function checkPodNetns(path: string): void {
+  let pod;
   try {
-    statSync(path);
-    return true;
+    pod = statSync(path);
   } catch {
-    return false;
+    throw new CniError(Code.UnknownContainer, `network namespace ${path} does not exist`);
   }
+  const own = statSync('/proc/self/ns/net');
+  if (pod.ino === own.ino && pod.dev === own.dev) throw new CniError(Code.InvalidEnvironment, `CNI_NETNS ${path} is the plugin's own network namespace, not a pod's`);
 }
 
 /** The argv prefix that runs `ip` inside the namespace at path. */

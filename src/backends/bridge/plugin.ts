@@ -11,7 +11,7 @@ import { isObj } from '../../cni/validate.js';
 import { ipamFor } from '../../ipam/client.js';
 import { batchLine } from '../../kernel/ip-batch.js';
 import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
-import { ipIn, netnsExists } from '../../kernel/netns.js';
+import { checkPodNetns, ipIn } from '../../kernel/netns.js';
 import { log, mark } from '../../log.js';
 import { parseBridgeConfig } from './config.js';
 import { VETH_PREFIX, hostVethName } from './names.js';
@@ -23,7 +23,7 @@ const delLink = (name: string): Promise<void> => (sysfs.exists(name) ? deleteLin
 export async function bridgeAdd(conf: NetConf, env: CniEnv, stdin: string): Promise<Result> {
   const cfg = parseBridgeConfig(conf.raw);
   const ipam = ipamFor(conf, env, stdin);
-  if (!netnsExists(env.netns)) throw new CniError(Code.UnknownContainer, `network namespace ${env.netns} does not exist`);
+  checkPodNetns(env.netns);
   const ir = await ipam.add();
   mark('ipam');
   if (ir.ips.length === 0) {
@@ -124,7 +124,7 @@ export async function bridgeCheck(conf: NetConf, env: CniEnv, stdin: string): Pr
     throw fail(`host veth ${hostVeth} is missing or not on a bridge`);
   }
   if (master !== cfg.bridge) throw fail(`host veth ${hostVeth} is on ${master}, not ${cfg.bridge}`);
-  if (!netnsExists(env.netns)) throw new CniError(Code.UnknownContainer, `network namespace ${env.netns} does not exist`);
+  checkPodNetns(env.netns);
   const view = await podView(env.netns, env.ifName);
   if (!view) throw fail(`interface ${env.ifName} is missing in ${env.netns}`);
   const podIndex = (prev.interfaces ?? []).findIndex((i) => i.name === env.ifName && i.sandbox);
