@@ -14,6 +14,10 @@ describe('parseConfig', () => {
     expect(parseConfig(c)).toEqual(c);
   });
 
+  it('gives CIDRs back as networks in canonical text', () => {
+    expect(parseConfig({ clusterCIDRs: ['198.18.128.7/17', 'FD42:18:8000:0::/56'] }).clusterCIDRs).toEqual(['198.18.128.0/17', 'fd42:18:8000::/56']);
+  });
+
   it.each([
     [[], /JSON object/],
     [{ backend: 'udp' }, /"backend" must be one of vxlan, host-gw/],
@@ -25,6 +29,9 @@ describe('parseConfig', () => {
     [{ policyLogDrops: 'on' }, /"policyLogDrops" must be true or false/],
     [{ clusterCIDRs: ['198.18.128.0'] }, /"clusterCIDRs" must be a list of CIDRs/],
     [{ serviceCIDRs: '198.18.64.0/20' }, /"serviceCIDRs" must be a list of CIDRs/],
+    [{ serviceCIDRs: ['198.18.64.0/20\n-j ACCEPT'] }, /"serviceCIDRs" must be a list of CIDRs/],
+    [{ clusterCIDRs: ['0.0.0.0/0'] }, /"clusterCIDRs" may not hold a \/0/],
+    [{ serviceCIDRs: ['::/0'] }, /"serviceCIDRs" may not hold a \/0/],
     [{ backnd: 'vxlan' }, /unknown key "backnd"/],
   ])('refuses %j', (raw, why) => {
     expect(() => parseConfig(raw)).toThrow(why);

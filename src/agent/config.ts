@@ -2,7 +2,7 @@
 // config.json, mounted at /etc/gingham), read and validated once at start. Every node reads the
 // same file, so backend, VNI and port agree across the cluster; a change takes a rollout.
 import { readFileSync } from 'node:fs';
-import { parseCidr } from '../net/ip.js';
+import { canonical, formatCidr, parseCidr } from '../net/ip.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/gingham/config.json';
 
@@ -57,10 +57,14 @@ export function parseConfig(raw: unknown): AgentConfig {
     if (typeof v !== 'boolean') throw new ConfigError(`"${key}" must be true or false`);
     return v;
   };
+  // Given back as networks in canonical text. A /0 would cover every address: no masquerade at
+  // all (clusterCIDRs), or every destination rejected (serviceCIDRs); surely a mistake.
   const cidrs = (key: string): string[] => {
     const v = o[key] ?? [];
-    if (!Array.isArray(v) || v.some((c) => typeof c !== 'string' || !parseCidr(c))) throw new ConfigError(`"${key}" must be a list of CIDRs, not ${JSON.stringify(v)}`);
-    return v as string[];
+    const parsed = Array.isArray(v) ? v.map((c) => (typeof c === 'string' ? parseCidr(c) : undefined)) : [undefined];
+    if (parsed.some((c) => c === undefined)) throw new ConfigError(`"${key}" must be a list of CIDRs, not ${JSON.stringify(v)}`);
+    if (parsed.some((c) => c!.prefix === 0)) throw new ConfigError(`"${key}" may not hold a /0 (it would cover every address): ${JSON.stringify(v)}`);
+    return parsed.map((c) => formatCidr(canonical(c!)));
   };
   return {
     backend: backend as Backend,

@@ -2,14 +2,39 @@
 // status.podIPs only after the sandbox is up (often a second later), and a pod selected by a
 // default-deny policy must be isolated before it can answer. The IPAM store records each
 // reservation with the pod's namespace and name (from CNI_ARGS), and the agent watches it, so the
-// pod's chains are in place within milliseconds of its CNI ADD.
+// pod's chains are in place within milliseconds of its CNI ADD. Those names came from the
+// runtime's CNI_ARGS and the files may have been written by anyone with access to the directory,
+// so they are validated like API objects (sources/k8s-names.ts): a reservation whose pod name or
+// address cannot be read is ignored whole, and reported.
 import { type FSWatcher, readdirSync, watch } from 'node:fs';
 import { Store } from '../../ipam/store.js';
+import { parseCidr } from '../../net/ip.js';
+import { dnsLabelProblem, dnsSubdomainProblem, hostIpText, shown } from '../sources/k8s-names.js';
 import type { PodInfo } from './model.js';
 import { podKey } from './resolve.js';
 
-/** "namespace/name" -> addresses (no prefix length) of every reservation on this node. */
-export function reservedPodIps(dataDir: string): Map<string, string[]> {
+/** Why a reservation's pod name or addresses are refused, or its addresses in canonical text (no prefix length). */
+function readReservation(podNamespace: unknown, podName: unknown, ips: readonly unknown[]): { ips: string[] } | { problem: string } {
+  const badNs = dnsLabelProblem(podNamespace);
+  if (badNs) return { problem: `podNamespace ${badNs}` };
+  const badName = dnsSubdomainProblem(podName);
+  if (badName) return { problem: `podName ${badName}` };
+  const out: string[] = [];
+  for (const text of ips) {
+    // "198.18.16.2/24": the address with its subnet's prefix length.
+    const address = typeof text === 'string' && parseCidr(text) ? text.slice(0, text.indexOf('/')) : undefined;
+    const ip = address !== undefined ? hostIpText(address) : { problem: `${shown(text)} is not an address with a prefix length` };
+    if ('problem' in ip) return ip;
+    out.push(ip.text);
+  }
+  return { ips: out };
+}
+
+/**
+ * "namespace/name" -> addresses (canonical, no prefix length) of every reservation on this node.
+ * A reservation that cannot be read is left out and passed to `skip` (the caller logs each once).
+ */
+export function reservedPodIps(dataDir: string, skip: (problem: string) => void = () => undefined): Map<string, string[]> {
   const out = new Map<string, string[]>();
   let networks: string[];
   try {
@@ -19,9 +44,15 @@ export function reservedPodIps(dataDir: string): Map<string, string[]> {
   }
   for (const net of networks) {
     for (const r of new Store(dataDir, net).list()) {
-      if (!r.podNamespace || !r.podName) continue;
+      // Made outside Kubernetes (no K8S_POD_* in CNI_ARGS): no pod to give the addresses to.
+      if (r.podNamespace === undefined && r.podName === undefined) continue;
+      const read = readReservation(r.podNamespace, r.podName, r.ips);
+      if ('problem' in read) {
+        skip(`reservation of container ${shown(r.containerId)} in network ${shown(net)}: ${read.problem} (ignored)`);
+        continue;
+      }
       const key = `${r.podNamespace}/${r.podName}`;
-      out.set(key, [...(out.get(key) ?? []), ...r.ips.map((ip) => ip.slice(0, ip.indexOf('/')))]);
+      out.set(key, [...(out.get(key) ?? []), ...read.ips]);
     }
   }
   return out;

@@ -12,7 +12,6 @@
 // Over HTTP: GET /stats gives request counts (in all and per path); GET
 // /fail-lists?path=P&on=1 makes lists of P answer 503 until /fail-lists?path=P&on=0.
 import { createServer } from 'node:http';
-import { createInterface } from 'node:readline';
 
 const host = process.argv[2] ?? '127.0.0.1';
 
@@ -36,6 +35,12 @@ const collections = new Map(
   ]),
 );
 let rv = 1;
+
+/**
+ * JSON as the API server (Go's encoding/json) writes it: U+2028 and U+2029 escaped, so a watch
+ * stream's lines are lines whatever the objects hold.
+ */
+const json = (v) => JSON.stringify(v).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
 const withRv = (obj) => ({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(rv) } });
 const keyOf = (obj) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
@@ -78,11 +83,18 @@ const server = createServer((req, res) => {
   c.lists++;
   if (c.failLists) return status(res, 503, 'lists of this collection fail (test)');
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ kind: `${c.kind}List`, apiVersion: c.apiVersion, metadata: { resourceVersion: String(rv) }, items: [...c.objects.values()] }));
+  res.end(json({ kind: `${c.kind}List`, apiVersion: c.apiVersion, metadata: { resourceVersion: String(rv) }, items: [...c.objects.values()] }));
 });
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === '') return;
+// Split on "\n" only (readline would split on U+2028 inside a JSON string too).
+let pending = '';
+process.stdin.setEncoding('utf8').on('data', (chunk) => {
+  const lines = (pending + chunk).split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) if (line.trim() !== '') onEvent(line);
+});
+
+function onEvent(line) {
   const ev = JSON.parse(line);
   if (ev.type === 'CLOSE-WATCHES') {
     for (const c of collections.values()) {
@@ -97,8 +109,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const obj = withRv(ev.object);
   if (ev.type === 'DELETED') c.objects.delete(keyOf(obj));
   else c.objects.set(keyOf(obj), obj);
-  for (const w of c.watchers) w.write(`${JSON.stringify({ type: ev.type, object: obj })}\n`);
-});
+  for (const w of c.watchers) w.write(`${json({ type: ev.type, object: obj })}\n`);
+}
 
 server.listen(0, host, () => {
   const addr = server.address();

@@ -6,9 +6,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../network/nodes.js';
 import { type FakeApiServer, startFakeApiServer, until, v1Node } from '../testing.js';
-import { KubernetesNodes, loadKubeConfig } from './kubernetes.js';
+import { KubernetesNodes, guarded, loadKubeConfig } from './kubernetes.js';
 
 const names = (ns: NodeInfo[] | undefined): string[] | undefined => ns?.map((n) => n.name).sort();
+
+describe('guarded', () => {
+  it('reads an object whose converter throws as unreadable, with one problem line', () => {
+    const convert = guarded('pod', (): { problems: string[] } => {
+      throw new Error('odd\nshape');
+    });
+    expect(convert({ metadata: { namespace: 'x', name: 'a' } })).toEqual({ problems: ['pod "x"/"a": cannot be read ("odd\\nshape") (ignored)'] });
+    expect(convert({ metadata: { name: 'n1' } }).problems).toEqual(['pod "n1": cannot be read ("odd\\nshape") (ignored)']);
+  });
+});
 
 describe('KubernetesNodes', () => {
   let api: FakeApiServer;
@@ -49,6 +59,31 @@ describe('KubernetesNodes', () => {
       expect(stats).toMatchObject({ lists: 1, watches: 2 });
     } finally {
       await src.stop();
+    }
+  });
+
+  it('skips a node whose podCIDR or InternalIP cannot be read, logging it once', async () => {
+    const own = await startFakeApiServer();
+    own.send('ADDED', v1Node('good', ['198.18.140.0/24'], ['198.18.0.40']));
+    own.send('ADDED', v1Node('evil', ['198.18.141.0/24\nlink add evil type bridge'], ['198.18.0.41']));
+    own.send('ADDED', v1Node('Evil\n', ['198.18.142.0/24'], ['198.18.0.42']));
+    const skipped: unknown[] = [];
+    const src = new KubernetesNodes(loadKubeConfig(own.kubeconfig(join(dir, 'skips'))), () => undefined, (_level, msg, fields) => msg === 'node skipped' && skipped.push(fields?.['problem']));
+    await src.start();
+    try {
+      const nodes = await until('the list', () => src.snapshot());
+      expect(nodes.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+        { name: 'evil', podCIDRs: [], internalIPs: [], invalid: 'spec.podCIDRs: "198.18.141.0/24\\nlink add evil type bridge" is not a CIDR' },
+        { name: 'good', podCIDRs: ['198.18.140.0/24'], internalIPs: ['198.18.0.40'] },
+      ]);
+      src.snapshot();
+      expect(skipped).toEqual([
+        'node "Evil\\n": metadata.name: "Evil\\n" is not a DNS-1123 subdomain (1-253 of a-z, 0-9, -, .) (node ignored)',
+        'node evil: spec.podCIDRs: "198.18.141.0/24\\nlink add evil type bridge" is not a CIDR (node skipped)',
+      ]);
+    } finally {
+      await src.stop();
+      await own.stop();
     }
   });
 

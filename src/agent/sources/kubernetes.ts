@@ -14,7 +14,9 @@ import {
 } from '@kubernetes/client-node';
 import { type Logger, errorText } from '../log.js';
 import type { NodeInfo } from '../network/nodes.js';
-import { toNodeInfo } from './node-info.js';
+import { shown } from './k8s-names.js';
+import { NewLines } from './new-lines.js';
+import { type NodeReading, readNode } from './node-info.js';
 
 /** `--kubeconfig` if given; else KUBECONFIG, ~/.kube/config, then the pod's service account. */
 export function loadKubeConfig(path?: string): KubeConfig {
@@ -108,6 +110,21 @@ export class WatchedCollection<T extends KubernetesObject> {
   }
 }
 
+/**
+ * A converter that never throws: one that does (a shape nobody foresaw) reads the object as
+ * unreadable, so one bad object can neither stop a pass nor hide the others.
+ */
+export function guarded<K extends KubernetesObject, V extends { readonly problems: readonly string[] }>(what: string, convert: (k: K) => V): (k: K) => V {
+  return (k) => {
+    try {
+      return convert(k);
+    } catch (e) {
+      const ns = k?.metadata?.namespace;
+      return { problems: [`${what} ${ns === undefined ? '' : `${shown(ns)}/`}${shown(k?.metadata?.name)}: cannot be read (${shown(errorText(e))}) (ignored)`] } as unknown as V;
+    }
+  };
+}
+
 export interface NodeSource {
   /** Resolves once the first list is in, or has failed (then it retries in the background). */
   start(): Promise<void>;
@@ -116,11 +133,19 @@ export interface NodeSource {
   stop(): Promise<void>;
 }
 
+const readNodeSafely = guarded<V1Node, NodeReading>('node', readNode);
+
 export class KubernetesNodes implements NodeSource {
   private readonly nodes: WatchedCollection<V1Node>;
+  /** Each object read once: a change replaces the cached object, and the entry goes with it. */
+  private readonly readings = new WeakMap<V1Node, NodeReading>();
+  private readonly reported = new NewLines();
 
-  /** onChange: called on every add, update and delete, and after each successful (re)list. */
-  constructor(kc: KubeConfig, onChange: () => void, log: Logger) {
+  /**
+   * onChange: called on every add, update and delete, and after each successful (re)list. A Node
+   * that cannot be read is logged once (log 'warn', 'node skipped') and left out or skipped.
+   */
+  constructor(kc: KubeConfig, onChange: () => void, private readonly log: Logger) {
     const api = kc.makeApiClient(CoreV1Api);
     this.nodes = new WatchedCollection<V1Node>(kc, 'node', '/api/v1/nodes', () => api.listNode(), onChange, log);
   }
@@ -131,7 +156,14 @@ export class KubernetesNodes implements NodeSource {
 
   snapshot(): NodeInfo[] | undefined {
     if (!this.nodes.listed) return undefined;
-    return this.nodes.objects().map(toNodeInfo).filter((n): n is NodeInfo => n !== undefined);
+    const readings = this.nodes.objects().map((o) => {
+      let r = this.readings.get(o);
+      if (!r) this.readings.set(o, (r = readNodeSafely(o)));
+      return r;
+    });
+    const problems = readings.flatMap((r) => r.problems).sort();
+    for (const p of this.reported.since(problems)) this.log('warn', 'node skipped', { problem: p });
+    return readings.map((r) => r.node).filter((n): n is NodeInfo => n !== undefined);
   }
 
   stop(): Promise<void> {

@@ -126,7 +126,7 @@ describe('toPolicy: rules and peers', () => {
 
   it('skips an object without a namespace or name', () => {
     const r = toPolicy({ metadata: { name: 'n' }, spec: { podSelector: {} } } as V1NetworkPolicy);
-    expect(r).toEqual({ problems: ['?/n: a NetworkPolicy without a namespace or a name (policy ignored)'] });
+    expect(r).toEqual({ problems: ['?/n: metadata.namespace: missing (policy ignored)'] });
   });
 });
 
@@ -243,7 +243,7 @@ describe('toPod', () => {
     }) as V1Pod;
 
   it('reads labels, addresses, node and the named ports of regular containers', () => {
-    expect(toPod(pod())).toEqual({
+    expect(toPod(pod()).pod).toEqual({
       namespace: 'x',
       name: 'a',
       labels: { pod: 'a' },
@@ -259,40 +259,40 @@ describe('toPod', () => {
   });
 
   it('puts IPv4 first on dual-stack pods, in canonical text', () => {
-    const p = toPod(pod({ status: { podIP: 'fd42:18:128::5', podIPs: [{ ip: 'FD42:18:128:0::5' }, { ip: '198.18.128.5' }] } }));
+    const p = toPod(pod({ status: { podIP: 'fd42:18:128::5', podIPs: [{ ip: 'FD42:18:128:0::5' }, { ip: '198.18.128.5' }] } })).pod;
     expect(p?.ips).toEqual(['198.18.128.5', 'fd42:18:128::5']);
   });
 
   it('falls back to podIP; keeps a scheduled pod without an address (its node may know it from IPAM)', () => {
-    expect(toPod(pod({ status: { podIPs: undefined } }))?.ips).toEqual(['198.18.128.5']);
-    expect(toPod(pod({ status: { podIP: undefined, podIPs: [] } }))?.ips).toEqual([]);
-    expect(toPod(pod({ status: { podIP: 'garbage', podIPs: [{ ip: 'garbage' }] } }))?.ips).toEqual([]);
-    expect(toPod(pod({ spec: { nodeName: undefined } }))).toBeUndefined();
+    expect(toPod(pod({ status: { podIPs: undefined } })).pod?.ips).toEqual(['198.18.128.5']);
+    expect(toPod(pod({ status: { podIP: undefined, podIPs: [] } })).pod?.ips).toEqual([]);
+    expect(toPod(pod({ spec: { nodeName: undefined } }))).toEqual({ problems: [] });
   });
 
   it('leaves out finished pods but keeps pending and terminating ones', () => {
-    expect(toPod(pod({ status: { phase: 'Succeeded' } }))).toBeUndefined();
-    expect(toPod(pod({ status: { phase: 'Failed' } }))).toBeUndefined();
-    expect(toPod(pod({ status: { phase: 'Pending' } }))?.name).toBe('a');
-    expect(toPod(pod({ metadata: { deletionTimestamp: new Date() } }))?.name).toBe('a');
+    expect(toPod(pod({ status: { phase: 'Succeeded' } }))).toEqual({ problems: [] });
+    expect(toPod(pod({ status: { phase: 'Failed' } }))).toEqual({ problems: [] });
+    expect(toPod(pod({ status: { phase: 'Pending' } })).pod?.name).toBe('a');
+    expect(toPod(pod({ metadata: { deletionTimestamp: new Date() } })).pod?.name).toBe('a');
   });
 
   it('flags hostNetwork pods', () => {
-    expect(toPod(pod({ spec: { hostNetwork: true }, status: { podIPs: [{ ip: '198.19.0.10' }] } }))).toMatchObject({ hostNetwork: true, ips: ['198.19.0.10'] });
+    expect(toPod(pod({ spec: { hostNetwork: true }, status: { podIPs: [{ ip: '198.19.0.10' }] } })).pod).toMatchObject({ hostNetwork: true, ips: ['198.19.0.10'] });
   });
 
   it('gives a pod without labels or ports empty ones', () => {
-    expect(toPod(pod({ metadata: { labels: undefined }, spec: { containers: [{ name: 'c' }] } }))).toMatchObject({ labels: {}, namedPorts: [] });
+    expect(toPod(pod({ metadata: { labels: undefined }, spec: { containers: [{ name: 'c' }] } })).pod).toMatchObject({ labels: {}, namedPorts: [] });
   });
 });
 
 describe('toNamespace', () => {
   it('reads name and labels, with the name label the API server sets', () => {
-    expect(toNamespace({ metadata: { name: 'y', labels: { team: 'y' } } } as V1Namespace)).toEqual({
+    expect(toNamespace({ metadata: { name: 'y', labels: { team: 'y' } } } as V1Namespace).namespace).toEqual({
       name: 'y',
       labels: { 'kubernetes.io/metadata.name': 'y', team: 'y' },
     });
-    expect(toNamespace({ metadata: { name: 'z' } } as V1Namespace)).toEqual({ name: 'z', labels: { 'kubernetes.io/metadata.name': 'z' } });
-    expect(toNamespace({ metadata: {} } as V1Namespace)).toBeUndefined();
+    expect(toNamespace({ metadata: { name: 'z' } } as V1Namespace)).toEqual({ namespace: { name: 'z', labels: { 'kubernetes.io/metadata.name': 'z' } }, problems: [] });
+    // The name label is the name, whatever the object says: a namespace cannot pass for another.
+    expect(toNamespace({ metadata: { name: 'z', labels: { 'kubernetes.io/metadata.name': 'kube-system' } } } as V1Namespace).namespace?.labels).toEqual({ 'kubernetes.io/metadata.name': 'z' });
   });
 });

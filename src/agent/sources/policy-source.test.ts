@@ -141,6 +141,33 @@ describe('KubernetesPolicySource', () => {
     }
   });
 
+  it('leaves out a policy, pod or namespace whose name would break a renderer, each with one problem, once', async () => {
+    const api = await startFakeApiServer();
+    api.send('ADDED', v1Namespace('x'));
+    api.send('ADDED', v1Namespace('Bad_NS'));
+    api.send('ADDED', v1Pod('x', 'a', '198.18.128.5'));
+    api.send('ADDED', v1Pod('x', 'p"q', '198.18.128.6'));
+    api.send('ADDED', v1NetworkPolicy('x', 'a\n-I INPUT 1 -s 198.18.250.0/24 -j ACCEPT\n#', { podSelector: {}, ingress: [{}] }));
+    api.send('ADDED', allowB);
+    const src = new KubernetesPolicySource(loadKubeConfig(api.kubeconfig(join(dir, 'kubeconfig-names'))), () => undefined, () => undefined);
+    await src.start();
+    try {
+      const snap = await until('the lists', () => src.snapshot());
+      expect(names(snap)).toEqual({ pods: ['x/a'], namespaces: ['x'], policies: ['x/allow-b'] });
+      const problems = src.newProblems();
+      expect(problems).toHaveLength(3);
+      expect(problems).toEqual([
+        expect.stringMatching(/^namespace "Bad_NS": metadata.name: "Bad_NS" is not a DNS-1123 label .* \(namespace ignored\)$/),
+        expect.stringMatching(/^pod x\/"p\\"q": metadata.name: .* \(pod ignored\)$/),
+        expect.stringMatching(/^x\/"a\\n-I INPUT 1 -s 198.18.250.0\/24 -j ACCEPT\\n#": metadata.name: .* \(policy ignored\)$/),
+      ]);
+      expect(src.newProblems()).toEqual([]);
+    } finally {
+      await src.stop();
+      await api.stop();
+    }
+  });
+
   it('gives no snapshot until all three have listed, and retries a failing list', async () => {
     const api = await startFakeApiServer();
     api.send('ADDED', v1Namespace('x'));

@@ -10,9 +10,10 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
-import type { NamespaceInfo, PodInfo, PolicyInputs } from '../policy/model.js';
-import { WatchedCollection } from './kubernetes.js';
-import { type PolicyReading, toNamespace, toPod, toPolicy } from './policy-objects.js';
+import type { PolicyInputs } from '../policy/model.js';
+import { WatchedCollection, guarded } from './kubernetes.js';
+import { NewLines } from './new-lines.js';
+import { type NamespaceReading, type PodReading, type PolicyReading, toNamespace, toPod, toPolicy } from './policy-objects.js';
 
 /** The inputs, and a line for each object (or part of one) that could not be read and is left out. */
 export interface PolicyView {
@@ -21,12 +22,12 @@ export interface PolicyView {
 }
 
 interface Converters {
-  readonly pod: (p: V1Pod) => PodInfo | undefined;
-  readonly namespace: (n: V1Namespace) => NamespaceInfo | undefined;
+  readonly pod: (p: V1Pod) => PodReading;
+  readonly namespace: (n: V1Namespace) => NamespaceReading;
   readonly policy: (np: V1NetworkPolicy) => PolicyReading;
 }
 
-const PLAIN: Converters = { pod: toPod, namespace: toNamespace, policy: toPolicy };
+const PLAIN: Converters = { pod: guarded('pod', toPod), namespace: guarded('namespace', toNamespace), policy: guarded('networkpolicy', toPolicy) };
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byName = <T extends { readonly namespace?: string; readonly name: string }>(a: T, b: T): number =>
@@ -36,14 +37,14 @@ const defined = <T>(v: T | undefined): v is T => v !== undefined;
 
 /** Sorted by namespace and name, so equal clusters give equal inputs whatever order events came in. */
 function toView(pods: readonly V1Pod[], namespaces: readonly V1Namespace[], policies: readonly V1NetworkPolicy[], convert: Converters): PolicyView {
-  const readings = policies.map(convert.policy);
+  const readings = { policies: policies.map(convert.policy), pods: pods.map(convert.pod), namespaces: namespaces.map(convert.namespace) };
   return {
     inputs: {
-      policies: readings.map((r) => r.policy).filter(defined).sort(byName),
-      pods: pods.map(convert.pod).filter(defined).sort(byName),
-      namespaces: namespaces.map(convert.namespace).filter(defined).sort(byName),
+      policies: readings.policies.map((r) => r.policy).filter(defined).sort(byName),
+      pods: readings.pods.map((r) => r.pod).filter(defined).sort(byName),
+      namespaces: readings.namespaces.map((r) => r.namespace).filter(defined).sort(byName),
     },
-    problems: readings.flatMap((r) => r.problems).sort(),
+    problems: [...readings.policies, ...readings.pods, ...readings.namespaces].flatMap((r) => r.problems).sort(),
   };
 }
 
@@ -79,11 +80,11 @@ export class KubernetesPolicySource {
   private readonly pods: WatchedCollection<V1Pod>;
   private readonly namespaces: WatchedCollection<V1Namespace>;
   private readonly policies: WatchedCollection<V1NetworkPolicy>;
-  private readonly convert: Converters = { pod: memo(toPod), namespace: memo(toNamespace), policy: memo(toPolicy) };
+  private readonly convert: Converters = { pod: memo(PLAIN.pod), namespace: memo(PLAIN.namespace), policy: memo(PLAIN.policy) };
   /** Bumped on every change, so a view is only rebuilt when something changed. */
   private changes = 0;
   private last: { at: number; view: PolicyView } | undefined;
-  private reported = new Set<string>();
+  private readonly reported = new NewLines();
 
   /**
    * onChange: called on every add, update and delete of any of the three, and after each
@@ -141,14 +142,8 @@ export class KubernetesPolicySource {
     return this.current().problems;
   }
 
-  /**
-   * The problems that have appeared since the last call, so each is logged once; one that goes away
-   * and comes back is new again.
-   */
+  /** The problems that have appeared since the last call, so each is logged once (NewLines). */
   newProblems(): string[] {
-    const now = this.problems();
-    const fresh = now.filter((p) => !this.reported.has(p));
-    this.reported = new Set(now);
-    return fresh;
+    return this.reported.since(this.problems());
   }
 }
