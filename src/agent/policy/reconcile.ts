@@ -4,6 +4,7 @@
 // heals, and independent of the network pass so a policy change never waits for route work.
 import type { Logger } from '../log.js';
 import { PolicyCompiler } from './compile.js';
+import { NewLines } from '../sources/new-lines.js';
 import { reservedPodIps, withReservedIps } from './local-pods.js';
 import type { PodInfo, PolicyInputs, Ruleset } from './model.js';
 
@@ -51,6 +52,8 @@ export class PolicyReconciler {
   private readonly compiler = new PolicyCompiler();
   /** Pods given their reserved addresses last pass, by the API's object: reused while the same. */
   private filled = new Map<PodInfo, PodInfo>();
+  /** Reservation files left out (a pod name or address that is not one), each logged once. */
+  private readonly reservationProblems = new NewLines();
 
   constructor(private readonly deps: PolicyDeps) {}
 
@@ -66,7 +69,9 @@ export class PolicyReconciler {
       this.filled = new Map();
       return pods;
     }
-    const out = withReservedIps(pods, nodeName, reservedPodIps(ipamDataDir));
+    const problems: string[] = [];
+    const out = withReservedIps(pods, nodeName, reservedPodIps(ipamDataDir, (p) => problems.push(p)));
+    for (const p of this.reservationProblems.since(problems)) this.deps.log('warn', 'IPAM reservation ignored', { problem: p });
     const filled = new Map<PodInfo, PodInfo>();
     for (let i = 0; i < out.length; i++) {
       const p = out[i]!;
