@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from './cni/errors.js';
+import { makeDirs } from './cni/paths.js';
 
 type Callback = (err: NodeJS.ErrnoException | null, value?: unknown) => void;
 
@@ -33,7 +34,7 @@ const syncFs = {
 };
 
 export async function withLock<T>(dir: string, fn: () => T | Promise<T>): Promise<T> {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const { default: lockfile } = await import('proper-lockfile');
   let release: () => Promise<void>;
   try {

@@ -3,11 +3,12 @@
 import { bridgeAdd, bridgeCheck, bridgeDel, bridgeGc, bridgeStatus } from './backends/bridge/plugin.js';
 import { type CniEnv, readCommand, readEnv } from './cni/env.js';
 import { CniError, Code, asCniError, invalidConfig } from './cni/errors.js';
-import { type NetConf, decodeStdin, parseNetConf } from './cni/netconf.js';
+import { timeoutSeconds, withDeadline } from './cni/deadline.js';
+import { type NetConf, decodeStdin, parseNetConf, readLimits } from './cni/netconf.js';
 import { LATEST, SUPPORTED_VERSIONS, renderResult, versionAtLeast } from './cni/result.js';
 import { str } from './cni/validate.js';
 import { IPAM_TYPE, ipamFor } from './ipam/client.js';
-import { log, mark, phaseTimes, setLogFile } from './log.js';
+import { log, mark, phaseTimes, setLogFile, setLogLimits } from './log.js';
 
 export const PLUGIN_TYPE = 'gingham';
 
@@ -69,7 +70,10 @@ export async function runPlugin(environ: Record<string, string | undefined>, std
     }
     const raw = decodeStdin(stdin);
     if (typeof raw['cniVersion'] === 'string') cniVersion = raw['cniVersion'];
-    if (typeof raw['logFile'] === 'string') setLogFile(raw['logFile']);
+    const limits = readLimits(raw);
+    setLogFile(limits.logFile);
+    setLogLimits({ maxBytes: limits.logMaxBytes, keep: limits.logKeep });
+    const seconds = timeoutSeconds(limits.timeout, environ);
     const conf = parseNetConf(raw);
     mark('parsed');
     env = readEnv(environ);
@@ -77,10 +81,11 @@ export async function runPlugin(environ: Record<string, string | undefined>, std
     if (min && !versionAtLeast(conf.cniVersion, min)) {
       throw new CniError(Code.IncompatibleVersion, `${env.command} needs cniVersion ${min} or later, the config says ${conf.cniVersion}`);
     }
-    let stdout: string;
-    if (conf.type === PLUGIN_TYPE) stdout = await runMain(conf, env, stdin);
-    else if (conf.ipam && str(conf.ipam, 'type', 'ipam.type') === IPAM_TYPE) stdout = await runIpam(conf, env, stdin);
+    let work: Promise<string>;
+    if (conf.type === PLUGIN_TYPE) work = runMain(conf, env, stdin);
+    else if (conf.ipam && str(conf.ipam, 'type', 'ipam.type') === IPAM_TYPE) work = runIpam(conf, env, stdin);
     else throw invalidConfig(`neither type nor ipam.type is "${PLUGIN_TYPE}" (type is "${conf.type}")`);
+    const stdout = await withDeadline(seconds, work);
     log('info', `${env.command} ok`, { container: env.containerId, ifName: env.ifName, network: conf.name, ms: Math.round(performance.now() - started), phases: phaseTimes() });
     return { stdout, exitCode: 0 };
   } catch (e) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_TIMEOUT, timeoutSeconds } from './deadline.js';
 import { Code } from './errors.js';
 import { decodeStdin, parseNetConf, versionOf } from './netconf.js';
 import type { Obj } from './validate.js';
@@ -149,5 +150,34 @@ describe('parseNetConf', () => {
     ])('rejects %s', (_what, valid, msg) => {
       expect(() => parseNetConf(base({ 'cni.dev/valid-attachments': valid }))).toThrow(cniError(Code.InvalidConfig, msg));
     });
+  });
+});
+
+describe('limits: logFile, logMaxBytes, logKeep, cniTimeout (issue 14)', () => {
+  const code7 = (msg: RegExp): unknown => expect.objectContaining({ code: Code.InvalidConfig, message: expect.stringMatching(msg) });
+
+  it('reads them, "" turning the log off', () => {
+    expect(parseNetConf(base({ logFile: '', logMaxBytes: 4096, logKeep: 0, cniTimeout: 5 }))).toMatchObject({ logFile: '', logMaxBytes: 4096, logKeep: 0, timeout: 5 });
+  });
+
+  it.each<[Obj, RegExp]>([
+    [{ logFile: 'gingham.log' }, /logFile "gingham.log" must be an absolute path/],
+    [{ logFile: '/proc/1/fd/1' }, /logFile .* pseudo file system/],
+    [{ logFile: 7 }, /logFile must be a non-empty absolute path/],
+    [{ logMaxBytes: 100 }, /logMaxBytes must be an integer from 1024/],
+    [{ logKeep: -1 }, /logKeep must be an integer from 0 to 100/],
+    [{ cniTimeout: 0 }, /cniTimeout must be an integer from 1 to 3600/],
+    [{ cniTimeout: '30' }, /cniTimeout/],
+  ])('refuses %j', (extra, msg) => {
+    expect(() => parseNetConf(base(extra))).toThrow(code7(msg));
+  });
+});
+
+describe('timeoutSeconds', () => {
+  it('config, else GINGHAM_CNI_TIMEOUT, else the default', () => {
+    expect(timeoutSeconds(5, { GINGHAM_CNI_TIMEOUT: '9' })).toBe(5);
+    expect(timeoutSeconds(undefined, { GINGHAM_CNI_TIMEOUT: '9' })).toBe(9);
+    expect(timeoutSeconds(undefined, {})).toBe(DEFAULT_TIMEOUT);
+    expect(() => timeoutSeconds(undefined, { GINGHAM_CNI_TIMEOUT: '1.5' })).toThrow(expect.objectContaining({ code: Code.InvalidEnvironment }));
   });
 });

@@ -2,7 +2,8 @@
 // prevResult, runtimeConfig capability args and GC's valid attachments.
 import { CniError, Code, invalidConfig } from './errors.js';
 import { type Dns, type Result, LATEST, isSupported, parseResult } from './result.js';
-import { type Obj, isObj, macOf, obj, optArr, optObj, optStr, str } from './validate.js';
+import { configPath } from './paths.js';
+import { type Obj, isObj, macOf, obj, optArr, optInt, optObj, optStr, str } from './validate.js';
 
 export interface Attachment {
   containerId: string;
@@ -24,7 +25,26 @@ export interface NetConf {
   mac?: string;
   /** GC: cni.dev/valid-attachments. Absent means none is valid: libcni's GC without arguments. */
   validAttachments?: Attachment[];
+  /** Absolute, or "" for no log. */
   logFile?: string;
+  logMaxBytes?: number;
+  logKeep?: number;
+  /** The cap on one call, in seconds (cniTimeout). */
+  timeout?: number;
+}
+
+/** The log's and the call's limits, read before anything else so that every failure is logged. */
+export function readLimits(raw: Obj): Pick<NetConf, 'logFile' | 'logMaxBytes' | 'logKeep' | 'timeout'> {
+  const out: Pick<NetConf, 'logFile' | 'logMaxBytes' | 'logKeep' | 'timeout'> = {};
+  const logFile = raw['logFile'];
+  if (logFile !== undefined && logFile !== null) out.logFile = logFile === '' ? '' : configPath(logFile, 'logFile');
+  const maxBytes = optInt(raw, 'logMaxBytes', 1024, Number.MAX_SAFE_INTEGER);
+  if (maxBytes !== undefined) out.logMaxBytes = maxBytes;
+  const keep = optInt(raw, 'logKeep', 0, 100);
+  if (keep !== undefined) out.logKeep = keep;
+  const timeout = optInt(raw, 'cniTimeout', 1, 3600);
+  if (timeout !== undefined) out.timeout = timeout;
+  return out;
 }
 
 /** Decode stdin. Bad JSON is code 6; a missing or unsupported version is code 1 or 7. */
@@ -68,7 +88,7 @@ export function parseNetConf(raw: Obj): NetConf {
   const cniVersion = versionOf(raw);
   const name = str(raw, 'name');
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw invalidConfig(`name "${name}" has characters outside [A-Za-z0-9_.-]`);
-  const conf: NetConf = { cniVersion, name, type: str(raw, 'type'), raw, requestedIps: [] };
+  const conf: NetConf = { cniVersion, name, type: str(raw, 'type'), raw, requestedIps: [], ...readLimits(raw) };
   const ipam = optObj(raw, 'ipam');
   if (ipam) conf.ipam = ipam;
   const dns = readDns(optObj(raw, 'dns'));
@@ -93,7 +113,5 @@ export function parseNetConf(raw: Obj): NetConf {
       return { containerId: str(o, 'containerID', `${key}[${n}].containerID`), ifName: str(o, 'ifname', `${key}[${n}].ifname`) };
     });
   }
-  const logFile = raw['logFile'];
-  if (typeof logFile === 'string') conf.logFile = logFile;
   return conf;
 }

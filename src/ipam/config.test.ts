@@ -170,3 +170,36 @@ describe('routes', () => {
     expect(() => parseIpamConfig({ subnet: '198.18.0.0/24', routes: [route] })).toThrow(invalid(msg));
   });
 });
+
+describe('checked at the edge (issue 14)', () => {
+  it.each([
+    ['/0', '0.0.0.0/0'],
+    ['/1', '128.0.0.0/1'],
+    ['/7', '198.0.0.0/7'],
+    ['IPv6 /0', '::/0'],
+    ['IPv6 /15', 'fd42::/15'],
+  ])('refuses a %s subnet (the bridge would route it on-link)', (_what, subnet) => {
+    expect(() => parseIpamConfig({ subnet })).toThrow(invalid(/is too large: the prefix must be at least/));
+  });
+
+  it('takes a /8 and an IPv6 /16', () => {
+    expect(() => parseIpamConfig({ ranges: [[{ subnet: '198.0.0.0/8' }], [{ subnet: 'fd42::/16' }]] })).not.toThrow();
+  });
+
+  it.each([
+    ['empty', ''],
+    ['relative', 'var/lib/cni'],
+    ['dot-relative', './d'],
+    ['under /proc', '/proc/self/x'],
+    ['under /proc via ..', '/tmp/../proc/x'],
+    ['/sys itself', '/sys'],
+    ['under /dev', '/dev/shm/x'],
+    ['not a string', 7],
+  ])('refuses a dataDir that is %s', (_what, dataDir) => {
+    expect(() => parseIpamConfig({ subnet: '198.18.0.0/24', dataDir })).toThrow(invalid(/ipam.dataDir/));
+  });
+
+  it('normalizes an absolute dataDir', () => {
+    expect(parseIpamConfig({ subnet: '198.18.0.0/24', dataDir: '/var//lib/./cni/g/' }).dataDir).toBe('/var/lib/cni/g/');
+  });
+});

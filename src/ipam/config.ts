@@ -3,6 +3,7 @@
 // starts after the network address, ends before the IPv4 broadcast, and the gateway is the first
 // address of the subnet.
 import { invalidConfig } from '../cni/errors.js';
+import { configPath } from '../cni/paths.js';
 import type { ResultRoute } from '../cni/result.js';
 import { type Obj, cidrOf, ipOf, obj, optArr, optStr } from '../cni/validate.js';
 import { type Cidr, type Ip, bits, canonical, contains, formatCidr, formatIp, lastOf, networkOf, offset, overlaps } from '../net/ip.js';
@@ -26,6 +27,8 @@ export interface IpamConfig {
 }
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/gingham';
+export const MIN_PREFIX_V4 = 8;
+export const MIN_PREFIX_V6 = 16;
 
 function readRange(o: Obj, path: string): Range {
   const subnet = cidrOf(o['subnet'], `${path}.subnet`);
@@ -33,6 +36,10 @@ function readRange(o: Obj, path: string): Range {
     throw invalidConfig(`${path}.subnet ${formatCidr(subnet)} has host bits set; the network is ${formatCidr(canonical(subnet))}`);
   }
   if (subnet.prefix > bits(subnet.ip.family) - 2) throw invalidConfig(`${path}.subnet ${formatCidr(subnet)} is too small to allocate from`);
+  // A pod subnet is on-link for the bridge: /0 would make it the node's default route, /1 half of
+  // it. The shortest prefix taken is a whole IPv4 class A or IPv6 /16, more than any node needs.
+  const shortest = subnet.ip.family === 4 ? MIN_PREFIX_V4 : MIN_PREFIX_V6;
+  if (subnet.prefix < shortest) throw invalidConfig(`${path}.subnet ${formatCidr(subnet)} is too large: the prefix must be at least /${shortest}`);
   const lastUsable = subnet.ip.family === 4 ? offset(lastOf(subnet), -1n) : lastOf(subnet);
   const inSubnet = (key: string, fallback: Ip): Ip => {
     const s = optStr(o, key, `${path}.${key}`);
@@ -101,7 +108,8 @@ export function parseIpamConfig(ipam: Obj): IpamConfig {
   const cfg: IpamConfig = {
     rangeSets: readRangeSets(ipam),
     routes: readRoutes(ipam),
-    dataDir: optStr(ipam, 'dataDir', 'ipam.dataDir') ?? DEFAULT_DATA_DIR,
+    // Given, it must be usable as it is: "" or a relative path silently meant something else.
+    dataDir: ipam['dataDir'] === undefined || ipam['dataDir'] === null ? DEFAULT_DATA_DIR : configPath(ipam['dataDir'], 'ipam.dataDir'),
     exclude,
   };
   const resolvConf = optStr(ipam, 'resolvConf', 'ipam.resolvConf');

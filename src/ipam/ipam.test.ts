@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -153,6 +154,32 @@ describe('ipamAdd', () => {
     writeFileSync(resolv, 'nameserver 198.18.64.10\nsearch a.svc b.svc\noptions ndots:5\n');
     const result = await ipamAdd(cfgOf({ subnet: '198.18.0.0/24', resolvConf: resolv }), req('a'));
     expect(result.dns).toEqual({ nameservers: ['198.18.64.10'], search: ['a.svc', 'b.svc'], options: ['ndots:5'] });
+  });
+});
+
+describe('a failed ADD leaks nothing (issue 14)', () => {
+  it('an unreadable resolvConf fails the ADD (code 5) and leaves no reservation', async () => {
+    const cfg = cfgOf({ subnet: '198.18.0.0/24', resolvConf: join(dataDir, 'no-such-resolv.conf') });
+    for (let i = 0; i < 3; i++) await expect(ipamAdd(cfg, req(`c${i}`))).rejects.toThrow(cniError(Code.IoFailure, /resolvConf/));
+    expect(store().list()).toEqual([]);
+    expect(existsSync(store().dir) ? readdirSync(store().dir).filter((n) => /^\d/.test(n)) : []).toEqual([]);
+  });
+
+  it('a resolvConf that is a FIFO fails at once instead of blocking', async () => {
+    const fifo = join(dataDir, 'resolv.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const t0 = performance.now();
+    await expect(ipamAdd(cfgOf({ subnet: '198.18.0.0/24', resolvConf: fifo }), req('a'))).rejects.toThrow(cniError(Code.IoFailure, /not a regular file/));
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(store().list()).toEqual([]);
+  });
+
+  it('a call that times out releases what it reserved', async () => {
+    const { withDeadline } = await import('../cni/deadline.js');
+    const cfg = v4();
+    const hung = ipamAdd(cfg, req('a')).then(() => new Promise<never>(() => undefined));
+    await expect(withDeadline(0.05, hung)).rejects.toThrow(cniError(Code.TryAgainLater, /did not finish within/));
+    expect(store().list()).toEqual([]);
   });
 });
 

@@ -1,9 +1,10 @@
 // gingham's own IPAM: host-local's behaviour on the store in store.ts. Used by the bridge backend
 // directly, and by other main plugins through the binary's IPAM mode. ADD and DEL take no lock: a
 // lost race for an address is a claim that fails, and the search moves on.
-import { readFileSync } from 'node:fs';
+import { onTimeout } from '../cni/deadline.js';
 import { CniError, Code } from '../cni/errors.js';
 import type { Attachment } from '../cni/netconf.js';
+import { readRegularFile } from '../cni/paths.js';
 import type { Dns, Result, ResultIp } from '../cni/result.js';
 import { type Ip, formatIp, parseCidr, parseIp, sameIp } from '../net/ip.js';
 import { nextFree, rangeOf } from './allocator.js';
@@ -28,7 +29,7 @@ function resultIp(ip: Ip, r: Range): ResultIp {
 export function readResolvConf(path: string): Dns {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path);
   } catch (e) {
     throw new CniError(Code.IoFailure, `ipam.resolvConf: cannot read ${path}: ${(e as Error).message}`);
   }
@@ -43,9 +44,9 @@ export function readResolvConf(path: string): Dns {
   return dns;
 }
 
-function toResult(cfg: IpamConfig, ips: ResultIp[]): Result {
+function toResult(cfg: IpamConfig, ips: ResultIp[], dns: Dns | undefined): Result {
   const result: Result = { ips, routes: cfg.routes.map((r) => ({ ...r })) };
-  if (cfg.resolvConf) result.dns = readResolvConf(cfg.resolvConf);
+  if (dns) result.dns = dns;
   return result;
 }
 
@@ -76,6 +77,9 @@ const MAX_RACES = 200;
 
 export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result> {
   const requests = parseRequests(cfg, req.requested);
+  // Everything that can fail is done before an address is reserved: a failure after it would leak
+  // the reservation on runtimes that do not DEL after a failed ADD.
+  const dns = cfg.resolvConf ? readResolvConf(cfg.resolvConf) : undefined;
   const store = new Store(cfg.dataDir, req.network);
   store.ensureDirs();
   const existing = store.get(req);
@@ -84,7 +88,7 @@ export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result
     // asks for different ones: then the old reservation is replaced, never leaked.
     const held = existing.ips.map(ipOfEntry);
     const satisfied = [...requests.values()].every((want) => held.some((h) => h && sameIp(h, want)));
-    if (satisfied) return toResult(cfg, describe(cfg, existing));
+    if (satisfied) return toResult(cfg, describe(cfg, existing), dns);
     store.release(req);
   }
   // Addresses other processes took between our look and our claim: skipped in the next search.
@@ -114,7 +118,7 @@ export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result
     } catch (e) {
       // A full range may only look full: claims left by a crash are removed, then one more try.
       if (repaired || !(e instanceof CniError) || e.code !== Code.AddressUnavailable) throw e;
-      store.repair();
+      await store.locked(() => store.repair());
       lost.clear();
       repaired = true;
       continue;
@@ -129,10 +133,17 @@ export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result
       lost.add(e.address);
       continue;
     }
-    ips.forEach((ip, i) => {
-      if (!requests.has(i)) store.setLastReserved(i, ip.address.slice(0, ip.address.indexOf('/')));
-    });
-    return toResult(cfg, ips);
+    // From here on the reservation is this call's: released if the call fails or times out.
+    onTimeout(() => store.release(req));
+    try {
+      ips.forEach((ip, i) => {
+        if (!requests.has(i)) store.setLastReserved(i, ip.address.slice(0, ip.address.indexOf('/')));
+      });
+      return toResult(cfg, ips, dns);
+    } catch (e) {
+      store.release(req);
+      throw e;
+    }
   }
   throw new CniError(Code.TryAgainLater, `network ${req.network}: lost the race for an address ${MAX_RACES} times`);
 }
@@ -171,8 +182,7 @@ export async function ipamGc(cfg: IpamConfig, network: string, valid: Attachment
 /** STATUS: the store is writable and every range set has a free address (as ADD would see it). */
 export async function ipamStatus(cfg: IpamConfig, network: string): Promise<void> {
   const store = new Store(cfg.dataDir, network);
-  store.ensureDirs();
-  store.repair();
+  await store.locked(() => store.repair());
   cfg.rangeSets.forEach((set, i) => {
     const free = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude);
     if (!free) throw new CniError(Code.NotAvailable, `network ${network}: no free address in range set ${i}`);

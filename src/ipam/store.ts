@@ -3,17 +3,22 @@
 //   attachments/<cid>@<if>    the reservation record (JSON), keyed by container ID and interface
 //   last_reserved_ip.<set>    where the next search of each range set starts
 //   .tmp-<pid>-<n>            a record being written by process <pid>
+//   .tmp-<pid>-rel-<n>        a record being released by process <pid>
 // ADD and DEL take no lock. A record is written to a temporary file, each address is claimed with
 // link() (atomic: it fails if the address is held, so two processes never share one), the file is
 // fsync'd and renamed into place. A claim is therefore always a complete file or an orphan: one whose
 // inode is neither a record nor the temporary file of a live process (a crash in between). repair()
-// removes orphans; it runs before a range is declared full, and in GC. Only GC takes the lock
-// (proper-lockfile), so that two collections do not interleave.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+// removes orphans; it runs before a range is declared full, in STATUS and in GC, always under the
+// network's lock (proper-lockfile), so that two repairs never interleave. DEL first renames the
+// record aside (atomic: of two DELs of one attachment only one goes on), then removes the claims
+// that are its own. Claims are removed by name, so both take care that the name still holds the
+// inode they mean; see release() and repair().
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors.js';
 import { withLock } from '../lock.js';
 import type { Attachment } from '../cni/netconf.js';
+import { makeDirs } from '../cni/paths.js';
 import { isObj } from '../cni/validate.js';
 
 export interface Reservation extends Attachment {
@@ -90,7 +95,7 @@ export class Store {
   }
 
   ensureDirs(): void {
-    mkdirSync(join(this.dir, ATTACHMENTS), { recursive: true });
+    makeDirs(join(this.dir, ATTACHMENTS));
   }
 
   get(a: Attachment): Reservation | undefined {
@@ -158,16 +163,22 @@ export class Store {
     fsyncDir(this.dir);
   }
 
-  /** Remove a reservation and the claims that are its own (same inode). */
+  /**
+   * Remove a reservation and the claims that are its own (same inode). Idempotent, also when two
+   * DELs of one attachment race: the record is renamed aside first, and only the DEL whose rename
+   * succeeded goes on. Aside, it is the temporary file of a live process, so repair() leaves its
+   * claims alone; after a crash it is a dead process's, and repair() removes it and them.
+   */
   release(a: Attachment): Reservation | undefined {
-    const recordPath = join(this.dir, ATTACHMENTS, attachmentKey(a));
-    let ino: number;
+    const aside = this.path(`${TMP_PREFIX}${process.pid}-rel-${++tmpCounter}`);
     try {
-      ino = statSync(recordPath).ino;
-    } catch {
-      return undefined;
+      renameSync(join(this.dir, ATTACHMENTS, attachmentKey(a)), aside);
+    } catch (e) {
+      if (isCode(e, 'ENOENT') || isCode(e, 'ENOTDIR')) return undefined;
+      throw e;
     }
-    const r = parseReservation(readFileSync(recordPath, 'utf8'));
+    const ino = statSync(aside).ino;
+    const r = parseReservation(readFileSync(aside, 'utf8'));
     for (const cidr of r?.ips ?? []) {
       const claim = this.path(claimName(cidr));
       try {
@@ -176,7 +187,7 @@ export class Store {
         // already gone
       }
     }
-    unlinkSync(recordPath);
+    unlinkSync(aside);
     fsyncDir(join(this.dir, ATTACHMENTS));
     fsyncDir(this.dir);
     return r;
@@ -224,8 +235,14 @@ export class Store {
   /**
    * Drop what a crash can leave: temporary files of dead processes, claims that are neither a record
    * nor the temporary file of a live writer (empty or torn files included), unreadable records.
-   * Safe while other processes reserve: the names are read in the order claims, temporary files,
-   * records, so a record renamed into place meanwhile is seen in one of the last two.
+   * Call it holding the lock (locked()): two repairs must not interleave.
+   * Safe while other processes reserve and release: the names are read in the order claims,
+   * temporary files, records, temporary files again, so a file that moves between the two places
+   * meanwhile (reserve: temporary to record; release: record to temporary) is seen at least once.
+   * A claim whose inode was seen nowhere is removed only if its name still holds that inode right
+   * before the unlink: a DEL then ADD of the address in between gave it a new holder. No window is
+   * left: while the name holds the orphan's inode nobody else removes or replaces it (reserve's
+   * link() fails on it, release() removes only its own inode, and no other repair runs).
    * Returns the names removed.
    */
   repair(): string[] {
@@ -250,14 +267,17 @@ export class Store {
     const isClaim = (n: string): boolean => n !== 'lock' && n !== ATTACHMENTS && !n.startsWith('last_reserved_ip.') && !n.startsWith(TMP_PREFIX);
     const claims = names.filter(isClaim).map((n) => ({ n, ino: inode(n) }));
     const live = new Set<number>();
-    for (const n of readdirSync(this.dir).filter((x) => x.startsWith(TMP_PREFIX))) {
-      if (pidAlive(tmpOwner(n))) {
-        const ino = inode(n);
-        if (ino !== undefined) live.add(ino);
-      } else {
-        remove(n);
+    const scanTemporary = (): void => {
+      for (const n of readdirSync(this.dir).filter((x) => x.startsWith(TMP_PREFIX))) {
+        if (pidAlive(tmpOwner(n))) {
+          const ino = inode(n);
+          if (ino !== undefined) live.add(ino);
+        } else {
+          remove(n);
+        }
       }
-    }
+    };
+    scanTemporary();
     const records = new Set<number>();
     for (const n of readdirSync(join(this.dir, ATTACHMENTS))) {
       const p = join(this.dir, ATTACHMENTS, n);
@@ -274,7 +294,8 @@ export class Store {
         remove(join(ATTACHMENTS, n));
       }
     }
-    for (const { n, ino } of claims) if (ino !== undefined && !records.has(ino) && !live.has(ino)) remove(n);
+    scanTemporary();
+    for (const { n, ino } of claims) if (ino !== undefined && !records.has(ino) && !live.has(ino) && inode(n) === ino) remove(n);
     if (removed.length > 0) fsyncDir(this.dir);
     return removed;
   }
