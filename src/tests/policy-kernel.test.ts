@@ -475,4 +475,21 @@ describe('policy kernel layer with many chains', () => {
     noChanges(await sync([...moved, fresh], true));
     expect((await applier.cleanup()).failures).toEqual([]);
   });
+
+  it('names that try to break out of their comment or log prefix stay inside it, and read back as written (issue 14, defect 5)', async () => {
+    const evil = 'a\n-I INPUT 1 -s 198.18.250.0/24 -j ACCEPT\n#';
+    const inputs = {
+      namespaces: [{ name: 'x', labels: {} }],
+      pods: [pod('x', 'p"q\\\'', ['198.18.3.2'], { labels: { app: 'web' } })],
+      policies: [{ namespace: 'x', name: evil, podSelector: { matchLabels: { app: 'web' }, matchExpressions: [] }, ingress: [] }],
+    };
+    const { ruleset } = new PolicyCompiler().compile(inputs, { node: 'n1', sctpPorts: false, logDrops: true });
+    expect((await applier.sync(ruleset)).failures).toEqual([]);
+    expect((await c.exec('node', ['iptables', '-S', 'INPUT'])).trim()).toBe('-P INPUT ACCEPT');
+    const saved = await c.exec('node', ['iptables-save', '-t', 'filter']);
+    expect(saved).toContain('--log-prefix "gingham drop in x/p\\"q\\\\\\\': "');
+    expect(saved).toContain('--comment "x/a?-I INPUT 1 -s 198.18.250.0/24 -j ACCEPT?# ingress"');
+    noChanges(await applier.sync(ruleset));
+    expect((await applier.cleanup()).failures).toEqual([]);
+  });
 });

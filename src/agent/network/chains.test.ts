@@ -4,7 +4,8 @@ import { MASQUERADE, masqueradeRules } from './masquerade.js';
 import { SERVICE_GUARD, guardRules } from './service-guard.js';
 
 const want = masqueradeRules({ family: 4, podCIDR: '198.18.128.0/24', keepTo: ['198.18.128.0/17'], nodeIPs: ['198.19.1.3', '198.19.1.2'] });
-const [masqJump] = MASQUERADE.jumps;
+const masqJump = '-A POSTROUTING -m comment --comment gingham-masquerade -j GINGHAM-MASQ';
+const guardJump = (from: string): string => `-A ${from} -m comment --comment gingham-service-guard -j GINGHAM-SVC-GUARD`;
 
 describe('masquerade rules', () => {
   it('keep the source to the cluster and to every node, masquerade the rest (not multicast)', () => {
@@ -32,24 +33,23 @@ describe('owned chains', () => {
   it('writes the chain and the jump when absent, nothing when they match, the chain alone when it differs', () => {
     const absent = parseChain(MASQUERADE, ['-P POSTROUTING ACCEPT', '-N KUBE-POSTROUTING']);
     expect(chainRestore(MASQUERADE, want, absent)).toBe(`*nat\n:GINGHAM-MASQ - [0:0]\n${want.join('\n')}\n${masqJump}\nCOMMIT\n`);
-    const present = parseChain(MASQUERADE, ['-N GINGHAM-MASQ', masqJump!, ...want]);
+    const present = parseChain(MASQUERADE, ['-N GINGHAM-MASQ', masqJump, ...want]);
     expect(chainRestore(MASQUERADE, want, present)).toBe('');
-    const stale = parseChain(MASQUERADE, ['-N GINGHAM-MASQ', masqJump!, ...want.slice(1)]);
+    const stale = parseChain(MASQUERADE, ['-N GINGHAM-MASQ', masqJump, ...want.slice(1)]);
     expect(chainRestore(MASQUERADE, want, stale)).toBe(`*nat\n:GINGHAM-MASQ - [0:0]\n${want.join('\n')}\nCOMMIT\n`);
   });
 
   it('inserts the jumps of a chain that must come first at the top, each one that is missing', () => {
     const rules = guardRules(4, ['198.18.64.0/20']);
-    const half = parseChain(SERVICE_GUARD, ['-N GINGHAM-SVC-GUARD', SERVICE_GUARD.jumps[0]!, ...rules]);
-    expect(half.jumps).toEqual([true, false]);
+    const half = parseChain(SERVICE_GUARD, ['-N GINGHAM-SVC-GUARD', guardJump('FORWARD'), ...rules]);
     expect(chainRestore(SERVICE_GUARD, rules, half)).toBe(
       `*filter\n:GINGHAM-SVC-GUARD - [0:0]\n${rules[0]}\n-I OUTPUT 1 -m comment --comment gingham-service-guard -j GINGHAM-SVC-GUARD\nCOMMIT\n`,
     );
   });
 
   it('removal: the jumps and the chain go together, and only if there', () => {
-    expect(chainRestore(MASQUERADE, undefined, parseChain(MASQUERADE, ['-N GINGHAM-MASQ', masqJump!]))).toBe(
-      '*nat\n-D POSTROUTING -m comment --comment gingham-masquerade -j GINGHAM-MASQ\n:GINGHAM-MASQ - [0:0]\n-X GINGHAM-MASQ\nCOMMIT\n',
+    expect(chainRestore(MASQUERADE, undefined, parseChain(MASQUERADE, ['-N GINGHAM-MASQ', masqJump]))).toBe(
+      '*nat\n:GINGHAM-MASQ - [0:0]\n-D POSTROUTING -m comment --comment gingham-masquerade -j GINGHAM-MASQ\n-X GINGHAM-MASQ\nCOMMIT\n',
     );
     expect(chainRestore(MASQUERADE, undefined, parseChain(MASQUERADE, []))).toBe('');
   });

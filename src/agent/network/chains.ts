@@ -1,48 +1,33 @@
-// The iptables chains the agent owns, as data: a chain of ours in one table, jumped to from
-// built-in chains by rules that carry a one-word comment (so `-S` prints them unquoted and we find
-// them again). Its rules are compared with `iptables -S` and rewritten in one `iptables-restore
-// --noflush` when they differ: declaring the chain flushes it, so the new rules replace the old
-// ones in one commit, with no moment in between.
-export type Table = 'nat' | 'filter';
+// The iptables chains the agent owns (masquerade, service guard): each one chain of ours in one
+// table, jumped to from built-in chains by rules carrying a one-word comment. Compared with
+// `iptables -S` and rewritten in one `iptables-restore --noflush` when they differ, by the same
+// code as the bridge plugin's chains (kernel/owned-chain.ts).
+import { type Jump, type Table, type TableRules, ensureText, parseRules, removeText } from '../../kernel/owned-chain.js';
+
+export type { Table };
 
 export interface ChainSpec {
   readonly table: Table;
   readonly chain: string;
-  /** The jumps to it, as `-S` prints them ("-A POSTROUTING -m comment --comment X -j CHAIN"). */
-  readonly jumps: readonly string[];
+  readonly jumps: readonly Jump[];
   /** Insert missing jumps at the top of their chain (ahead of anyone's ACCEPT) instead of appending. */
   readonly first: boolean;
 }
 
-/** One chain as read back: its rules (undefined when it does not exist), and which jumps exist. */
-export interface ChainState {
-  readonly rules: string[] | undefined;
-  readonly jumps: boolean[];
-}
+/** The table the chain lives in, as read back. */
+export type ChainState = TableRules;
 
 /** From `iptables -t TABLE -S` (every rule of the table). */
-export function parseChain(spec: ChainSpec, lines: readonly string[]): ChainState {
-  return {
-    rules: lines.includes(`-N ${spec.chain}`) ? lines.filter((l) => l.startsWith(`-A ${spec.chain} `)) : undefined,
-    jumps: spec.jumps.map((j) => lines.includes(j)),
-  };
-}
+export const parseChain = (_spec: ChainSpec, lines: readonly string[]): ChainState => parseRules(lines);
 
 /**
- * The restore text that makes the kernel match `want` (undefined: remove the chain and its
- * jumps), or "" when it already does.
+ * The restore text that makes the kernel match `want` (the chain's rules as `iptables -S CHAIN`
+ * prints them, "-A CHAIN ..."; undefined: remove the chain and every jump to it), or "" when it
+ * already does.
  */
 export function chainRestore(spec: ChainSpec, want: readonly string[] | undefined, have: ChainState): string {
-  const lines = [`*${spec.table}`];
-  if (want === undefined) {
-    if (have.rules === undefined && !have.jumps.some(Boolean)) return '';
-    spec.jumps.forEach((j, i) => have.jumps[i] && lines.push(j.replace(/^-A/, '-D')));
-    if (have.rules !== undefined) lines.push(`:${spec.chain} - [0:0]`, `-X ${spec.chain}`);
-    return `${[...lines, 'COMMIT'].join('\n')}\n`;
-  }
-  const same = have.rules !== undefined && have.rules.length === want.length && have.rules.every((l, i) => l === want[i]);
-  if (same && have.jumps.every(Boolean)) return '';
-  lines.push(`:${spec.chain} - [0:0]`, ...want);
-  spec.jumps.forEach((j, i) => have.jumps[i] || lines.push(spec.first ? j.replace(/^-A (\S+)/, '-I $1 1') : j));
-  return `${[...lines, 'COMMIT'].join('\n')}\n`;
+  if (want === undefined) return removeText(spec.table, [spec.chain], have);
+  const head = `-A ${spec.chain} `;
+  const rules = want.map((l) => (l.startsWith(head) ? l.slice(head.length) : l));
+  return ensureText(spec.table, [{ table: spec.table, chain: spec.chain, rules, jumps: spec.jumps, first: spec.first }], have);
 }

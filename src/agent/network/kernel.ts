@@ -7,6 +7,7 @@
 import { run } from '../../kernel/exec.js';
 import { type BatchLine, batchLine, batchText } from '../../kernel/ip-batch.js';
 import { ipJson } from '../../kernel/iproute.js';
+import { IptablesReadError, applyRestore, listRules } from '../../kernel/iptables.js';
 import type { Family } from '../../net/ip.js';
 import type { KernelSnapshot } from './changes.js';
 import type { Table } from './chains.js';
@@ -99,20 +100,17 @@ export async function readOverlay(ip: IpPrefix = ['ip'], bridge: IpPrefix = ['br
   return { links: vx, neighbours: parseNeighbours(neigh), fdb, addrs: parseAddrs(addrs) };
 }
 
-/** `iptables -t TABLE -S` of one family: every rule, quotes dropped (nft's iptables quotes comments). */
+/** `iptables -t TABLE -S` of one family: every rule as printed (kernel/iptables.ts). */
 export async function readTable(family: Family, table: Table, wrap: IpPrefix = []): Promise<string[]> {
-  const tool = family === 4 ? 'iptables' : 'ip6tables';
-  const r = await run([...wrap, tool, '-w', '-t', table, '-S']);
-  if (r.code !== 0) throw new KernelReadError(`${tool} -t ${table} -S: ${r.stderr.trim() || `exit ${r.code}`}`);
-  return r.stdout.split('\n').map((l) => l.replaceAll('"', ''));
+  try {
+    return await listRules(family, table, wrap);
+  } catch (e) {
+    throw e instanceof IptablesReadError ? new KernelReadError(e.message) : e;
+  }
 }
 
 /** One `iptables-restore --noflush`; its error (the whole commit failed, nothing applied) or undefined. */
-export async function applyIptables(family: Family, text: string, wrap: IpPrefix = []): Promise<string | undefined> {
-  if (text === '') return undefined;
-  const r = await run([...wrap, family === 4 ? 'iptables-restore' : 'ip6tables-restore', '-w', '--noflush'], text);
-  return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
-}
+export const applyIptables = (family: Family, text: string, wrap: IpPrefix = []): Promise<string | undefined> => applyRestore(family, text, wrap);
 
 /**
  * iproute2 reports each failure as "Error: WHY" followed by "Command failed -:N" (N: 1-based line

@@ -1,6 +1,7 @@
 // Masquerade as data: traffic from this node's pods keeps its source address inside the cluster
 // (to any pod CIDR, and to any node's address) and is masqueraded to the node's address everywhere
 // else. One chain per family in the nat table, jumped to from POSTROUTING (chains.ts applies it).
+import { word } from '../../kernel/iptables-text.js';
 import type { Family } from '../../net/ip.js';
 import type { ChainSpec } from './chains.js';
 
@@ -8,7 +9,7 @@ export const MASQ_CHAIN = 'GINGHAM-MASQ';
 export const MASQUERADE: ChainSpec = {
   table: 'nat',
   chain: MASQ_CHAIN,
-  jumps: [`-A POSTROUTING -m comment --comment gingham-masquerade -j ${MASQ_CHAIN}`],
+  jumps: [{ from: 'POSTROUTING', comment: 'gingham-masquerade' }],
   first: false,
 };
 
@@ -27,10 +28,10 @@ export interface MasqueradeInput {
 
 /** The chain's rules, exactly as `iptables -S MASQ_CHAIN` prints them back. */
 export function masqueradeRules(m: MasqueradeInput): string[] {
-  const rule = (match: string, target: string): string => `-A ${MASQ_CHAIN} -s ${m.podCIDR} ${match} -j ${target}`;
+  const rule = (match: string, target: string): string => `-A ${MASQ_CHAIN} -s ${word(m.podCIDR, 'pod CIDR')} ${match} -j ${target}`;
   return [
-    ...[...new Set(m.keepTo)].sort().map((c) => rule(`-d ${c}`, 'RETURN')),
-    ...[...new Set(m.nodeIPs)].sort().map((ip) => rule(`-d ${host(ip, m.family)}`, 'RETURN')),
+    ...[...new Set(m.keepTo)].sort().map((c) => rule(`-d ${word(c, 'pod CIDR')}`, 'RETURN')),
+    ...[...new Set(m.nodeIPs)].sort().map((ip) => rule(`-d ${word(host(ip, m.family), 'node address')}`, 'RETURN')),
     rule(`! -d ${MULTICAST[m.family]}`, 'MASQUERADE'),
   ];
 }

@@ -11,7 +11,9 @@
 import { performance } from 'node:perf_hooks';
 import { run } from '../../kernel/exec.js';
 import type { Family } from '../../net/ip.js';
-import { type IpPrefix, KernelReadError, applyIptables } from '../network/kernel.js';
+import { applyRestore, saveTable } from '../../kernel/iptables.js';
+import { command, declareChain, restoreText } from '../../kernel/iptables-text.js';
+import { type IpPrefix, KernelReadError } from '../network/kernel.js';
 import { CHAIN_PREFIX, type ChainSpec, type Ruleset } from './model.js';
 import {
   type ChainChanges,
@@ -53,7 +55,6 @@ export interface PolicySyncResult {
 }
 
 const EMPTY: Ruleset = { 4: { sets: [], chains: [] }, 6: { sets: [], chains: [] } };
-const SAVE = { 4: 'iptables-save', 6: 'ip6tables-save' } as const;
 
 const noChainChanges = (): ChainChanges => ({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
 
@@ -115,14 +116,13 @@ export class PolicyApplier {
    * (no IPv6: "not supported", "table does not exist") counts as empty when nothing is wanted in it.
    */
   private async read(want: Ruleset): Promise<KernelState> {
-    const save = async (argv: string[], mayLack: boolean): Promise<string> => {
-      const r = await run([...this.wrap, ...argv]);
+    const ipsetSave = async (): Promise<string> => {
+      const r = await run([...this.wrap, 'ipset', 'save']);
       if (r.code === 0) return r.stdout;
-      if (mayLack && /not supported|does not exist|insmod/i.test(r.stderr)) return '';
-      throw new KernelReadError(`${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+      throw new KernelReadError(`ipset save: ${r.stderr.trim() || `exit ${r.code}`}`);
     };
     const unused = (f: Family): boolean => want[f].chains.length === 0 && want[f].sets.length === 0;
-    const [t4, t6, sets] = await Promise.all([save([SAVE[4], '-t', 'filter'], unused(4)), save([SAVE[6], '-t', 'filter'], unused(6)), save(['ipset', 'save'], false)]);
+    const [t4, t6, sets] = await Promise.all([saveTable(4, 'filter', this.wrap, unused(4)), saveTable(6, 'filter', this.wrap, unused(6)), ipsetSave()]);
     return { tables: { 4: parseIptablesSave(t4), 6: parseIptablesSave(t6) }, sets: parseIpsetSave(sets) };
   }
 
@@ -230,7 +230,7 @@ export class PolicyApplier {
         for (const text of [...plan.prepare, plan.text]) {
           if (text === '') continue;
           result.restores++;
-          const error = await applyIptables(f, text, this.wrap);
+          const error = await applyRestore(f, text, this.wrap);
           if (error !== undefined) {
             committed[f] = false;
             result.failures.push({ step: 'iptables', family: f, error });
@@ -278,9 +278,13 @@ export class PolicyApplier {
 export async function sctpPortsSupported(netns?: string): Promise<boolean> {
   const wrap: IpPrefix = netns ? ['ip', 'netns', 'exec', netns] : [];
   const chain = `${CHAIN_PREFIX}-SCTP-PROBE`;
-  const probe = (rule: string): string => ['*filter', `:${chain} - [0:0]`, `-A ${chain} ${rule}`, 'COMMIT', '*filter', `:${chain} - [0:0]`, `-X ${chain}`, 'COMMIT', ''].join('\n');
+  const probe = (rule: string): string =>
+    restoreText([
+      { table: 'filter', lines: [declareChain(chain), command('-A', chain, rule)] },
+      { table: 'filter', lines: [declareChain(chain), command('-X', chain)] },
+    ]);
   const accepted = await Promise.all(
-    ([4, 6] as const).map(async (f) => (await applyIptables(f, probe('-p sctp -m sctp --dport 9 -j RETURN'), wrap)) === undefined || (await applyIptables(f, probe('-j RETURN'), wrap)) !== undefined),
+    ([4, 6] as const).map(async (f) => (await applyRestore(f, probe('-p sctp -m sctp --dport 9 -j RETURN'), wrap)) === undefined || (await applyRestore(f, probe('-j RETURN'), wrap)) !== undefined),
   );
   return accepted.every(Boolean);
 }

@@ -42,6 +42,8 @@
 // Sets: `ipset save` prints a hash:ip entry as the bare address, a hash:net entry as network/len
 // with host bits cleared, a host network (/32, /128) as the bare address, IPv6 compressed (RFC
 // 5952), and the flag as " nomatch"; wanted entries are brought into that form here.
+import { canonicalRule, chainName, command, comment, declareChain, restoreText as iptablesRestoreText } from '../../kernel/iptables-text.js';
+import { ipsetLine, ipsetRestoreText, setName } from '../../kernel/ipset-text.js';
 import type { Family } from '../../net/ip.js';
 import { bits, canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
 import { CHAIN_PREFIX, type ChainSpec, type FamilyRuleset, HOOKS, type IpSetSpec, type Ruleset, SET_PREFIX } from './model.js';
@@ -49,11 +51,17 @@ import { CHAIN_PREFIX, type ChainSpec, type FamilyRuleset, HOOKS, type IpSetSpec
 /** The one-word comment of our jumps from the built-in chains (one word: printed unquoted). */
 export const HOOK_COMMENT = 'gingham-policy';
 /** The jump into our hook chain as `iptables-save` prints it, without "-A FROM ". */
-export const hookRule = (to: string): string => `-m comment --comment ${HOOK_COMMENT} -j ${to}`;
+export const hookRule = (to: string): string => `${comment(HOOK_COMMENT)} -j ${chainName(to)}`;
 
-/** The kernel's limits on names: xt chain names 28 characters, ipset names 31. */
-const CHAIN_NAME_MAX = 28;
-const SET_NAME_MAX = 31;
+/** Whether the text modules take a name (they know the kernel's limits: chains 28 bytes, sets 31). */
+const takes = (check: (name: string) => string, name: string): boolean => {
+  try {
+    check(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
 /** Problems listed in a RenderError; a broken generator would otherwise make one per entry. */
 const MAX_ERRORS = 10;
 /** ipset's default maxelem; a bigger set is created with room to double. */
@@ -99,20 +107,7 @@ export function parseIpsetSave(text: string): Map<string, SetState> {
   return sets;
 }
 
-/**
- * A rule with one quoting style, for comparison: a quoted argument without blanks, quotes or
- * backslashes loses its quotes (`--comment "one"` and `--comment one` compare equal); any other
- * quoted argument stays as it is. A regular expression, not a tokenizer: this runs on every rule
- * read back and every wanted rule compared with it.
- */
-export function canonicalRule(rule: string): string {
-  // Most rules have no quoted one-word argument (ours quote only comments with a space): as they are.
-  if (!rule.includes('"') || !ONE_WORD_QUOTED.test(rule)) return rule;
-  return rule.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => (/^[^\s"\\]+$/.test(inner) ? inner : quoted));
-}
-
-/** Every argument the replacement above unquotes matches this (it may match more: then it runs). */
-const ONE_WORD_QUOTED = /"[^\s"\\]+"/;
+export { canonicalRule };
 
 /** The chain a rule jumps or goes to, if any (the last -j: a comment comes before it). */
 function target(rule: string): string | undefined {
@@ -265,7 +260,7 @@ function checkSet(s: IpSetSpec): SetCheck {
     for (const x of c ?? []) byKey.set(entryKey(x), x);
   }
   check = {
-    ...(!s.name.startsWith(SET_PREFIX) || s.name.length > SET_NAME_MAX ? { nameError: `set ${s.name}: a name must start with ${SET_PREFIX} and have at most ${SET_NAME_MAX} characters` } : {}),
+    ...(!s.name.startsWith(SET_PREFIX) || !takes(setName, s.name) ? { nameError: `set ${JSON.stringify(s.name)}: a name must start with ${SET_PREFIX} and be a word of at most 31 bytes` } : {}),
     invalid,
     normalized: { ...s, entries: [...byKey.values()].sort() },
   };
@@ -299,7 +294,7 @@ export function normalizeRuleset(want: Ruleset): Ruleset {
     }
     const chainNames = new Set<string>();
     for (const c of want[family].chains) {
-      if (!c.name.startsWith(CHAIN_PREFIX) || c.name.length > CHAIN_NAME_MAX) errors.push(`chain ${c.name}: a name must start with ${CHAIN_PREFIX} and have at most ${CHAIN_NAME_MAX} characters`);
+      if (!c.name.startsWith(CHAIN_PREFIX) || !takes(chainName, c.name)) errors.push(`chain ${JSON.stringify(c.name)}: a name must start with ${CHAIN_PREFIX} and be a word of at most 28 bytes`);
       if (chainNames.has(c.name)) errors.push(`IPv${family} chain ${c.name}: declared twice`);
       chainNames.add(c.name);
     }
@@ -353,9 +348,11 @@ export interface SetPlan {
 }
 
 const maxelemFor = (n: number): number => (n <= DEFAULT_MAXELEM ? DEFAULT_MAXELEM : 2 ** Math.ceil(Math.log2(n * 2)));
+/** An entry is an address or network, " nomatch" after it when flagged. */
+const addLine = (name: string, entry: string): string => ipsetLine('add', name, ...entry.split(' '));
 const createLine = (name: string, s: IpSetSpec): string => {
   const maxelem = maxelemFor(s.entries.length);
-  return `create ${name} ${s.type} family ${s.family === 4 ? 'inet' : 'inet6'}${maxelem === DEFAULT_MAXELEM ? '' : ` maxelem ${maxelem}`}`;
+  return ipsetLine('create', name, s.type, 'family', s.family === 4 ? 'inet' : 'inet6', ...(maxelem === DEFAULT_MAXELEM ? [] : ['maxelem', String(maxelem)]));
 };
 
 /**
@@ -379,7 +376,7 @@ export function renderSets(want: readonly IpSetSpec[], have: ReadonlyMap<string,
     return `${SET_PREFIX}-tmp${n}`;
   };
   const fill = (name: string, s: IpSetSpec): void => {
-    creates.push(createLine(name, s), ...s.entries.map((e) => `add ${name} ${e}`));
+    creates.push(createLine(name, s), ...s.entries.map((e) => addLine(name, e)));
     changes.added += s.entries.length;
   };
   for (const s of want) {
@@ -397,14 +394,14 @@ export function renderSets(want: readonly IpSetSpec[], have: ReadonlyMap<string,
     } else if (h.maxelem < s.entries.length) {
       const tmp = tempName();
       fill(tmp, s);
-      creates.push(`swap ${tmp} ${s.name}`, `destroy ${tmp}`);
+      creates.push(ipsetLine('swap', tmp, setName(s.name)), ipsetLine('destroy', tmp));
       changes.rebuilt.push(s.name);
     } else {
       const wanted = new Set(s.entries.map(entryKey));
       const add = s.entries.filter((e) => h.entries.get(entryKey(e)) !== e);
       const del = [...h.entries.keys()].filter((k) => !wanted.has(k));
-      adds.push(...add.map((e) => `add ${s.name} ${e}`));
-      dels.push(...del.map((k) => `del ${s.name} ${k}`));
+      adds.push(...add.map((e) => addLine(s.name, e)));
+      dels.push(...del.map((k) => ipsetLine('del', s.name, k)));
       changes.added += add.length;
       changes.removed += del.length;
       if (add.length + del.length > 0) changes.updated.push(s.name);
@@ -413,7 +410,7 @@ export function renderSets(want: readonly IpSetSpec[], have: ReadonlyMap<string,
   const wanted = new Set(want.map((s) => s.name));
   const destroy = [...have.keys()].filter((name) => !wanted.has(name) || renames.has(name));
   const lines = [...creates, ...adds, ...dels];
-  return { update: lines.length === 0 ? '' : `${lines.join('\n')}\n`, destroy, renames, changes };
+  return { update: ipsetRestoreText(lines), destroy, renames, changes };
 }
 
 /** Our sets once a sync to `want` has fully succeeded (the next sync's view when it does not read). */
@@ -443,7 +440,7 @@ export function tableAfter(want: readonly ChainSpec[], have?: TableState): Table
 }
 
 /** `ipset restore` text destroying the given sets. */
-export const renderDestroy = (names: readonly string[]): string => (names.length === 0 ? '' : `${names.map((s) => `destroy ${s}`).join('\n')}\n`);
+export const renderDestroy = (names: readonly string[]): string => ipsetRestoreText(names.map((s) => ipsetLine('destroy', s)));
 
 /** The chains with set names replaced (SetPlan.renames). */
 export function renameSets(chains: readonly ChainSpec[], renames: ReadonlyMap<string, string>): ChainSpec[] {
@@ -512,8 +509,8 @@ function prepareBatches(created: readonly ChainSpec[]): ChainSpec[][] {
   return out;
 }
 
-const restoreText = (lines: readonly string[]): string => `${['*filter', ...lines, 'COMMIT'].join('\n')}\n`;
-const fillLines = (chains: readonly ChainSpec[]): string[] => [...chains.map((c) => `:${c.name} - [0:0]`), ...chains.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`))];
+const restoreText = (lines: readonly string[]): string => iptablesRestoreText([{ table: 'filter', lines }]);
+const fillLines = (chains: readonly ChainSpec[]): string[] => [...chains.map((c) => declareChain(c.name)), ...chains.flatMap((c) => c.rules.map((r) => command('-A', c.name, r)))];
 
 /** Chains this long or longer are edited in place when few of their rules change. */
 const EDIT_MIN_RULES = 32;
@@ -549,11 +546,11 @@ export function chainEdits(name: string, current: readonly string[], want: reado
   if (removed.length + added.length > n * EDIT_MAX_SHARE) return undefined;
   const lines: string[] = [];
   for (const rule of removed) {
-    if (!trusted) lines.push(`-D ${name} ${head + 1}`);
-    else if (current.indexOf(rule) === current.lastIndexOf(rule)) lines.push(`-D ${name} ${rule}`);
+    if (!trusted) lines.push(command('-D', name, '', head + 1));
+    else if (current.indexOf(rule) === current.lastIndexOf(rule)) lines.push(command('-D', name, rule));
     else return undefined;
   }
-  added.forEach((rule, i) => lines.push(tail === 0 ? `-A ${name} ${rule}` : `-I ${name} ${head + 1 + i} ${rule}`));
+  added.forEach((rule, i) => lines.push(tail === 0 ? command('-A', name, rule) : command('-I', name, rule, head + 1 + i)));
   return lines;
 }
 
@@ -577,11 +574,11 @@ export function renderChains(want: readonly ChainSpec[], have: TableState): Chai
     const key = `${ref.chain} ${canonicalRule(ref.rule)}`;
     if (!kept.has(key) && hooks.some((h) => `${h.chain} ${h.rule}` === key)) kept.add(key);
     else {
-      deletes.push(`-D ${ref.chain} ${ref.rule}`);
+      deletes.push(command('-D', ref.chain, ref.rule));
       changes.unhooked.push(ref.chain);
     }
   }
-  const inserts = hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => `-I ${h.chain} 1 ${h.rule}`);
+  const inserts = hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => command('-I', h.chain, h.rule, 1));
   changes.hooked.push(...hooks.filter((h) => !kept.has(`${h.chain} ${h.rule}`)).map((h) => h.chain));
   const created: ChainSpec[] = [];
   const refill: ChainSpec[] = [];
@@ -605,12 +602,12 @@ export function renderChains(want: readonly ChainSpec[], have: TableState): Chai
   changes.removed.push(...[...have.chains.keys()].filter((name) => !wantNames.has(name)));
   if (refill.length + edits.length + changes.removed.length + deletes.length + inserts.length === 0) return { prepare, text: '', changes };
   const text = restoreText([
-    ...[...refill.map((c) => c.name), ...changes.removed].map((name) => `:${name} - [0:0]`),
+    ...[...refill.map((c) => c.name), ...changes.removed].map((name) => declareChain(name)),
     ...deletes,
-    ...refill.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`)),
+    ...refill.flatMap((c) => c.rules.map((r) => command('-A', c.name, r))),
     ...edits,
     ...inserts,
-    ...changes.removed.map((name) => `-X ${name}`),
+    ...changes.removed.map((name) => command('-X', name)),
   ]);
   return { prepare, text, changes };
 }

@@ -21,6 +21,7 @@
 // first, then the matches as given, comments quoted), so the kernel layer can compare them with
 // what it reads back.
 import { hash as digest } from 'node:crypto';
+import { LIMITS, comment as commentMatch, freeText, logPrefix, word } from '../../kernel/iptables-text.js';
 import type { Family } from '../../net/ip.js';
 import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, type IpSetSpec, type PodInfo, type Policy, type Ruleset, SET_PREFIX } from './model.js';
 import { type ResolvedPeer, type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, ipBlockEntries, podKey } from './resolve.js';
@@ -48,8 +49,6 @@ const REPLIES_RETURN = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
  * advertisement always pass (ARP, its IPv4 counterpart, never reaches iptables).
  */
 const NDP_RETURN = [133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j RETURN`);
-/** LOG prefixes are cut by the kernel at 29 characters. */
-const LOG_PREFIX_MAX = 29;
 
 /** Names are hashes of what they stand for; the same few thousand come back on every pass. */
 const hashes = new Map<string, string>();
@@ -73,8 +72,11 @@ export const names = {
   set: (family: Family, what: string): string => `${SET_PREFIX}${family}-${hash(what)}`,
 };
 
-/** A comment as `iptables -S` prints it back: ours always hold a space, so always quoted. */
-const comment = (text: string): string => `-m comment --comment "${text.replace(/["\\]/g, '')}"`;
+/**
+ * A comment naming what a rule is for, in the form `iptables -S` prints it back. Names come from
+ * the API server: whatever they hold, the text module keeps them inside the one argument.
+ */
+const comment = (text: string): string => commentMatch(freeText(text, LIMITS.comment));
 
 const hostPrefix = (f: Family): number => (f === 4 ? 32 : 128);
 const rejectRule = (f: Family): string => `-j REJECT --reject-with ${f === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`;
@@ -229,7 +231,7 @@ class FamilyBuilder {
     const proto = p.protocol.toLowerCase();
     if (p.port === undefined) return [`-p ${proto}`, ''];
     if (p.protocol === 'SCTP' && !this.opts.sctpPorts) return undefined;
-    const dport = `-m ${proto} --dport ${p.endPort !== undefined ? `${p.port}:${p.endPort}` : p.port}`;
+    const dport = `-m ${proto} --dport ${word(p.endPort !== undefined ? `${p.port}:${p.endPort}` : String(p.port), 'port')}`;
     if (!p.named) return [`-p ${proto}`, dport];
     // No pod of this family gives the name that number: nothing to match, and no set.
     if (!named) return undefined;
@@ -286,8 +288,8 @@ class FamilyBuilder {
     for (const rp of policies) rules.push(`${comment(`${rp.key} ${d}`)} -j ${names.policyChain(rp.key, d)}`);
     rules.push(IF_ALLOWED_RETURN);
     if (this.opts.logDrops) {
-      const prefix = `gingham drop ${d === 'ingress' ? 'in' : 'out'} ${key}`.slice(0, LOG_PREFIX_MAX - 2);
-      rules.push(`-m limit --limit 10/min -j LOG --log-prefix "${prefix}: "`);
+      const prefix = freeText(`gingham drop ${d === 'ingress' ? 'in' : 'out'} ${key}`, LIMITS.logPrefix - 2);
+      rules.push(`-m limit --limit 10/min -j LOG ${logPrefix(`${prefix}: `)}`);
     }
     rules.push(rejectRule(this.family));
     const chain = { name: names.podChain(pod, d), rules };
@@ -300,7 +302,7 @@ class FamilyBuilder {
     const hit = cached?.[d];
     if (hit) return hit;
     const flag = d === 'ingress' ? '-d' : '-s';
-    const rules = this.ipsOfPod(pod).map((ip) => `${flag} ${ip}/${hostPrefix(this.family)} ${comment(`${podKey(pod)} ${d}`)} -j ${names.podChain(pod, d)}`);
+    const rules = this.ipsOfPod(pod).map((ip) => `${flag} ${word(`${ip}/${hostPrefix(this.family)}`, 'pod address')} ${comment(`${podKey(pod)} ${d}`)} -j ${names.podChain(pod, d)}`);
     if (!cached) this.memory.dispatch.set(pod, (cached = {}));
     cached[d] = rules;
     return rules;

@@ -15,12 +15,13 @@ import { isObj } from '../../cni/validate.js';
 import { batchLine } from '../../kernel/ip-batch.js';
 import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
 import { listRules, restore } from '../../kernel/iptables.js';
+import { ensureText, parseRules, removeText } from '../../kernel/owned-chain.js';
 import { ownNetnsId } from '../../kernel/netns.js';
 import { ensureSysctl } from '../../kernel/sysctl.js';
 import { withLock } from '../../lock.js';
 import { type Cidr, formatCidr, parseCidr } from '../../net/ip.js';
 import type { BridgeConfig } from './config.js';
-import { type Table, ourChains, planFirewall, renderEnsure, renderRemove } from './firewall.js';
+import { type Table, ourChains, planFirewall } from './firewall.js';
 import { bridgeLines, gatewaysOf, subnetsOf, vlanLines } from './plan.js';
 
 export const RUN_DIR = process.env['GINGHAM_RUN_DIR'] ?? '/run/gingham';
@@ -68,7 +69,7 @@ async function applyFirewall(network: string, cfg: BridgeConfig, subnets: Cidr[]
   for (const family of [4, 6] as const) {
     for (const table of ['nat', 'filter'] as const) {
       const mine = plans.filter((p) => p.family === family && p.table === table);
-      if (mine.length > 0) await restore(family, renderEnsure(table, mine, await listRules(family, table)));
+      if (mine.length > 0) await restore(family, ensureText(table, mine, parseRules(await listRules(family, table))));
     }
   }
 }
@@ -153,8 +154,7 @@ export async function releaseIfUnused(network: string, cfg: BridgeConfig, opts: 
   const tables: Table[] = opts.everyTable ? ['nat', 'filter'] : [...(cfg.ipMasq ? (['nat'] as const) : []), ...(cfg.internal ? (['filter'] as const) : [])];
   for (const family of [4, 6] as const) {
     for (const table of tables) {
-      const text = renderRemove(table, ourChains(network), await listRules(family, table));
-      if (text) await restore(family, text);
+      await restore(family, removeText(table, ourChains(network), parseRules(await listRules(family, table))));
     }
   }
   if (opts.deleteBridge) await deleteLinks([cfg.bridge]);

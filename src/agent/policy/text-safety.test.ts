@@ -1,0 +1,52 @@
+// Issue 14, defect 5: names from the API server reach iptables-restore text through comments and
+// log prefixes. Whatever they hold, compiled and rendered they must stay inside their argument:
+// the text, split by a model of the real parser, holds only our chains' commands, and the comment
+// and prefix come back as one argument each.
+import { describe, expect, it } from 'vitest';
+import { parseIptablesRestore } from '../../kernel/parser-models.js';
+import { compile } from './compile.js';
+import { CHAIN_PREFIX } from './model.js';
+import { normalizeRuleset, renderChains } from './render.js';
+import { ns, pod, policy, rule, sel } from './testing.js';
+
+const EVIL = 'a\n-I INPUT 1 -s 198.18.250.0/24 -j ACCEPT\n#';
+
+/** The one iptables-restore text a first sync of these inputs would run for IPv4, parsed. */
+function firstSync(policyName: string, podName: string): { args: string[] }[] {
+  const inputs = {
+    namespaces: [ns('x')],
+    pods: [pod('x', podName, ['198.18.1.2'], { labels: { app: 'web' } })],
+    policies: [policy('x', policyName, { select: sel({ app: 'web' }), ingress: [rule([{ podSelector: sel() }], [{ protocol: 'TCP', port: 80 }])] })],
+  };
+  const { ruleset } = compile(inputs, { node: 'n1', sctpPorts: true, logDrops: true });
+  const want = normalizeRuleset(ruleset);
+  const text = renderChains(want[4].chains, { chains: new Map(), refs: [] }).text;
+  const items = parseIptablesRestore(text);
+  const commands = items.filter((i) => i.kind === 'command').map((i) => ({ args: (i as { args: string[] }).args }));
+  // Exactly the rules of the ruleset, each one command, and the hook: nothing more.
+  expect(commands).toHaveLength(want[4].chains.reduce((n, c) => n + c.rules.length, 0) + 1);
+  return commands;
+}
+
+describe('names pasted into iptables-restore text (issue 14, defect 5)', () => {
+  it('a NetworkPolicy named to inject an INPUT rule installs no such rule', () => {
+    const commands = firstSync(EVIL, 'p');
+    for (const c of commands) {
+      const chain = c.args[1]!;
+      expect(chain.startsWith(CHAIN_PREFIX) || (c.args[0] === '-I' && chain === 'FORWARD')).toBe(true);
+    }
+    expect(commands.some((c) => c.args.includes('INPUT'))).toBe(false);
+    // The name is still told, in one comment argument.
+    const notes = commands.flatMap((c) => c.args.filter((_, i) => c.args[i - 1] === '--comment'));
+    expect(notes.some((n) => n.startsWith('x/a') && n.includes('-I INPUT 1'))).toBe(true);
+  });
+
+  it('a pod named p"q stays inside its quoted --log-prefix', () => {
+    const commands = firstSync('allow-web', 'p"q');
+    const log = commands.find((c) => c.args.includes('LOG'));
+    expect(log).toBeDefined();
+    const prefix = log!.args[log!.args.indexOf('--log-prefix') + 1];
+    expect(prefix).toBe('gingham drop in x/p"q: ');
+    expect(log!.args.at(-1)).toBe(prefix);
+  });
+});
