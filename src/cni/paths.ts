@@ -41,16 +41,21 @@ export function makeDirs(dir: string): void {
   }
 }
 
-/** Read a regular file without ever blocking: a FIFO, device or directory is an error. */
+/** Larger is not a config file; reading stops there. */
+const MAX_READ = 1 << 20;
+
+/**
+ * Read a regular file without ever blocking: a FIFO, device or directory is an error. Read to the
+ * end whatever its size says (files under /proc say 0), up to MAX_READ.
+ */
 export function readRegularFile(path: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
-    const buf = Buffer.alloc(Math.min(st.size, 1 << 20));
+    if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
+    const buf = Buffer.alloc(MAX_READ);
     let n = 0;
     while (n < buf.length) {
-      const got = readSync(fd, buf, n, buf.length - n, n);
+      const got = readSync(fd, buf, n, buf.length - n, null);
       if (got === 0) break;
       n += got;
     }

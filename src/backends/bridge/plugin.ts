@@ -140,12 +140,15 @@ export async function bridgeCheck(conf: NetConf, env: CniEnv, stdin: string): Pr
   }
 }
 
+/** Exactly the shape of hostVethName: a port someone else named "gh-#x" is not ours to delete. */
+const OUR_VETH = new RegExp(`^${VETH_PREFIX}[0-9a-f]{12}$`);
+
 export async function bridgeGc(conf: NetConf, env: CniEnv, stdin: string): Promise<void> {
   const cfg = parseBridgeConfig(conf.raw);
   const valid = conf.validAttachments ?? [];
   const keep = new Set(valid.map((v) => hostVethName(v.containerId, v.ifName)));
   await withNetworkLock(conf.name, async () => {
-    const stale = sysfs.bridgePorts(cfg.bridge).filter((p) => p.startsWith(VETH_PREFIX) && !keep.has(p));
+    const stale = sysfs.bridgePorts(cfg.bridge).filter((p) => OUR_VETH.test(p) && !keep.has(p));
     await deleteLinks(stale);
     await releaseIfUnused(conf.name, cfg, { deleteBridge: false, everyTable: true });
   });
