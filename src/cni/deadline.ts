@@ -1,7 +1,9 @@
 // The cap on one CNI call. A call must end, with one result or error JSON, in bounded time whatever
 // the config says: a lock held elsewhere, a hung `ip` or delegated plugin. When the cap elapses the
 // call gives up with code 11 (the runtime retries) after undoing what it reserved; links it made
-// meanwhile are the runtime's DEL's or GC's to remove, as after a crash.
+// meanwhile are the runtime's DEL's or GC's to remove, as after a crash. The timer runs on the event
+// loop, so it cuts off waits (locks, child processes), not a synchronous loop or a blocking read:
+// those are prevented where they could arise (cni/paths.ts, log.ts).
 import { CniError, Code } from './errors.js';
 
 /** Seconds. Well under kubelet's 2 min runtime request timeout, far over a slow ADD (~1 s). */
@@ -25,7 +27,7 @@ export function timeoutSeconds(configured: number | undefined, environ: Record<s
   return n;
 }
 
-/** work, or a code 11 error once `seconds` have passed (after the registered undos ran). */
+/** work, or a code 11 error once `seconds` have passed (after the undos registered meanwhile ran). */
 export async function withDeadline<T>(seconds: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -45,5 +47,6 @@ export async function withDeadline<T>(seconds: number, work: Promise<T>): Promis
     return await Promise.race([work, expired]);
   } finally {
     clearTimeout(timer);
+    undos.clear();
   }
 }
