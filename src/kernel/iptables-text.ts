@@ -132,6 +132,12 @@ export function command(op: Op, chain: string, rule = '', position?: number): st
   return `${op} ${chainName(chain)}${at}${rule ? ` ${rule}` : ''}`;
 }
 
+/** `-A CHAIN RULE` for each rule: the chain checked once, not once a rule. */
+export function appendLines(chain: string, rules: readonly string[]): string[] {
+  const head = `-A ${chainName(chain)} `;
+  return rules.map((r) => head + r);
+}
+
 export interface TableBlock {
   readonly table: string;
   /** Declarations and commands, one per line. */
@@ -148,15 +154,24 @@ export function restoreText(blocks: readonly TableBlock[]): string {
   for (const b of blocks) {
     out.push(`*${word(b.table, 'table')}`);
     for (const l of b.lines) {
-      if (/[\0\r\n]/.test(l)) refuse('line', l, 'holds a line break or NUL');
       // Not a table, a commit, a comment or counters: those start otherwise.
-      if (!(l.startsWith('-') || l.startsWith(':'))) refuse('line', l, 'is not a chain declaration or command');
+      const first = l.charCodeAt(0);
+      if (first !== 0x2d && first !== 0x3a) refuse('line', l, 'is not a chain declaration or command');
       if (l.length > LIMITS.line / 3 && Buffer.byteLength(l) > LIMITS.line) refuse('line', l, `longer than ${LIMITS.line} bytes`);
       out.push(l);
     }
     out.push('COMMIT');
   }
-  return out.length === 0 ? '' : `${out.join('\n')}\n`;
+  if (out.length === 0) return '';
+  const text = `${out.join('\n')}\n`;
+  // One line per entry: no line break, CR or NUL inside any (one scan of the whole text, not one a line).
+  let breaks = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) breaks++;
+  if (breaks !== out.length || text.includes('\r') || text.includes('\0')) {
+    const bad = out.find((l) => /[\0\r\n]/.test(l)) ?? '';
+    refuse('line', bad, 'holds a line break or NUL');
+  }
+  return text;
 }
 
 /**

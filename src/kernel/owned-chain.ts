@@ -4,7 +4,7 @@
 // read into the iptables-restore text that makes the kernel match, "" when it already does.
 // Declaring a chain flushes it, so new rules replace old ones in one commit, with no moment in
 // between. This is the seam another packet filter backend would slot in behind.
-import { canonicalRule, chainName, command, comment, declareChain, restoreText, word } from './iptables-text.js';
+import { appendLines, canonicalRule, chainName, command, comment, declareChain, restoreText, word } from './iptables-text.js';
 
 export type Table = 'nat' | 'filter';
 
@@ -56,7 +56,7 @@ function ensureLines(chains: readonly OwnedChain[], have: TableRules): string[] 
   for (const c of chains) {
     const missing = c.jumps.filter((j) => !(have.chains.get(j.from) ?? []).some((r) => canonicalRule(r) === canonicalRule(jumpRule(j, c.chain))));
     if (sameRules(c.rules, have.chains.get(c.chain)) && missing.length === 0) continue;
-    lines.push(declareChain(c.chain), ...c.rules.map((r) => command('-A', c.chain, r)));
+    lines.push(declareChain(c.chain), ...appendLines(c.chain, c.rules));
     for (const j of missing) lines.push(c.first ? command('-I', j.from, jumpRule(j, c.chain), 1) : command('-A', j.from, jumpRule(j, c.chain)));
   }
   return lines;

@@ -42,7 +42,7 @@
 // Sets: `ipset save` prints a hash:ip entry as the bare address, a hash:net entry as network/len
 // with host bits cleared, a host network (/32, /128) as the bare address, IPv6 compressed (RFC
 // 5952), and the flag as " nomatch"; wanted entries are brought into that form here.
-import { canonicalRule, chainName, command, comment, declareChain, restoreText as iptablesRestoreText } from '../../kernel/iptables-text.js';
+import { appendLines, canonicalRule, chainName, command, comment, declareChain, restoreText as iptablesRestoreText } from '../../kernel/iptables-text.js';
 import { ipsetLine, ipsetRestoreText, setName } from '../../kernel/ipset-text.js';
 import type { Family } from '../../net/ip.js';
 import { bits, canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
@@ -510,7 +510,7 @@ function prepareBatches(created: readonly ChainSpec[]): ChainSpec[][] {
 }
 
 const restoreText = (lines: readonly string[]): string => iptablesRestoreText([{ table: 'filter', lines }]);
-const fillLines = (chains: readonly ChainSpec[]): string[] => [...chains.map((c) => declareChain(c.name)), ...chains.flatMap((c) => c.rules.map((r) => command('-A', c.name, r)))];
+const fillLines = (chains: readonly ChainSpec[]): string[] => [...chains.map((c) => declareChain(c.name)), ...chains.flatMap((c) => appendLines(c.name, c.rules))];
 
 /** Chains this long or longer are edited in place when few of their rules change. */
 const EDIT_MIN_RULES = 32;
@@ -604,7 +604,7 @@ export function renderChains(want: readonly ChainSpec[], have: TableState): Chai
   const text = restoreText([
     ...[...refill.map((c) => c.name), ...changes.removed].map((name) => declareChain(name)),
     ...deletes,
-    ...refill.flatMap((c) => c.rules.map((r) => command('-A', c.name, r))),
+    ...refill.flatMap((c) => appendLines(c.name, c.rules)),
     ...edits,
     ...inserts,
     ...changes.removed.map((name) => command('-X', name)),
