@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { onTimeout } from '../cni/deadline.js';
 
 export interface ExecResult {
   code: number;
@@ -48,12 +49,15 @@ export function run(argv: readonly string[], input?: string, env?: NodeJS.Proces
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     const child = spawn(resolveTool(cmd!), args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: env ?? process.env });
+    // A call that runs out of time does not leave a hung `ip` or delegated plugin behind.
+    const forget = onTimeout(() => child.kill('SIGKILL'));
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      forget();
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
     if (input !== undefined) {

@@ -155,12 +155,18 @@ describe('hardening at the CNI edge', () => {
   it('defect 6: a hung delegated IPAM is cut off at GINGHAM_CNI_TIMEOUT with code 11, nothing left', async () => {
     const bin = join(c.tmp, 'slowbin');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'slow-ipam'), '#!/bin/sh\nexec sleep 8\n');
+    const pidFile = join(c.tmp, 'slow-ipam.pid');
+    writeFileSync(join(bin, 'slow-ipam'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 8\n`);
     chmodSync(join(bin, 'slow-ipam'), 0o755);
     const conf = { ...bridgeConf(c, node), ipam: { type: 'slow-ipam' } };
     const r = await bounded(4000, conf, { path: bin, env: { GINGHAM_CNI_TIMEOUT: '1' } });
     await expectCleanFailure(r, 11);
     expect(r.json?.['msg']).toMatch(/did not finish within 1 s/);
+    // The hung delegate was killed with the call, not left running (gone, or a zombie that the
+    // reaper of this machine has not collected yet).
+    const stat = `/proc/${Number(readFileSync(pidFile, 'utf8'))}/stat`;
+    await new Promise((ok) => setTimeout(ok, 100));
+    if (existsSync(stat)) expect(readFileSync(stat, 'utf8').replace(/^.*\) /s, '')[0]).toBe('Z');
   });
 
   it('the log rotates at logMaxBytes, keeps logKeep files, and 40 processes at once corrupt no line', async () => {
