@@ -52,7 +52,7 @@ export function readRegularFile(path: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
-    const buf = Buffer.alloc(MAX_READ);
+    const buf = Buffer.allocUnsafe(MAX_READ);
     let n = 0;
     while (n < buf.length) {
       const got = readSync(fd, buf, n, buf.length - n, null);
