@@ -24,3 +24,15 @@ export const bridgeConfig = (over: Partial<BridgeConfig> = {}): BridgeConfig => 
   internal: false,
   ...over,
 });
+
+/** A small seeded PRNG (mulberry32): random cases that a failure's seed reproduces. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,6 +1,7 @@
 import { IPv4, IPv6, collapseIPv6Number, expandIPv6Number } from 'ip-num';
 import { describe, expect, it } from 'vitest';
 import { type Cidr, type Ip, bits, canonical, contains, formatCidr, formatIp, lastOf, networkOf, offset, overlaps, parseCidr, parseIp, sameIp } from './ip.js';
+import { rng } from '../testing.js';
 
 const ip = (s: string): Ip => {
   const v = parseIp(s);
@@ -12,18 +13,6 @@ const cidr = (s: string): Cidr => {
   if (!c) throw new Error(`test setup: ${s} does not parse`);
   return c;
 };
-
-/** A small seeded PRNG (mulberry32), so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('parseIp: IPv4', () => {
   it.each([

@@ -10,6 +10,7 @@
 // timing differs); `make soak` runs 1,000 cycles and prints the figures.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rng } from '../testing.js';
 import { Cluster, requirePrivileges } from './cluster.js';
 import type { Conf } from './confs.js';
 import { addrsOf, nsState, storeView } from './node-state.js';
@@ -21,20 +22,8 @@ const SECONDS = Number(process.env['SOAK_SECONDS'] ?? (process.env['SOAK_CYCLES'
 const CYCLES = Number(process.env['SOAK_CYCLES'] ?? Number.MAX_SAFE_INTEGER);
 const SEED = Number(process.env['SOAK_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const CONTAINERS = 7;
-/** Far over a call under load; C's own cap is 30 s. A call that outlives it is a violation. */
+/** Far over a call under load; the plugin's own cap (cniTimeout) is 30 s. A call that outlives it is a violation. */
 const CALL_BOUND_MS = 60_000;
-
-/** mulberry32: small, seeded, good enough to pick verbs and moments. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
 
