@@ -7,8 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { POD_CIDRS } from './lib/env.js';
 import { familyOf, inCidr } from './lib/ip.js';
 import { apps, clusterNodes, core } from './lib/kube.js';
-import { agentRoutes, conflist, sh, wantedAgentRoutes } from './lib/node.js';
+import { agentRoutes, conflist, dockerExec, sh, wantedAgentRoutes } from './lib/node.js';
 import { phase, waitFor } from './lib/timing.js';
+
+/** GET http://127.0.0.1:9917<path> on a node, the way kubelet probes the agent (kind's nodes have bash, no curl). */
+async function agentHealth(node: string, path: string): Promise<{ status: number; body: unknown }> {
+  const raw = await dockerExec(node, ['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/9917 && printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 5 cat <&3`]);
+  const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(raw);
+  if (!m) throw new Error(`${node} GET ${path}: not an HTTP answer: ${raw}`);
+  return { status: Number(m[1]), body: JSON.parse(m[2]!) as unknown };
+}
 
 describe('cluster', () => {
   it('has a control plane and two workers, all Ready, with pod ranges in the cluster CIDRs and node addresses on the Docker network', async () => {
@@ -98,10 +106,8 @@ describe('cluster', () => {
       for (const set of ['CapEff', 'CapPrm', 'CapBnd']) expect(field(set), `${n.name} ${set}`).toBe('0000000000003000');
       expect(field('NoNewPrivs'), `${n.name} NoNewPrivs`).toBe('1');
       expect(field('Seccomp'), `${n.name} Seccomp (2: filter)`).toBe('2');
-      const ready = JSON.parse(await sh(n.name, 'curl -sS --max-time 5 http://127.0.0.1:9917/readyz')) as { ready: boolean; loops: Record<string, { ready: boolean }> };
-      expect(ready, n.name).toMatchObject({ ready: true, loops: { network: { ready: true }, policy: { ready: true } } });
-      const live = JSON.parse(await sh(n.name, 'curl -sS --max-time 5 http://127.0.0.1:9917/healthz')) as { live: boolean };
-      expect(live.live, n.name).toBe(true);
+      expect(await agentHealth(n.name, '/readyz'), n.name).toMatchObject({ status: 200, body: { ready: true, loops: { network: { ready: true }, policy: { ready: true } } } });
+      expect(await agentHealth(n.name, '/healthz'), n.name).toMatchObject({ status: 200, body: { live: true, loops: { network: { live: true }, policy: { live: true } } } });
       // kubelet's record of the container: "<time> <stream> <F|P> <line>"; every line on stdout.
       const streams = await sh(n.name, 'cat /var/log/pods/kube-system_gingham-*/agent/*.log | cut -d" " -f2 | sort | uniq -c');
       expect(streams.trim(), `${n.name}: streams of the agent's log`).toMatch(/^\d+ stdout$/);
