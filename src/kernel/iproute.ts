@@ -26,9 +26,17 @@ export async function deleteLinks(names: readonly string[]): Promise<void> {
   const lines = names.map((n) => batchLine('link', 'del', 'dev', n));
   const r = await run(['ip', '-force', '-batch', '-'], batchText(lines));
   if (r.code === 0) return;
-  const real = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/Cannot find device|Command failed -:\d+/.test(l));
+  const real = deleteErrors(r.stderr);
   if (real.length > 0) throw new CniError(Code.KernelFailure, `ip: ${real.join('; ')}`, lines.join('\n'));
 }
+
+/**
+ * The lines of a `link del` batch's stderr that are real errors. "Cannot find device": the link
+ * was gone before ip looked it up; "No such device": it went between that lookup and the delete
+ * (two DELs of one pod at once, or the pod's netns dying meanwhile).
+ */
+export const deleteErrors = (stderr: string): string[] =>
+  stderr.split('\n').filter((l) => l.trim() !== '' && !/Cannot find device|No such device|Command failed -:\d+/.test(l));
 
 /** Several `ip -json` queries in one exec; one parsed array per query (empty when it failed). */
 export async function ipJson(prefix: readonly string[], queries: readonly BatchLine[]): Promise<unknown[][]> {
