@@ -160,7 +160,7 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
   const reconciler = new PolicyReconciler({
     nodeName: opts.nodeName,
     inputs: () => {
-      for (const p of source.newProblems()) log('warn', 'NetworkPolicy not enforced as written', { problem: p });
+      for (const p of source.newProblems()) log('warn', 'policy input not used as written', { problem: p });
       return source.snapshot();
     },
     sync: async (want, read) => outcome(await applier.sync(want, { read })),

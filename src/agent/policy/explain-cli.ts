@@ -125,7 +125,7 @@ export async function runPolicyCli(argv: string[]): Promise<number> {
   if (args.json) process.stdout.write(`${JSON.stringify({ from: args.from, to: args.to, fromIP: c.from.ip, toIP: c.to.ip, port: c.port, protocol: c.protocol, ...e, problems })}\n`);
   else {
     process.stdout.write(`${showExplanation(c, e)}\n`);
-    for (const p of problems) process.stdout.write(`  note: not enforced as written: ${p}\n`);
+    for (const p of problems) process.stdout.write(`  note: not used as written: ${p}\n`);
   }
   return 0;
 }
