@@ -6,6 +6,11 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(gt[0-9a-z]
   ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   ip netns del "$ns" && echo "removed netns $ns"
 done
+# Bind mounts a test left in its temp dir (a real netns at a hostile path, say one with a newline,
+# which /proc/self/mounts writes as octal escapes), deepest first, so the dirs below can go.
+awk '{print $2}' /proc/self/mounts | grep -E '^/tmp/(gt[0-9a-z]+|gd[0-9]+|gb[0-9]+)-' | sort -r | while read -r m; do
+  umount "$(printf '%b' "$m")" && echo "unmounted $m"
+done
 rm -rf /tmp/gt[0-9a-z]*-* /tmp/gd[0-9]*-* /tmp/gb[0-9]*-* 2>/dev/null || true
 # The e2e suite's "outside host" container, if a run died before removing it (kind clusters go with
 # make kind-down).
