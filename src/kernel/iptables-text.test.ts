@@ -4,7 +4,7 @@
 // and the shrunk case).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LIMITS, RefusedText, canonicalRule, chainName, command, comment, declareChain, freeText, logPrefix, quoted, restoreText, word } from './iptables-text.js';
+import { LIMITS, RefusedIptablesText, canonicalRule, chainName, command, comment, declareChain, freeText, logPrefix, quoted, restoreText, word } from './iptables-text.js';
 import { parseIptablesRestore } from './parser-models.js';
 
 const SEED = 14_2026;
@@ -24,7 +24,7 @@ function attempt<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch (e) {
-    if (e instanceof RefusedText) return undefined;
+    if (e instanceof RefusedIptablesText) return undefined;
     throw e;
   }
 }
@@ -79,9 +79,9 @@ describe('iptables-restore text', () => {
   });
 
   it('refuses a line the parser would cut in two, and lines that are no command', () => {
-    expect(() => restoreText([{ table: 'filter', lines: [`-A C -m comment --comment ${'x'.repeat(LIMITS.line)}`] }])).toThrow(RefusedText);
+    expect(() => restoreText([{ table: 'filter', lines: [`-A C -m comment --comment ${'x'.repeat(LIMITS.line)}`] }])).toThrow(RefusedIptablesText);
     for (const l of ['COMMIT', '*nat', '# x', '[0:0] -A C', '-A C\n-I INPUT 1 -j ACCEPT', 'x', '-A C \0x']) {
-      expect(() => restoreText([{ table: 'filter', lines: [l] }])).toThrow(RefusedText);
+      expect(() => restoreText([{ table: 'filter', lines: [l] }])).toThrow(RefusedIptablesText);
     }
   });
 
@@ -104,9 +104,9 @@ describe('iptables-restore text', () => {
     expect(comment('a\\b')).toBe('-m comment --comment "a\\\\b"');
     expect(comment('')).toBe('-m comment --comment ""');
     expect(logPrefix('p"q: ')).toBe('--log-prefix "p\\"q: "');
-    expect(() => logPrefix('')).toThrow(RefusedText);
-    expect(() => logPrefix('x'.repeat(30))).toThrow(RefusedText);
-    expect(() => chainName('x'.repeat(29))).toThrow(RefusedText);
+    expect(() => logPrefix('')).toThrow(RefusedIptablesText);
+    expect(() => logPrefix('x'.repeat(30))).toThrow(RefusedIptablesText);
+    expect(() => chainName('x'.repeat(29))).toThrow(RefusedIptablesText);
     expect(canonicalRule(comment('gingham:pods'))).toBe('-m comment --comment gingham:pods');
   });
 });

@@ -16,8 +16,8 @@
 // - Strings longer than the kernel's field are cut silently (comment 255 bytes plus NUL, log
 //   prefix 29 plus NUL), chain names have at most 28 bytes: longer values are refused here.
 
-export class RefusedText extends Error {
-  override name = 'RefusedText';
+export class RefusedIptablesText extends Error {
+  override name = 'RefusedIptablesText';
 }
 
 export const LIMITS = {
@@ -46,7 +46,7 @@ const BARE = /^[A-Za-z0-9_-]+$/;
 const WORD = /^[!#-&(-[\]-~]+$/;
 
 function refuse(what: string, value: string, why: string): never {
-  throw new RefusedText(`${what} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}: ${why}`);
+  throw new RefusedIptablesText(`${what} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}: ${why}`);
 }
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { internalChain, masqChain, ourChains, planFirewall } from '../backends/bridge/firewall.js';
 import type { BridgeConfig } from '../backends/bridge/config.js';
 import { bridgeConfig, cidrs } from '../testing.js';
-import { RefusedText } from './iptables-text.js';
+import { RefusedIptablesText } from './iptables-text.js';
 import { ensureText, parseRules, removeText } from './owned-chain.js';
 
 const config = (over: Partial<BridgeConfig> = {}): BridgeConfig => bridgeConfig({ isGateway: true, ...over });
@@ -46,7 +46,7 @@ describe('ensureText', () => {
     const quote = planFirewall('a"b', config({ ipMasq: true }), cidrs('198.18.0.0/24'));
     expect(ensureText('nat', quote, table())).toContain('--comment "gingham:a\\"b" -j');
     const odd = planFirewall('a\n-I INPUT 1 -j ACCEPT', config({ ipMasq: true }), cidrs('198.18.0.0/24'));
-    expect(() => ensureText('nat', odd, table())).toThrow(RefusedText);
+    expect(() => ensureText('nat', odd, table())).toThrow(RefusedIptablesText);
   });
 });
 
