@@ -9,7 +9,7 @@
 # Why our own dockerd rather than the distribution's service: these machines
 # have no init system running services, and Docker's defaults (172.17.0.0/16
 # bridge, 172.x/192.168.x pools) are address ranges the project never uses.
-# Everything Docker creates lives in 198.19.0.0/16 (DESIGN.md §3).
+# Everything Docker creates lives in 198.19.0.0/16 (the address plan in ARCHITECTURE.md).
 set -euo pipefail
 
 STATE_DIR=${GINGHAM_DOCKER_STATE:-/run/gingham-docker}

@@ -19,7 +19,7 @@ case $BACKEND in
   vxlan | host-gw) ;;
   *) echo "${0##*/}: ERROR: BACKEND=$BACKEND: must be vxlan or host-gw" >&2; exit 2 ;;
 esac
-# Pod and Service CIDRs (DESIGN.md §3), one per family, comma-separated, IPv4 first.
+# Pod and Service CIDRs (the address plan in ARCHITECTURE.md), one per family, comma-separated, IPv4 first.
 case $IP_FAMILY in
   ipv4)
     DEFAULT_CLUSTER=gingham
