@@ -1,6 +1,6 @@
 // The namespace cluster for privileged tests (ARCHITECTURE.md: address plan, tests): a "fabric"
-// namespace with the underlay bridge, node namespaces joined to it by veths (198.18.0.0/24), an "outside host"
-// (198.18.0.254), and pod namespaces. Everything carries a per-run prefix and is removed by
+// namespace with the underlay bridge, node namespaces joined to it by veths (198.18.0.0/24), an
+// "outside host" (198.18.0.254), and pod namespaces. Everything carries a per-run prefix and is removed by
 // destroy(), also after a failure. The plugin runs inside its node: ip netns exec NODE gingham.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,13 +4,12 @@
 // a file written by someone else. Each check answers why a value is refused, or undefined when it
 // is fine, so callers can name the object and the reason in one log line. Cheap (anchored regexes
 // on short strings): they run once per object change, never per pass.
+import { dns1123Label, dns1123Subdomain } from '../../cni/validate.js';
 import { type Cidr, type Ip, canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
 
 /** Why a value is refused, or undefined when it is fine. */
 export type Problem = string | undefined;
 
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A label name (the part after an optional "prefix/") and a label value, when not empty. */
 const QUALIFIED = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
@@ -31,7 +30,7 @@ export function shown(v: unknown): string {
 export function dnsLabelProblem(v: unknown): Problem {
   if (v === undefined || v === null || v === '') return 'missing';
   if (typeof v !== 'string') return `${shown(v)} is not a string`;
-  if (v.length > 63 || !LABEL.test(v)) return `${shown(v)} is not a DNS-1123 label (1-63 of a-z, 0-9, -)`;
+  if (!dns1123Label(v)) return `${shown(v)} is not a DNS-1123 label (1-63 of a-z, 0-9, -)`;
   return undefined;
 }
 
@@ -39,7 +38,7 @@ export function dnsLabelProblem(v: unknown): Problem {
 export function dnsSubdomainProblem(v: unknown): Problem {
   if (v === undefined || v === null || v === '') return 'missing';
   if (typeof v !== 'string') return `${shown(v)} is not a string`;
-  if (v.length > 253 || !SUBDOMAIN.test(v)) return `${shown(v)} is not a DNS-1123 subdomain (1-253 of a-z, 0-9, -, .)`;
+  if (!dns1123Subdomain(v)) return `${shown(v)} is not a DNS-1123 subdomain (1-253 of a-z, 0-9, -, .)`;
   return undefined;
 }
 
