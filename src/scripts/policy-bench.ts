@@ -6,7 +6,8 @@
 // (compile + apply, median of the repeats, with the execs they took), the rule and set counts and
 // the memory it takes, and the load average (the figures are wall-clock times). The targets: full
 // sync <= 1 s, one pod change <= 100 ms. The measuring runs in a copy of the process started
-// inside the namespace, so iptables and ipset run there directly, as the agent's do on its node (not through `ip netns exec`, which would add its own cost to every exec).
+// inside the namespace, so iptables and ipset run there directly, as the agent's do on its node
+// (not through `ip netns exec`, which would add its own cost to every exec).
 // Bundled by esbuild (Makefile), run as root:
 //   node build/policy-bench.mjs [pods] [policies] [repeats]
 import { spawnSync } from 'node:child_process';
