@@ -1,9 +1,23 @@
 // One binary, two faces: a CNI plugin when CNI_COMMAND is set, the gingham CLI otherwise.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
+
+/** writeSync may write part of a long text to a pipe; the rest follows until all is out. */
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      // A non-blocking pipe that is full: wait for the reader rather than lose the result.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
 
 async function main(): Promise<void> {
   if (process.env['CNI_COMMAND'] !== undefined) {
-    const { runPlugin } = await import('./plugin.js');
+    const [{ runPlugin }, { runBlocking }] = await Promise.all([import('./plugin.js'), import('./kernel/exec.js')]);
+    runBlocking();
     let stdin = '';
     if (process.env['CNI_COMMAND'] !== 'VERSION' || !process.stdin.isTTY) {
       try {
@@ -13,9 +27,9 @@ async function main(): Promise<void> {
       }
     }
     const out = await runPlugin(process.env, stdin);
-    if (out.stdout) process.stdout.write(`${out.stdout}\n`);
-    // Exit now rather than let Node wind down handles it no longer needs: a few ms per pod.
-    // Writes to pipes and files are synchronous on Linux, so the result is out.
+    // Straight to fd 1: process.stdout on a pipe would load net and the stream modules (several
+    // ms per pod). Exit now rather than let Node wind down handles it no longer needs.
+    if (out.stdout) writeAll(1, `${out.stdout}\n`);
     process.exit(out.exitCode);
   }
   const { runCli } = await import('./cli/cli.js');

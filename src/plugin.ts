@@ -8,7 +8,7 @@ import { type NetConf, decodeStdin, parseNetConf, readLimits } from './cni/netco
 import { LATEST, SUPPORTED_VERSIONS, renderResult, versionAtLeast } from './cni/result.js';
 import { str } from './cni/validate.js';
 import { IPAM_TYPE, ipamFor } from './ipam/client.js';
-import { log, mark, phaseTimes, setLogFile, setLogLimits } from './log.js';
+import { log, mark, phaseTimes, setLogFile, setLogLimits, sinceStartMs } from './log.js';
 
 export const PLUGIN_TYPE = 'gingham';
 
@@ -62,7 +62,7 @@ async function runIpam(conf: NetConf, env: CniEnv, stdin: string): Promise<strin
 
 export async function runPlugin(environ: Record<string, string | undefined>, stdin: string): Promise<Outcome> {
   let cniVersion = LATEST;
-  const started = performance.now();
+  const started = sinceStartMs();
   let env: CniEnv | undefined;
   try {
     if (readCommand(environ) === 'VERSION') {
@@ -81,12 +81,13 @@ export async function runPlugin(environ: Record<string, string | undefined>, std
     if (min && !versionAtLeast(conf.cniVersion, min)) {
       throw new CniError(Code.IncompatibleVersion, `${env.command} needs cniVersion ${min} or later, the config says ${conf.cniVersion}`);
     }
-    let work: Promise<string>;
-    if (conf.type === PLUGIN_TYPE) work = runMain(conf, env, stdin);
-    else if (conf.ipam && str(conf.ipam, 'type', 'ipam.type') === IPAM_TYPE) work = runIpam(conf, env, stdin);
+    let work: (conf: NetConf, env: CniEnv, stdin: string) => Promise<string>;
+    if (conf.type === PLUGIN_TYPE) work = runMain;
+    else if (conf.ipam && str(conf.ipam, 'type', 'ipam.type') === IPAM_TYPE) work = runIpam;
     else throw invalidConfig(`neither type nor ipam.type is "${PLUGIN_TYPE}" (type is "${conf.type}")`);
-    const stdout = await withDeadline(seconds, work);
-    log('info', `${env.command} ok`, { container: env.containerId, ifName: env.ifName, network: conf.name, ms: Math.round(performance.now() - started), phases: phaseTimes() });
+    const checked = env;
+    const stdout = await withDeadline(seconds, () => work(conf, checked, stdin));
+    log('info', `${env.command} ok`, { container: env.containerId, ifName: env.ifName, network: conf.name, ms: Math.round(sinceStartMs() - started), phases: phaseTimes() });
     return { stdout, exitCode: 0 };
   } catch (e) {
     const err = asCniError(e);

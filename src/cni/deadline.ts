@@ -2,14 +2,35 @@
 // the config says: a lock held elsewhere, a hung `ip` or delegated plugin. When the cap elapses the
 // call gives up with code 11 (the runtime retries) after undoing what it reserved; links it made
 // meanwhile are the runtime's DEL's or GC's to remove, as after a crash. The timer runs on the event
-// loop, so it cuts off waits (locks, child processes), not a synchronous loop or a blocking read:
-// those are prevented where they could arise (cni/paths.ts, log.ts).
+// loop, so it cuts off waits (locks), not a synchronous loop or a blocking read: those are prevented
+// where they could arise (cni/paths.ts, log.ts). The plugin runs its commands blocking
+// (kernel/exec.ts), so each is given the time left (msLeft) and a command cut off ends the call
+// through expire(), as the timer would.
 import { CniError, Code } from './errors.js';
 
 /** Seconds. Well under kubelet's 2 min runtime request timeout, far over a slow ADD (~1 s). */
 export const DEFAULT_TIMEOUT = 30;
 
 const undos = new Set<() => void>();
+/** When the call in progress must end (ms since the epoch); Infinity outside withDeadline. */
+let deadline = Number.POSITIVE_INFINITY;
+let capSeconds = 0;
+
+/** Milliseconds until the call's cap (Infinity when no call is capped). */
+export const msLeft = (): number => deadline - Date.now();
+
+/** The cap has passed: run the undos registered so far (once) and give the call's error. */
+export function expire(): CniError {
+  for (const undo of undos) {
+    try {
+      undo();
+    } catch {
+      // best effort: GC removes what is left
+    }
+  }
+  undos.clear();
+  return new CniError(Code.TryAgainLater, `the call did not finish within ${capSeconds} s (cniTimeout)`);
+}
 
 /** Run undo if the call times out; the returned function forgets it. */
 export function onTimeout(undo: () => void): () => void {
@@ -27,26 +48,19 @@ export function timeoutSeconds(configured: number | undefined, environ: Record<s
   return n;
 }
 
-/** work, or a code 11 error once `seconds` have passed (after the undos registered meanwhile ran). */
-export async function withDeadline<T>(seconds: number, work: Promise<T>): Promise<T> {
+/** work(), or a code 11 error once `seconds` have passed (after the undos registered meanwhile ran). */
+export async function withDeadline<T>(seconds: number, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  capSeconds = seconds;
+  deadline = Date.now() + seconds * 1000;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      for (const undo of undos) {
-        try {
-          undo();
-        } catch {
-          // best effort: GC removes what is left
-        }
-      }
-      undos.clear();
-      reject(new CniError(Code.TryAgainLater, `the call did not finish within ${seconds} s (cniTimeout)`));
-    }, seconds * 1000);
+    timer = setTimeout(() => reject(expire()), seconds * 1000);
   });
   try {
-    return await Promise.race([work, expired]);
+    return await Promise.race([work(), expired]);
   } finally {
     clearTimeout(timer);
     undos.clear();
+    deadline = Number.POSITIVE_INFINITY;
   }
 }

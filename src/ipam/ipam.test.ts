@@ -177,7 +177,7 @@ describe('a failed ADD leaks nothing (issue 14)', () => {
   it('a call that times out releases what it reserved', async () => {
     const { withDeadline } = await import('../cni/deadline.js');
     const cfg = v4();
-    const hung = ipamAdd(cfg, req('a')).then(() => new Promise<never>(() => undefined));
+    const hung = (): Promise<never> => ipamAdd(cfg, req('a')).then(() => new Promise<never>(() => undefined));
     await expect(withDeadline(0.05, hung)).rejects.toThrow(cniError(Code.TryAgainLater, /did not finish within/));
     expect(store().list()).toEqual([]);
   });
