@@ -94,6 +94,20 @@ kind_config() {
   echo "$CLUSTER_CONFIG"
 }
 
+# Every kind node runs systemd, kubelet and containerd, each holding inotify instances and
+# watches of the host's per-user budget: with three clusters up (make compare) the defaults run out
+# and a joining kubelet never registers. Raised to kind's recommended figures, never lowered.
+raise_inotify() {
+  local key want have
+  for key in max_user_instances:8192 max_user_watches:524288; do
+    want=${key#*:} key=fs.inotify.${key%%:*}
+    have=$(sysctl -n "$key")
+    ((have >= want)) && continue
+    sysctl -qw "$key=$want"
+    log "raised $key from $have to $want (kind nodes use many)"
+  done
+}
+
 main() {
   local t0=$SECONDS
   mkdir -p "$REPO/.e2e" "$(dirname "$KUBECONFIG_OUT")"
@@ -103,6 +117,7 @@ main() {
   ensure_network
   # kind bind-mounts /lib/modules into every node; this kernel has none.
   mkdir -p /lib/modules
+  raise_inotify
 
   if "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
     log "cluster $CLUSTER exists: reusing it"
