@@ -69,8 +69,10 @@ export async function bridgeDel(conf: NetConf, env: CniEnv, stdin: string): Prom
   const cfg = parseBridgeConfig(conf.raw);
   const ipam = ipamFor(conf, env, stdin);
   // The host end is named after the attachment, so this works when the netns is already gone.
-  // The kernel takes 25-35 ms to unregister a veth; the reservation is released meanwhile (as the
-  // reference plugin releases before it deletes), and also when removing the link failed.
+  // The kernel takes 25-35 ms to unregister a veth; the reservation is released first (as the
+  // reference plugin releases before it deletes: commands run blocking, so "meanwhile" is
+  // "before"), and also when removing the link fails.
+  const released = ipam.del().then(() => mark('ipam'));
   const links = (async (): Promise<void> => {
     await delLink(hostVethName(env.containerId, env.ifName));
     mark('link');
@@ -79,7 +81,7 @@ export async function bridgeDel(conf: NetConf, env: CniEnv, stdin: string): Prom
     }
     mark('network');
   })();
-  const [l, i] = await Promise.allSettled([links, ipam.del().then(() => mark('ipam'))]);
+  const [l, i] = await Promise.allSettled([links, released]);
   for (const r of [l, i]) if (r.status === 'rejected') throw r.reason;
 }
 
