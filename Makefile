@@ -36,8 +36,9 @@ help:
 	@echo "make conformance        the upstream [sig-network] [Conformance] and Netpol tests on that"
 	@echo "                cluster (CONFORMANCE_SUITES=network,netpol); every run on record side by side"
 	@echo "                in .e2e/conformance/report.md"
-	@echo "make compare    the same workload on the gingham and the Flannel cluster, one markdown table"
-	@echo "                (.e2e/compare/report.md)"
+	@echo "make compare    the same workload on the gingham, Flannel and reference bridge clusters, one"
+	@echo "                markdown report (.e2e/compare/report.md): alternating 60-pod burst rounds"
+	@echo "                (3 pairs, ratios per pair) with where the pods' time goes, traffic, what each built"
 
 deps: npm-deps apt-deps $(CNITOOL)
 
