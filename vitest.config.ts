@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['src/**/*.test.ts'], exclude: ['src/tests/**'] } },
+      // The compare tool's parsers and report are pure: they run with the unit tests.
+      { test: { name: 'unit', include: ['src/**/*.test.ts', 'e2e/compare/*.test.ts'], exclude: ['src/tests/**'] } },
       {
         test: {
           name: 'netns',

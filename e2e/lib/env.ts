@@ -38,8 +38,8 @@ export const IP_FAMILY = choice('IP_FAMILY', ['ipv4', 'dual'], 'ipv4');
 /** A dual-stack cluster: every pod and node has an IPv4 and an IPv6 address. */
 export const DUAL = IP_FAMILY === 'dual';
 // paths.sh knows a third CNI, the reference bridge without an agent (CNI=bridge, e2e/bridge/), for
-// make conformance; nothing here measures it: the suite tests gingham's agent, and compare's
-// profiles are gingham's and Flannel's.
+// make conformance and make compare (whose measure.ts takes --cni bridge rather than this
+// variable); the suite and the benches test gingham's agent.
 if (process.env['CNI'] === 'bridge') throw new Error('CNI=bridge: the e2e suite, the benches and compare run on the gingham or the flannel cluster');
 /** What the cluster runs: gingham, or Flannel beside it (e2e/flannel/). */
 export const CNI = choice('CNI', ['gingham', 'flannel'], 'gingham');
