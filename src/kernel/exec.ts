@@ -96,8 +96,10 @@ const blocking: Runner = async (file, argv, input, env) => {
   return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.output?.[1].toString() ?? '', stderr: r.output?.[2].toString() ?? '' };
 };
 
-const background: Runner = async (file, argv, input, env) => {
-  const { spawn } = await import('node:child_process');
+const background: Runner = (file, argv, input, env) => {
+  // Loaded on first use, synchronously: the agent's bundle is evaluated with vm.compileFunction
+  // (agent/load.ts), where a dynamic import() has no loader to call.
+  const { spawn } = process.getBuiltinModule('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env });
     // A call that runs out of time does not leave a hung `ip` or delegated plugin behind.
