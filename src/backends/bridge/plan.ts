@@ -118,13 +118,18 @@ export function planPod(cfg: BridgeConfig, a: Attachment, ips: readonly ResultIp
   const hostMac = macFrom(`host/${a.containerId}/${a.ifName}`);
   const podMac = a.mac ?? macFrom(`pod/${a.containerId}/${a.ifName}`);
   const mtu = mtuOf(cfg);
+  // One request makes the pair, puts the host end on the bridge and brings it up: each request
+  // waits its turn for the kernel's rtnl lock, which a burst of pods keeps busy. One queue each
+  // way: the kernel would otherwise shrink a new veth's queues from one per CPU to one while
+  // holding that lock and waiting for an RCU grace period (seconds in a 60-pod burst on kind).
+  // The port flags follow at once; the pod's end stays down until the pod lines, so no frame
+  // crosses the port before they are in force.
+  const queues = ['numtxqueues', '1', 'numrxqueues', '1'];
   const hostLines = [
-    batchLine('link', 'add', 'name', hostVeth, 'address', hostMac, ...mtu, 'type', 'veth', 'peer', 'name', a.ifName, 'address', podMac, ...mtu, 'netns', a.netns),
-    batchLine('link', 'set', 'dev', hostVeth, 'master', cfg.bridge),
+    batchLine('link', 'add', 'name', hostVeth, 'address', hostMac, ...mtu, ...queues, 'master', cfg.bridge, 'up', 'type', 'veth', 'peer', 'name', a.ifName, 'address', podMac, ...mtu, ...queues, 'netns', a.netns),
   ];
   const flags = [...(cfg.hairpinMode ? ['hairpin', 'on'] : []), ...(cfg.isolation ? ['isolated', 'on'] : [])];
   if (flags.length > 0) hostLines.push(batchLine('link', 'set', 'dev', hostVeth, 'type', 'bridge_slave', ...flags));
-  hostLines.push(batchLine('link', 'set', 'dev', hostVeth, 'up'));
 
   const podLines: BatchLine[] = [];
   const gwByFamily = new Map<number, string>();
