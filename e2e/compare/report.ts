@@ -57,6 +57,10 @@ const mib = (b: number): string => fx(b / 2 ** 20, 1);
 /** A cell may not hold a pipe or a newline. */
 const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
 const list = (xs: readonly string[]): string => xs.map((x) => `\`${x}\``).join('<br>');
+/** A markdown table with a row per measure (label, cell of a column) and a column per head. */
+function rowTable<C>(heads: readonly string[], columns: readonly C[], rows: readonly (readonly [string, (c: C) => string])[]): string[] {
+  return [`| | ${heads.join(' | ')} |`, `|---|${heads.map(() => '---').join('|')}|`, ...rows.map(([l, f]) => `| ${cell(l)} | ${columns.map((c) => cell(f(c))).join(' | ')} |`)];
+}
 
 // ---- cells ----
 function gbps(xs: readonly number[], retrans: readonly number[]): string {
@@ -204,10 +208,8 @@ function renderRounds(rounds: readonly Round[], cnis: readonly Cni[], label: (c:
     '',
     `Where the time went: medians over each CNI's rounds, all nodes together (CPU seconds summed over the ${rounds[0]?.nodes ?? 3} nodes, from the first create to every node clean; in parentheses to all Running):`,
     '',
-    `| | ${cnis.map((c, i) => `${label(c)}, ${plural(sums[i]!.rounds, 'round')}`).join(' | ')} |`,
-    `|---|${cnis.map(() => '---').join('|')}|`,
+    ...rowTable(cnis.map((c, i) => `${label(c)}, ${plural(sums[i]!.rounds, 'round')}`), sums, rows),
   );
-  for (const [l, f] of rows) out.push(`| ${cell(l)} | ${sums.map((s) => cell(f(s))).join(' | ')} |`);
   out.push(
     '',
     'A pod\'s ADD (DEL) is its conflist chain: the calls of the top-level plugins for its sandbox summed (gingham + portmap; Flannel\'s and the bridge cluster\'s conflist: bridge + portmap, host-local inside), ' +
@@ -262,10 +264,8 @@ export function renderTable(ms: readonly Measured[], rounds: readonly Round[], w
     `Same workload on each kind cluster (3 nodes, node image shared, ${first?.cpus ?? '?'} CPUs shared by all nodes of all clusters), ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC. ` +
       `Pods: image gingham-e2e/gingham:dev, \`gingham probe serve --tcp 8080\`, pinned by nodeName. Traffic: ${(first?.net.client ?? 'worker').replace(/^.*-/, '<cluster>-')} → ${(first?.net.server ?? 'worker2').replace(/^.*-/, '<cluster>-')}, iperf3 1 stream ${first?.net.seconds ?? 5} s (+1 s omitted), median of ${first?.net.podGbps.length ?? 3}; ping -c ${first?.net.pings ?? 200} -i 0.01.`,
     '',
-    `| | ${cnis.map(label).join(' | ')} |`,
-    `|---|${cnis.map(() => '---').join('|')}|`,
+    ...rowTable(cnis.map(label), columns, rows),
   );
-  for (const [l, f] of rows) out.push(`| ${cell(l)} | ${columns.map((c) => cell(f(c))).join(' | ')} |`);
   out.push(
     '',
     'Agent: the DaemonSet pods\' containers from the nodes\' cgroups (cpuacct.usage, memory.max_usage_in_bytes: peak since the container started, page cache included); ' +
