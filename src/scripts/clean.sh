@@ -18,5 +18,9 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   if docker inspect gingham-e2e-outside >/dev/null 2>&1; then
     docker rm -f gingham-e2e-outside >/dev/null && echo "removed container gingham-e2e-outside"
   fi
+  # make compare pauses the clusters it is not measuring; a run killed outright leaves them so.
+  for c in $(docker ps --filter status=paused --format '{{.Names}}' | grep -E '^gingham-' || true); do
+    docker unpause "$c" >/dev/null && echo "unpaused kind node $c"
+  done
 fi
 true
