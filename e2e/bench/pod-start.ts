@@ -32,6 +32,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { CONFLIST, GINGHAM_IN_IMAGE, IMAGE, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, docker, kubectl, logger, sh, sleep, waitFor, watchRunning } from './common.ts';
+import { median, percentile } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,16 +50,7 @@ const REF_NETWORK = 'refnet';
 const REF_DATA_DIR = '/var/lib/cni/refnet-host-local';
 const DS_SELECTOR = { 'gingham-bench/no-such-node': 'true' };
 
-
 const log = logger('bench');
-
-
-
-// Nearest-rank percentile, as e2e/lib/timing.ts.
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 // ---- addresses (IPv4 only: the kind cluster is 198.18.128.0/17, one /24 per node) ----
 const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
@@ -351,10 +343,6 @@ async function main(): Promise<void> {
   const all = (cni: Round['cni']): number[] => rounds.filter((r) => r.cni === cni).flatMap((r) => r.startS).sort((a, b) => a - b);
   const g = all('gingham');
   const ref = all('reference');
-  const med = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
   const gRoundP50 = rounds.filter((r) => r.cni === 'gingham').map((r) => percentile(r.startS, 50));
   const rRoundP50 = rounds.filter((r) => r.cni === 'reference').map((r) => percentile(r.startS, 50));
   out.push('');
@@ -368,7 +356,7 @@ async function main(): Promise<void> {
     if (gr && rr) out.push(`| ${r} | ${(percentile(gr.startS, 50) / percentile(rr.startS, 50)).toFixed(2)} | ${(percentile(gr.startS, 95) / percentile(rr.startS, 95)).toFixed(2)} |`);
   }
   out.push('');
-  out.push(`Ratio of medians (gingham / reference), all pods pooled: ${(percentile(g, 50) / percentile(ref, 50)).toFixed(3)}; median of the rounds' p50s: ${(med(gRoundP50) / med(rRoundP50)).toFixed(3)}`);
+  out.push(`Ratio of medians (gingham / reference), all pods pooled: ${(percentile(g, 50) / percentile(ref, 50)).toFixed(3)}; median of the rounds' p50s: ${(median(gRoundP50) / median(rRoundP50)).toFixed(3)}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

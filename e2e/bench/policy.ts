@@ -33,6 +33,7 @@ import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/c
 import { GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, kc, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,11 +70,6 @@ const loadavg = (): number => {
   loads.push(l);
   return l;
 };
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 function assertTestAddress(ip: string): void {
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || Math.floor(toInt(ip) / 2 ** 17) !== Math.floor(toInt('198.18.0.0') / 2 ** 17)) throw new Error(`refusing pod address ${ip}: outside 198.18.0.0/15`);

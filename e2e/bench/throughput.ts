@@ -69,6 +69,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { IMAGE } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { median, percentile } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -118,16 +119,6 @@ const nproc = (): number => readFileSync('/proc/cpuinfo', 'utf8').split('\n').fi
 
 const inPod = (pod: string, cmd: string[], timeoutMs: number): Promise<string> => kubectl(['-n', NS, 'exec', pod, '--', ...cmd], timeoutMs);
 
-// Nearest-rank percentile, as e2e/lib/timing.ts.
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 // ---- NETWORK SAFETY: addresses we send to or configure ----
 const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);

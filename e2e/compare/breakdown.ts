@@ -3,6 +3,7 @@
 // e2e/compare/cni-timer.c, containerd's journal, kubelet's metrics, /proc and cgroup counters), and
 // the statistics per node and over all nodes. Pure functions, no I/O: e2e/compare/report.ts renders
 // them and e2e/compare/breakdown.test.ts tests them.
+import { percentile, sum } from '../bench/stats.ts';
 
 export type Cni = 'gingham' | 'flannel' | 'bridge';
 
@@ -59,16 +60,6 @@ export interface Round {
 }
 
 // ---- numbers ----
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-export const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 const ascending = (xs: number[]): number[] => xs.sort((a, b) => a - b);
 
 // ---- parsers ----

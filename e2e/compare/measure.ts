@@ -47,7 +47,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { CLUSTER, CNI as ENV_CNI, GINGHAM_IN_IMAGE, REPO, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, docker, kubectl, logger, runWithCleanup, sh, sleep, waitFor, watchRunning } from '../bench/common.ts';
-import { type Cni, type CniCall, type NodeCpu, type Round, type Sandbox, breakdown, breakdownLine, parseSandboxes, parseTimerLog, percentile, procCpuS, runPodSandboxMetric } from './breakdown.ts';
+import { type Cni, type CniCall, type NodeCpu, type Round, type Sandbox, breakdown, breakdownLine, parseSandboxes, parseTimerLog, procCpuS, runPodSandboxMetric } from './breakdown.ts';
+import { percentile } from '../bench/stats.ts';
 import type { Agent, Built, Measured } from './report.ts';
 
 const { values: args } = parseArgs({

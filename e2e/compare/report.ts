@@ -2,7 +2,8 @@
 // e2e/compare/compare.ts makes of the clusters' measurements and their burst rounds
 // (e2e/compare/breakdown.ts): one table side by side, the rounds, the ratios per pair of rounds,
 // and where the pods' time went. Pure functions, no I/O; tested in e2e/compare/report.test.ts.
-import { type Breakdown, type Cni, type NodeCpu, type Round, breakdown, median, percentile, sum } from './breakdown.ts';
+import { median, percentile, sum } from '../bench/stats.ts';
+import { type Breakdown, type Cni, type NodeCpu, type Round, breakdown } from './breakdown.ts';
 
 export interface Built {
   node: string;
