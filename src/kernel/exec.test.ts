@@ -1,5 +1,8 @@
 // The blocking runner the CNI plugin uses (through the spawn_sync binding): the same results as
 // the background runner, the call's cap kills a hung command, and past the cap nothing starts.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../cni/errors.js';
 import { withDeadline } from '../cni/deadline.js';
@@ -30,6 +33,33 @@ describe('blocking exec (the CNI plugin)', () => {
     };
     await expect(withDeadline(1, work)).rejects.toMatchObject({ code: Code.TryAgainLater });
     expect(Date.now() - t0).toBeLessThan(5000);
+    expect(undone).toBe(1);
+  });
+
+  it('runs the command in place: the event loop does not turn until it has finished', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      expect((await run(['sleep', '0.2'])).code).toBe(0);
+      expect(ticks).toBe(0);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('past the cap nothing starts: the call ends with code 11 and the undos run', async () => {
+    const { onTimeout } = await import('../cni/deadline.js');
+    const marker = join(mkdtempSync(join(tmpdir(), 'gh-exec-')), 'ran');
+    let undone = 0;
+    const work = async (): Promise<void> => {
+      onTimeout(() => undone++);
+      // Busy past the 1 s cap without yielding, so the timer cannot end the call first.
+      const until = Date.now() + 1100;
+      while (Date.now() < until);
+      await run(['touch', marker]);
+    };
+    await expect(withDeadline(1, work)).rejects.toMatchObject({ code: Code.TryAgainLater });
+    expect(existsSync(marker)).toBe(false);
     expect(undone).toBe(1);
   });
 
