@@ -7,7 +7,7 @@ describe('parseAgentArgs', () => {
   });
 
   it('reads every flag, in both spellings; a flag beats the environment', () => {
-    const argv = ['--config=/c.json', '--kubeconfig', '/k', '--node-name=w2', '--resync', '1m30s', '--cni-conf-path=', '--cluster-cidr', '198.18.128.0/17,fd42:18:8000::/56', '--health-port=0', '--health-address', '::'];
+    const argv = ['--config=/c.json', '--kubeconfig', '/k', '--node-name=w2', '--resync', '1m30s', '--cni-conf-path=', '--cluster-cidr', '198.18.128.0/17,fd42:18:8000::/56', '--health-port=0', '--health-address', '::', '--stuck-after', '5s'];
     expect(parseAgentArgs(argv, { NODE_NAME: 'w1', CLUSTER_CIDR: '198.19.0.0/16' })).toEqual({
       kind: 'run',
       configPath: '/c.json',
@@ -19,6 +19,7 @@ describe('parseAgentArgs', () => {
       clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'],
       healthPort: 0,
       healthAddress: '::',
+      stuckAfterMs: 5000,
     });
   });
 
@@ -55,6 +56,7 @@ describe('parseAgentArgs', () => {
     [['--health-port', '-1'], { NODE_NAME: 'a' }, /--health-port "-1"/],
     [['--health-port', '0x10'], { NODE_NAME: 'a' }, /--health-port "0x10"/],
     [['--health-address', 'localhost'], { NODE_NAME: 'a' }, /--health-address "localhost" must be an IP address/],
+    [['--stuck-after', '10ms'], { NODE_NAME: 'a' }, /--stuck-after "10ms" must be a duration of at least 1s/],
     [['install-cni', '--cni-bin-dir='], {}, /must not be empty/],
   ] as const)('refuses %j', (argv, env, msg) => {
     expect(() => parseAgentArgs([...argv], { ...env })).toThrow(UsageError);

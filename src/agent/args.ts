@@ -20,7 +20,7 @@ export const DEFAULT_HEALTH_ADDRESS = '127.0.0.1';
 export const AGENT_USAGE = `usage:
   gingham agent [--config PATH] [--kubeconfig PATH] [--node-name NAME] [--resync 30s]
                 [--cni-conf-path PATH] [--cluster-cidr CIDR[,CIDR]]
-                [--health-port ${DEFAULT_HEALTH_PORT}] [--health-address ${DEFAULT_HEALTH_ADDRESS}]
+                [--health-port ${DEFAULT_HEALTH_PORT}] [--health-address ${DEFAULT_HEALTH_ADDRESS}] [--stuck-after DURATION]
       Watch Node objects and keep every other node's pod CIDRs reachable: through this node's
       VXLAN device gingham-vx4/gingham-vx6 (backend vxlan) or by a route via the node's
       InternalIP (host-gw); routes carry "proto 199". Masquerade traffic that leaves the
@@ -36,6 +36,8 @@ export const AGENT_USAGE = `usage:
       --health-port    serve /healthz (every loop passed lately) and /readyz (every loop has
                        succeeded once) over HTTP here, for kubelet's probes; 0 serves nothing
       --health-address the address to serve them on (default ${DEFAULT_HEALTH_ADDRESS}, this node only)
+      --stuck-after    /healthz fails when a loop has not finished a pass for this long (default:
+                       three resync periods, at least 1m)
   gingham agent install-cni [--cni-bin-dir DIR]
       Copy this binary to DIR/gingham atomically (default ${DEFAULT_CNI_BIN_DIR}).
   gingham agent --cleanup
@@ -64,6 +66,8 @@ export interface RunOptions {
   /** 0: no health endpoints. */
   healthPort: number;
   healthAddress: string;
+  /** Given: /healthz's bound for a loop without a finished pass; else main derives it from resyncMs. */
+  stuckAfterMs?: number;
 }
 
 export type AgentCommand = { kind: 'help' } | RunOptions | { kind: 'install-cni'; cniBinDir: string } | { kind: 'cleanup' };
@@ -124,7 +128,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (argv.length > 1) throw new UsageError('--cleanup takes no other flag');
     return { kind: 'cleanup' };
   }
-  const f = flags(argv, ['config', 'kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr', 'health-port', 'health-address']);
+  const f = flags(argv, ['config', 'kubeconfig', 'node-name', 'resync', 'cni-conf-path', 'cluster-cidr', 'health-port', 'health-address', 'stuck-after']);
   const nodeName = f.get('node-name') ?? env['NODE_NAME'] ?? '';
   if (nodeName === '') throw new UsageError('no node name: pass --node-name or set NODE_NAME (the downward API\'s spec.nodeName)');
   const resyncText = f.get('resync');
@@ -136,6 +140,9 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (config === '') throw new UsageError('--config must not be empty');
   const healthAddress = f.get('health-address') ?? DEFAULT_HEALTH_ADDRESS;
   if (!parseIp(healthAddress)) throw new UsageError(`--health-address "${healthAddress}" must be an IP address`);
+  const stuckText = f.get('stuck-after');
+  const stuckAfterMs = stuckText === undefined ? undefined : parseDuration(stuckText);
+  if (stuckText !== undefined && (stuckAfterMs === undefined || stuckAfterMs < 1000)) throw new UsageError(`--stuck-after "${stuckText}" must be a duration of at least 1s, e.g. 2m`);
   return {
     kind: 'run',
     configPath: config ?? DEFAULT_CONFIG_PATH,
@@ -147,5 +154,6 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     clusterCIDRs: clusterCIDRs(f.get('cluster-cidr') ?? env['CLUSTER_CIDR'] ?? ''),
     healthPort: port(f.get('health-port')),
     healthAddress,
+    ...(stuckAfterMs !== undefined ? { stuckAfterMs } : {}),
   };
 }

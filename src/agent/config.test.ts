@@ -6,11 +6,11 @@ import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig } from './config.j
 
 describe('parseConfig', () => {
   it('fills defaults: vxlan, VNI 1, port 8472, MTU from the underlay', () => {
-    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false });
+    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false, policyLogAccepts: false, metricsPort: 20917 });
   });
 
   it('takes every key', () => {
-    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true };
+    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true, policyLogAccepts: true, metricsPort: 0 };
     expect(parseConfig(c)).toEqual(c);
   });
 
@@ -27,6 +27,7 @@ describe('parseConfig', () => {
     [{ directRouting: 'yes' }, /"directRouting" must be true or false/],
     [{ networkPolicy: 1 }, /"networkPolicy" must be true or false/],
     [{ policyLogDrops: 'on' }, /"policyLogDrops" must be true or false/],
+    [{ metricsPort: 65536 }, /"metricsPort" must be an integer from 0 to 65535/],
     [{ clusterCIDRs: ['198.18.128.0'] }, /"clusterCIDRs" must be a list of CIDRs/],
     [{ serviceCIDRs: '198.18.64.0/20' }, /"serviceCIDRs" must be a list of CIDRs/],
     [{ serviceCIDRs: ['198.18.64.0/20\n-j ACCEPT'] }, /"serviceCIDRs" must be a list of CIDRs/],

@@ -26,11 +26,21 @@ export interface AgentConfig {
   serviceCIDRs: string[];
   /** Enforce NetworkPolicy (ipsets and GINGHAM-NP chains); false leaves every pod open, as Flannel. */
   networkPolicy: boolean;
-  /** Log packets a policy drops (rate-limited, kernel log, prefix "gingham drop in|out NS/POD"). */
+  /** Verdict events for packets a policy drops (NFLOG, rate-limited per pod; README: verdict events). */
   policyLogDrops: boolean;
+  /** Verdict events for new connections a policy accepts as well (same path, same limits). */
+  policyLogAccepts: boolean;
+  /** The port of /metrics on every address of the node (Prometheus text); 0 serves none. */
+  metricsPort: number;
 }
 
-export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false };
+/**
+ * /metrics' default port. The Prometheus exporter range (9100-9999) is fully allocated, and the
+ * Kubernetes components sit at 10249-10260; this one is taken by no well-known node component.
+ */
+export const DEFAULT_METRICS_PORT = 20917;
+
+export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false, policyLogAccepts: false, metricsPort: DEFAULT_METRICS_PORT };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -52,7 +62,7 @@ export function parseConfig(raw: unknown): AgentConfig {
   for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new ConfigError(`unknown key "${k}" (known: ${[...KEYS].join(', ')})`);
   const backend = o['backend'] ?? DEFAULT_CONFIG.backend;
   if (!BACKENDS.includes(backend as Backend)) throw new ConfigError(`"backend" must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
-  const flag = (key: 'directRouting' | 'networkPolicy' | 'policyLogDrops'): boolean => {
+  const flag = (key: 'directRouting' | 'networkPolicy' | 'policyLogDrops' | 'policyLogAccepts'): boolean => {
     const v = o[key] ?? DEFAULT_CONFIG[key];
     if (typeof v !== 'boolean') throw new ConfigError(`"${key}" must be true or false`);
     return v;
@@ -77,6 +87,8 @@ export function parseConfig(raw: unknown): AgentConfig {
     serviceCIDRs: cidrs('serviceCIDRs'),
     networkPolicy: flag('networkPolicy'),
     policyLogDrops: flag('policyLogDrops'),
+    policyLogAccepts: flag('policyLogAccepts'),
+    metricsPort: int(o, 'metricsPort', 0, 65535, DEFAULT_CONFIG.metricsPort),
   };
 }
 

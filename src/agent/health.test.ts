@@ -107,6 +107,44 @@ describe('serveRoutes', () => {
     expect((await fetch(`${base}/constructor`)).status).toBe(404);
   });
 
+  it('passes the query to the route, answers text in its content type, and a route that throws with 500', async () => {
+    const base = await start({
+      '/metrics': async (q) => ({ status: 200, text: `n ${q.get('n') ?? '-'}\n`, contentType: 'text/plain; version=0.0.4' }),
+      '/broken': () => {
+        throw new Error('no registry');
+      },
+    });
+    let r = await fetch(`${base}/metrics?n=3`);
+    expect([r.status, r.headers.get('content-type'), await r.text()]).toEqual([200, 'text/plain; version=0.0.4', 'n 3\n']);
+    r = await fetch(`${base}/broken`);
+    expect([r.status, await r.json()]).toEqual([500, { error: 'no registry' }]);
+  });
+
+  it('streams: chunks reach the client as written, and the route learns when the client leaves', async () => {
+    let left = false;
+    let write: (chunk: string) => void = () => undefined;
+    const base = await start({
+      '/events': () => ({
+        status: 200,
+        contentType: 'application/x-ndjson',
+        stream: (w, closed) => {
+          write = w;
+          w('first\n');
+          void closed.then(() => (left = true));
+        },
+      }),
+    });
+    const ac = new AbortController();
+    const r = await fetch(`${base}/events`, { signal: ac.signal });
+    const reader = r.body!.getReader();
+    const text = async (): Promise<string> => new TextDecoder().decode((await reader.read()).value);
+    expect(await text()).toBe('first\n');
+    write('second\n');
+    expect(await text()).toBe('second\n');
+    ac.abort();
+    await expect.poll(() => left).toBe(true);
+  });
+
   it('is read-only: HEAD answers without a body, anything else is 405', async () => {
     const base = await start({ '/healthz': () => ({ status: 200, body: { live: true } }) });
     const head = await fetch(`${base}/healthz`, { method: 'HEAD' });

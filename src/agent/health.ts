@@ -1,15 +1,22 @@
 // The agent's health endpoints for kubelet's probes: /healthz (every loop finished a pass lately,
 // so none is stuck) and /readyz (every loop has had one pass that succeeded: the node's routes,
 // overlay and conflist are in place, and so are the policy rules). A plain node:http server with
-// the routes as a table, so further read-only endpoints (metrics) join it as one more entry.
+// the routes as a table, so further read-only endpoints (metrics, verdict events) join it as more
+// entries: an answer is JSON, text (the Prometheus exposition) or a stream of lines (followed events).
 import { type Server, createServer } from 'node:http';
 
-/** What one route answers: an HTTP status and a JSON body. */
-export interface Answer {
-  status: number;
-  body: unknown;
-}
-export type Routes = Readonly<Record<string, () => Answer>>;
+/**
+ * What one route answers: an HTTP status and a JSON body, a text body of a content type, or a
+ * stream: `stream(write, closed)` writes chunks until `closed` resolves (the client went away or
+ * the server stops).
+ */
+export type Answer =
+  | { status: number; body: unknown }
+  | { status: number; text: string; contentType: string }
+  | { status: number; contentType: string; stream: (write: (chunk: string) => void, closed: Promise<void>) => void };
+/** A route gets the query string's parameters. */
+export type Route = (query: URLSearchParams) => Answer | Promise<Answer>;
+export type Routes = Readonly<Record<string, Route>>;
 
 interface LoopState {
   /** When the loop was announced: a loop that never completes a pass counts from here. */
@@ -85,7 +92,7 @@ export class Health {
   }
 
   /** /healthz and /readyz: 200 when every loop is live (ready), else 503; the body says which. */
-  routes(): Routes {
+  routes(): Record<'/healthz' | '/readyz', () => Answer> {
     const answer = (key: 'live' | 'ready'): Answer => {
       const loops = this.report();
       const ok = Object.values(loops).every((l) => l[key]);
@@ -96,22 +103,39 @@ export class Health {
 }
 
 /**
- * Serve `routes` (GET and HEAD only; the query string is ignored) on host:port. Resolves once
- * listening; rejects when the address cannot be had (a port in use, an address not on the node).
+ * Serve `routes` (GET and HEAD only) on host:port. Resolves once listening; rejects when the
+ * address cannot be had (a port in use, an address not on the node). A route that throws answers
+ * 500 with the error's message.
  */
 export function serveRoutes(routes: Routes, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    let answer: Answer;
-    if (req.method !== 'GET' && req.method !== 'HEAD') answer = { status: 405, body: { error: 'only GET and HEAD' } };
-    else if (route === undefined) answer = { status: 404, body: { error: 'not found', paths: Object.keys(routes) } };
-    else answer = route();
-    const text = `${JSON.stringify(answer.body)}\n`;
-    res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : text);
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
+    const answer = async (): Promise<Answer> => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, body: { error: 'only GET and HEAD' } };
+      if (route === undefined) return { status: 404, body: { error: 'not found', paths: Object.keys(routes) } };
+      try {
+        return await route(url.searchParams);
+      } catch (e) {
+        return { status: 500, body: { error: e instanceof Error ? e.message : String(e) } };
+      }
+    };
+    void answer().then((a) => {
+      if ('stream' in a) {
+        res.writeHead(a.status, { 'content-type': a.contentType, 'cache-control': 'no-store' });
+        if (req.method === 'HEAD') return void res.end();
+        // A follower stays as long as it likes: no request or idle timeout for it.
+        req.socket.setTimeout(0);
+        const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+        a.stream((chunk) => void res.write(chunk), closed);
+        return;
+      }
+      const [text, type] = 'text' in a ? [a.text, a.contentType] : [`${JSON.stringify(a.body)}\n`, 'application/json'];
+      res.writeHead(a.status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    });
   });
-  // A slow or idle client must not keep a socket: probes finish in milliseconds.
+  // A slow or idle client must not keep a socket: probes and scrapes finish in milliseconds.
   server.requestTimeout = 5000;
   server.headersTimeout = 5000;
   server.keepAliveTimeout = 1000;
@@ -122,4 +146,10 @@ export function serveRoutes(routes: Routes, port: number, host: string): Promise
       resolve(server);
     });
   });
+}
+
+/** Stop serving, and end open streams (a follower would otherwise hold the server open). */
+export function stopServing(server: Server): void {
+  server.close();
+  server.closeAllConnections();
 }

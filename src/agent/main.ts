@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { DEFAULT_DATA_DIR } from '../ipam/config.js';
 import { cleanupNode } from './cleanup.js';
 import { installCni } from './install.js';
-import { Health, serveRoutes } from './health.js';
+import { Health, serveRoutes, stopServing } from './health.js';
 import { type Logger, errorText, stdoutLogger } from './log.js';
 import { nodeKernel } from './network/kernel.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './policy/apply.js';
@@ -98,7 +98,7 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     log('error', 'cannot reach the Kubernetes API: no usable kubeconfig', { error: errorText(e) });
     return 1;
   }
-  const health = new Health(Math.max(STUCK_PERIODS * opts.resyncMs, STUCK_MIN_MS));
+  const health = new Health(opts.stuckAfterMs ?? Math.max(STUCK_PERIODS * opts.resyncMs, STUCK_MIN_MS));
   let server: Server | undefined;
   if (opts.healthPort !== 0) {
     try {
@@ -126,7 +126,7 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   // network and their isolation while the agent is restarted or upgraded, and the next agent finds
   // them matching and changes nothing.
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
-  server?.close();
+  if (server) stopServing(server);
   await Promise.all([source.stop(), loop.stop(), policy.stop()]);
   return 0;
 }
