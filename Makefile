@@ -123,6 +123,7 @@ kind-down:
 include e2e/flannel/flannel.mk
 include e2e/conformance/conformance.mk
 include e2e/compare/compare.mk
+include e2e/promtext/promtext.mk
 
 # Stops only a dockerd that e2e/kind/docker.sh started.
 docker-stop:
