@@ -3,7 +3,7 @@
 // pod there: the old sandboxes' addresses were released (containerd's DEL without a netns).
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { POD_CIDRS, TCP_PORT, UDP_PORT } from './lib/env.js';
+import { CNI_LOG, POD_CIDRS, TCP_PORT, UDP_PORT } from './lib/env.js';
 import { account, waitNodeClean } from './lib/checks.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { inCidr } from './lib/ip.js';
@@ -54,7 +54,7 @@ describe('a worker node container restarted', () => {
     // Exactly one reservation per pod on the node, no veth or claim left from the old sandboxes.
     const acct = await phase(`${node.name} gingham state matches its pods`, () =>
       waitNodeClean(after, 120_000).catch(async (e: Error) => {
-        throw new Error(`${e.message}\n${node.name} /var/log/gingham.log:\n${await ginghamLog(node.name, 40)}`);
+        throw new Error(`${e.message}\n${node.name} ${CNI_LOG}:\n${await ginghamLog(node.name, 40)}`);
       }),
     );
     log(`${node.name} after: pods ${acct.pods.map((p) => `${p.name}=${p.ip}`).join(' ')}; reserved ${acct.reserved.join(' ')}`);

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
-import { CONFLIST, GINGHAM_IN_IMAGE, IMAGE, TCP_PORT } from '../lib/env.ts';
+import { CNI_LOG, CONFLIST, GINGHAM_IN_IMAGE, IMAGE, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, docker, kubectl, logger, sh, sleep, waitFor, watchRunning } from './common.ts';
 import { median, percentile } from './stats.ts';
@@ -106,7 +106,7 @@ interface Round {
   startS: number[]; // sorted
   /** containerd RunPodSandbox durations (s), sorted, from the nodes' journals. */
   sandboxS: number[];
-  /** gingham ADD total durations (ms) from /var/log/gingham.log, sorted (gingham rounds only). */
+  /** gingham ADD total durations (ms) from the plugin's log (CNI_LOG), sorted (gingham rounds only). */
   addMs: number[];
   /** The same calls from the process's start (last phase mark), ms. */
   addLifeMs: number[];
@@ -119,7 +119,7 @@ async function runRound(cni: Round['cni'], round: number, ns: Node[]): Promise<R
   for (const n of ns) for (let i = 0; i < PER_NODE; i++) names.push({ name: `bench-${tag}-${n.name.replace(/^.*-/, '')}-${String(i).padStart(2, '0')}`, node: n.name });
   const since = Number((await docker('exec', ns[0]!.name, 'date', '+%s')).trim()) - 1;
   const logLines = new Map<string, number>();
-  for (const n of ns) logLines.set(n.name, Number((await sh(n.name, 'wc -l < /var/log/gingham.log 2>/dev/null || echo 0')).trim()));
+  for (const n of ns) logLines.set(n.name, Number((await sh(n.name, `wc -l < ${CNI_LOG} 2>/dev/null || echo 0`)).trim()));
   const watch = await watchRunning(NS, `${LABEL_KEY}=${tag}`);
   const created = new Map<string, number>();
   try {
@@ -154,7 +154,7 @@ async function runRound(cni: Round['cni'], round: number, ns: Node[]): Promise<R
     }
     if (cni === 'gingham') {
       const from = logLines.get(n.name)! + 1;
-      const lines = await sh(n.name, `tail -n +${from} /var/log/gingham.log 2>/dev/null || true`);
+      const lines = await sh(n.name, `tail -n +${from} ${CNI_LOG} 2>/dev/null || true`);
       for (const line of lines.split('\n')) {
         const a = addDuration(line);
         if (a) {

@@ -66,6 +66,8 @@ export const BUSYBOX_HOST = process.env['GINGHAM_E2E_BUSYBOX'] ?? '/usr/bin/busy
 export const NETWORK = 'gingham';
 export const DATA_DIR = `/var/lib/cni/gingham/${NETWORK}`;
 export const CONFLIST = '/etc/cni/net.d/10-gingham.conflist';
+/** The plugin's log on a node: the conflist the agent writes names it (the agent reads it for metrics). */
+export const CNI_LOG = '/var/log/gingham/cni.log';
 
 /** Ports of the probe server in every test pod. */
 export const TCP_PORT = 8080;

@@ -1,7 +1,7 @@
 // The node side: kind nodes are Docker containers, inspected with `docker exec` (links, routes,
 // iptables, gingham's reservations, its log).
 import { execa } from 'execa';
-import { BACKEND, CONFLIST, DATA_DIR } from './env.js';
+import { BACKEND, CNI_LOG, CONFLIST, DATA_DIR } from './env.js';
 
 export async function dockerExec(node: string, cmd: string[], timeoutMs = 60_000): Promise<string> {
   const r = await execa('docker', ['exec', node, ...cmd], { timeout: timeoutMs, reject: false });
@@ -84,7 +84,7 @@ export async function conflist(node: string): Promise<Record<string, unknown>> {
 
 /** The last lines of the plugin's log on a node, for failure messages. */
 export async function ginghamLog(node: string, lines = 20): Promise<string> {
-  return sh(node, `tail -n ${lines} /var/log/gingham.log 2>/dev/null || true`).catch((e: Error) => e.message);
+  return sh(node, `tail -n ${lines} ${CNI_LOG} 2>/dev/null || true`).catch((e: Error) => e.message);
 }
 
 export async function systemctlRestart(node: string, unit: string): Promise<void> {

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../agent/network/nodes.js';
 import { DEFAULT_CONFIG } from '../agent/config.js';
@@ -147,6 +148,59 @@ describe('agent routes in namespaces', () => {
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 8000))]);
       expect(code).toBe(0);
       expect(await ourRoutes('node4')).toEqual(['198.18.128.0/24 via 198.18.0.1', '198.18.129.0/24 via 198.18.0.2']);
+    });
+  });
+  // kubelet restarts an agent whose /healthz fails (the DaemonSet's liveness probe). Here its
+  // kernel calls stop returning: every child the agent starts (ip, iptables) is stopped with
+  // SIGSTOP as soon as it appears, so the network loop's pass never ends, /healthz turns 503
+  // naming that loop, and once the children continue the agent is live again.
+  describe('a wedged agent fails its liveness probe', () => {
+    let api: FakeApiServer;
+    let agent: ChildProcess | undefined;
+    let agentLog = '';
+    let freezer: ChildProcess | undefined;
+    const get = async (path: string): Promise<{ status: number; body: { loops?: Record<string, { live: boolean; runningForMs?: number }> } }> => {
+      const r = await c.sh(['ip', 'netns', 'exec', c.ns('node3'), 'curl', '-s', '-m', '5', '-w', '\\n%{http_code}', `http://127.0.0.1:9917${path}`]);
+      const [body = '', code = '0'] = r.stdout.split(/\n(?=\d+$)/);
+      return { status: Number(code), body: body ? (JSON.parse(body) as { loops?: Record<string, { live: boolean }> }) : {} };
+    };
+
+    beforeAll(async () => {
+      api = await startFakeApiServer(['ip', 'netns', 'exec', c.ns('node3')]);
+      api.send('ADDED', v1Node('node3', ['198.18.130.0/24'], ['198.18.0.3']));
+      api.send('ADDED', v1Node('node2', ['198.18.129.0/24'], ['198.18.0.2']));
+      const config = join(c.tmp, 'wedge-config.json');
+      writeFileSync(config, JSON.stringify({ backend: 'host-gw', networkPolicy: false, metricsPort: 0 }));
+      agent = spawn('ip', ['netns', 'exec', c.ns('node3'), GINGHAM, 'agent', '--config', config, '--kubeconfig', api.kubeconfig(join(c.tmp, 'wedge-kubeconfig')), '--node-name', 'node3', '--resync', '1s', '--stuck-after', '3s', '--cni-conf-path', ''], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, GINGHAM_RUN_DIR: join(c.tmp, 'wedge-run') },
+      });
+      agent.stdout!.on('data', (b: Buffer) => (agentLog += b.toString()));
+    });
+    const thaw = async (): Promise<void> => {
+      freezer?.kill('SIGKILL');
+      freezer = undefined;
+      if (agent?.pid) await execa('pkill', ['-CONT', '-P', String(agent.pid)], { reject: false });
+    };
+    afterAll(async () => {
+      await thaw();
+      if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+      await api.stop();
+    });
+
+    it('/healthz answers 503 while the network loop is stuck in a kernel call, 200 again once it returns', async () => {
+      await until(`ready (agent log: ${agentLog})`, async () => ((await get('/readyz')).status === 200 ? true : undefined));
+      expect(await get('/healthz')).toMatchObject({ status: 200, body: { loops: { network: { live: true } } } });
+      freezer = spawn('sh', ['-c', `while :; do pkill -STOP -P ${agent!.pid}; done`], { stdio: 'ignore' });
+      const stuck = await until(`healthz fails (agent log: ${agentLog.slice(-1500)})`, async () => {
+        const r = await get('/healthz');
+        return r.status === 503 ? r : undefined;
+      }, 15_000);
+      expect(stuck.body.loops!['network']).toMatchObject({ live: false });
+      // Its pass is the one in progress, not a loop that stopped starting passes.
+      expect(stuck.body.loops!['network']!.runningForMs).toBeGreaterThan(0);
+      await thaw();
+      await until('healthz recovers', async () => ((await get('/healthz')).status === 200 ? true : undefined), 10_000);
     });
   });
 });
