@@ -23,7 +23,8 @@ json_list() {
   items=$(printf '"%s",' "${items[@]}")
   echo "[${items%,}]"
 }
-config="{\"backend\":\"$BACKEND\",\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
+# Verdict events on: the suite checks them (and everything else works with them on).
+config="{\"backend\":\"$BACKEND\",\"policyLogDrops\":true,\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
 kubectl -n kube-system create configmap gingham --from-literal=config.json="$config" --dry-run=client -o yaml |
   kubectl apply -f - >/dev/null
 echo "install.sh: config.json $config" >&2
