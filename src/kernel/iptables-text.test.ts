@@ -4,7 +4,7 @@
 // and the shrunk case).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LIMITS, RefusedIptablesText, canonicalRule, chainName, command, comment, declareChain, freeText, logPrefix, quoted, restoreText, word } from './iptables-text.js';
+import { LIMITS, RefusedIptablesText, canonicalRule, chainName, command, comment, declareChain, freeText, nflog, quoted, restoreText, word } from './iptables-text.js';
 import { parseIptablesRestore } from './parser-models.js';
 
 const SEED = 14_2026;
@@ -33,19 +33,20 @@ function attempt<T>(f: () => T): T | undefined {
 const saveString = (v: string): string => (/^[A-Za-z0-9_-]+$/.test(v) ? v : `"${v.replace(/["\\']/g, '\\$&')}"`);
 
 describe('iptables-restore text', () => {
-  it('a rule with any comment, log prefix and chain name is refused or parses back to exactly its tokens', () => {
+  it('a rule with any comment, NFLOG prefix and chain name is refused or parses back to exactly its tokens', () => {
     fc.assert(
-      fc.property(nasty, nasty, nasty, (chain, note, prefix) => {
-        const text = attempt(() => restoreText([{ table: 'filter', lines: [declareChain(chain), command('-A', chain, `${comment(note)} -j LOG ${logPrefix(prefix)}`)] }]));
+      fc.property(nasty, nasty, nasty, fc.integer({ min: -2, max: 70_000 }), (chain, note, prefix, group) => {
+        const text = attempt(() => restoreText([{ table: 'filter', lines: [declareChain(chain), command('-A', chain, `${comment(note)} ${nflog(prefix, group, 128)}`)] }]));
         if (text === undefined) return;
+        expect(group >= 1 && group <= 65535 && prefix !== '' && Buffer.byteLength(prefix) <= LIMITS.nflogPrefix).toBe(true);
         expect(parseIptablesRestore(text)).toEqual([
           { kind: 'table', name: 'filter' },
           { kind: 'chain', args: [chain, '-', '[0:0]'] },
-          { kind: 'command', args: ['-A', chain, '-m', 'comment', '--comment', note, '-j', 'LOG', '--log-prefix', prefix] },
+          { kind: 'command', args: ['-A', chain, '-m', 'comment', '--comment', note, '-j', 'NFLOG', '--nflog-prefix', prefix, '--nflog-group', String(group), '--nflog-size', '128'] },
           { kind: 'commit' },
         ]);
         // In the form iptables -S prints, so the policy layer's comparison holds.
-        expect(text).toContain(`--comment ${saveString(note)} -j LOG --log-prefix ${saveString(prefix)}\n`);
+        expect(text).toContain(`--comment ${saveString(note)} -j NFLOG --nflog-prefix ${saveString(prefix)} --nflog-group ${group} --nflog-size 128\n`);
       }),
       runs,
     );
@@ -103,9 +104,12 @@ describe('iptables-restore text', () => {
     expect(comment("it's")).toBe('-m comment --comment "it\\\'s"');
     expect(comment('a\\b')).toBe('-m comment --comment "a\\\\b"');
     expect(comment('')).toBe('-m comment --comment ""');
-    expect(logPrefix('p"q: ')).toBe('--log-prefix "p\\"q: "');
-    expect(() => logPrefix('')).toThrow(RefusedIptablesText);
-    expect(() => logPrefix('x'.repeat(30))).toThrow(RefusedIptablesText);
+    expect(nflog('gingham deny ingress GINGHAM-NPI-0123456789ab', 9917, 128)).toBe('-j NFLOG --nflog-prefix "gingham deny ingress GINGHAM-NPI-0123456789ab" --nflog-group 9917 --nflog-size 128');
+    expect(nflog('p"q', 1, 64)).toBe('-j NFLOG --nflog-prefix "p\\"q" --nflog-group 1 --nflog-size 64');
+    expect(() => nflog('', 1, 64)).toThrow(RefusedIptablesText);
+    expect(() => nflog('x'.repeat(64), 1, 64)).toThrow(RefusedIptablesText);
+    // Group 0 is not printed back (the default), so it is refused: the comparison would never hold.
+    expect(() => nflog('x', 0, 64)).toThrow(RefusedIptablesText);
     expect(() => chainName('x'.repeat(29))).toThrow(RefusedIptablesText);
     expect(canonicalRule(comment('gingham:pods'))).toBe('-m comment --comment gingham:pods');
   });

@@ -10,11 +10,12 @@
 // - add_param_to_argv: blanks (space, tab, newline) separate arguments; '"' opens a quoted part in
 //   which '\' takes the next character literally and '"' closes it (and ends the argument); outside
 //   quotes a backslash is an ordinary character. One argument holds at most 1023 bytes.
-// - iptables-save and `iptables -S` print a string option (comment, log prefix) bare when it is
+// - iptables-save and `iptables -S` print a string option (comment, NFLOG prefix) bare when it is
 //   made of [A-Za-z0-9_-] only, else in double quotes with '"', '\' and '\'' escaped by a
 //   backslash. Rules are compared with what the kernel prints, so that is the form we write.
-// - Strings longer than the kernel's field are cut silently (comment 255 bytes plus NUL, log
-//   prefix 29 plus NUL), chain names have at most 28 bytes: longer values are refused here.
+// - Strings longer than the kernel's field are cut silently (comment 255 bytes plus NUL,
+//   NFLOG prefix 63 plus NUL), chain names have at most 28 bytes: longer
+//   values are refused here.
 
 export class RefusedIptablesText extends Error {
   override name = 'RefusedIptablesText';
@@ -23,8 +24,8 @@ export class RefusedIptablesText extends Error {
 export const LIMITS = {
   /** xt_comment: 256 bytes with the terminating NUL. */
   comment: 255,
-  /** xt_LOG / ip6t_LOG: 30 bytes with the NUL. */
-  logPrefix: 29,
+  /** xt_NFLOG (legacy iptables; nf_tables' log takes more): 64 bytes with the NUL. */
+  nflogPrefix: 63,
   /** XT_EXTENSION_MAXNAMELEN 29 with the NUL. */
   chain: 28,
   /** add_param_to_argv's buffer: 1024 bytes, the last one never used. */
@@ -94,11 +95,17 @@ const goodChains = new Set<string>();
 /** `-m comment --comment TEXT`. */
 export const comment = (text: string): string => `-m comment --comment ${quoted(text, 'comment', LIMITS.comment)}`;
 
-/** `--log-prefix TEXT` (the LOG target wants at least one character). */
-export const logPrefix = (text: string): string => `--log-prefix ${quoted(text, 'log prefix', LIMITS.logPrefix, 1)}`;
+/**
+ * `-j NFLOG --nflog-prefix TEXT --nflog-group G --nflog-size N`: the packet (its first N bytes)
+ * to netlink log group G, tagged with TEXT; in the order `iptables -S` prints the options.
+ */
+export function nflog(prefix: string, group: number, size: number): string {
+  const n = (v: number, what: string, max: number): number => (Number.isInteger(v) && v >= 1 && v <= max ? v : refuse(what, String(v), `not a number from 1 to ${max}`));
+  return `-j NFLOG --nflog-prefix ${quoted(prefix, 'NFLOG prefix', LIMITS.nflogPrefix, 1)} --nflog-group ${n(group, 'NFLOG group', 0xffff)} --nflog-size ${n(size, 'NFLOG size', 0xffff)}`;
+}
 
 /**
- * Free text (a comment naming a policy, a log prefix naming a pod) made renderable instead of
+ * Free text (a comment naming a policy, an NFLOG prefix) made renderable instead of
  * refused: control characters and broken surrogates become '?', and the text is cut to `max`
  * bytes on a character boundary. For text that only informs; names that select never go here.
  */

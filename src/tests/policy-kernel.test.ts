@@ -42,7 +42,7 @@ function isolateP1(f: Fam, allow: readonly number[], allowType: IpSetSpec['type'
         '-j MARK --set-xmark 0x0/0x20000',
         '-m comment --comment "test/web ingress" -j GINGHAM-NP-POL',
         '-m mark --mark 0x20000/0x20000 -j RETURN',
-        '-m limit --limit 10/min -j LOG --log-prefix "gingham drop: "',
+        '-m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham deny ingress GINGHAM-NP-INGRESS" --nflog-group 9917 --nflog-size 128',
         reject(f),
       ],
     },
@@ -70,7 +70,8 @@ function shapes(f: Fam, sctp: boolean): FamilyRuleset {
     '-m mark --mark 0x20000/0x20000 -j RETURN',
     '-m comment --comment "x/y ingress" -j GINGHAM-NP-POL',
     '-j MARK --set-xmark 0x0/0x20000',
-    '-m limit --limit 10/min -j LOG --log-prefix "gingham drop: "',
+    '-m conntrack --ctstate NEW -m mark --mark 0x20000/0x20000 -m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham accept ingress GINGHAM-NP-SHAPES" --nflog-group 9917 --nflog-size 128',
+    '-m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham deny egress GINGHAM-NP-SHAPES" --nflog-group 9917 --nflog-size 128',
     reject(f),
     '-j RETURN',
   ];
@@ -483,11 +484,13 @@ describe('policy kernel layer with many chains', () => {
       pods: [pod('x', 'p"q\\\'', ['198.18.3.2'], { labels: { app: 'web' } })],
       policies: [{ namespace: 'x', name: evil, podSelector: { matchLabels: { app: 'web' }, matchExpressions: [] }, ingress: [] }],
     };
-    const { ruleset } = new PolicyCompiler().compile(inputs, { node: 'n1', sctpPorts: false, logDrops: true });
+    const { ruleset } = new PolicyCompiler().compile(inputs, { node: 'n1', sctpPorts: false, logDrops: true, logAccepts: true });
     expect((await applier.sync(ruleset)).failures).toEqual([]);
     expect((await c.exec('node', ['iptables', '-S', 'INPUT'])).trim()).toBe('-P INPUT ACCEPT');
     const saved = await c.exec('node', ['iptables-save', '-t', 'filter']);
-    expect(saved).toContain('--log-prefix "gingham drop in x/p\\"q\\\\\\\': "');
+    expect(saved).toMatch(/--nflog-prefix "gingham deny ingress GINGHAM-NPI-[0-9a-f]{12}" --nflog-group 9917 --nflog-size 128\n/);
+    expect(saved).toMatch(/--nflog-prefix "gingham accept ingress GINGHAM-NPI-[0-9a-f]{12}" --nflog-group 9917 --nflog-size 128\n/);
+    expect(saved).toContain('--comment "x/p\\"q\\\\\\\' ingress"');
     expect(saved).toContain('--comment "x/a?-I INPUT 1 -s 198.18.250.0/24 -j ACCEPT?# ingress"');
     noChanges(await applier.sync(ruleset));
     expect((await applier.cleanup()).failures).toEqual([]);

@@ -3,7 +3,7 @@ import { compile } from './compile.js';
 import { type Connection, type Endpoint, explain, showExplanation } from './explain.js';
 import type { ChainSpec, PodInfo, PolicyInputs, Ruleset } from './model.js';
 import { ipBlockEntries, resolvePolicies } from './resolve.js';
-import { EGRESS_CHAIN, INGRESS_CHAIN, names } from './ruleset.js';
+import { EGRESS_CHAIN, INGRESS_CHAIN, type RulesetOptions, names, parseEventPrefix } from './ruleset.js';
 import { selects } from './selector.js';
 import { ns, pod, policy, rule, sel } from './testing.js';
 
@@ -153,9 +153,16 @@ describe('ruleset', () => {
     expect(chain(ruleset, 4, names.podChain(pods[0]!, 'ingress'))!.rules.filter((r) => r.includes('-j GINGHAM-NPPI-'))).toHaveLength(2);
   });
 
-  it('drop logging names the pod and direction, rate-limited', () => {
-    const { ruleset } = compile(inputs(policy('x', 'deny', { ingress: [] })), { ...OPTS, logDrops: true });
-    expect(chain(ruleset, 4, names.podChain(xa, 'ingress'))!.rules).toContain('-m limit --limit 10/min -j LOG --log-prefix "gingham drop in x/a: "');
+  it('verdict events: NFLOG before the REJECT (drops) and before the RETURN (new accepted connections), rate-limited, naming the verdict, direction and pod chain', () => {
+    const podChain = names.podChain(xa, 'ingress');
+    const rules = (opts: Partial<RulesetOptions>): readonly string[] => chain(compile(inputs(policy('x', 'deny', { ingress: [] })), { ...OPTS, ...opts }).ruleset, 4, podChain)!.rules;
+    const deny = `-m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham deny ingress ${podChain}" --nflog-group 9917 --nflog-size 128`;
+    const accept = `-m conntrack --ctstate NEW -m mark --mark 0x20000/0x20000 -m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham accept ingress ${podChain}" --nflog-group 9917 --nflog-size 128`;
+    expect(rules({ logDrops: true }).slice(-2)).toEqual([deny, '-j REJECT --reject-with icmp-port-unreachable']);
+    expect(rules({ logDrops: true, logAccepts: true }).slice(-4)).toEqual([accept, '-m mark --mark 0x20000/0x20000 -j RETURN', deny, '-j REJECT --reject-with icmp-port-unreachable']);
+    expect(rules({}).some((r) => r.includes('NFLOG'))).toBe(false);
+    expect(parseEventPrefix(`gingham deny ingress ${podChain}`)).toEqual({ verdict: 'deny', direction: 'ingress', chain: podChain });
+    expect(parseEventPrefix('gingham drop in x/a: ')).toBeUndefined();
   });
 
   it('equal peers share one set, whichever policy names them', () => {

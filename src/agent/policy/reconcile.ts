@@ -7,6 +7,7 @@ import { PolicyCompiler } from './compile.js';
 import { NewLines } from '../sources/new-lines.js';
 import { reservedPodIps, withReservedIps } from './local-pods.js';
 import type { PodInfo, PolicyInputs, Ruleset } from './model.js';
+import type { ResolvedPolicy } from './resolve.js';
 
 /** What the kernel layer reports for one sync (apply.ts). */
 export interface SyncOutcome {
@@ -28,6 +29,8 @@ export interface PolicyDeps {
   readonly readEveryMs: number;
   readonly sctpPorts: boolean;
   readonly logDrops: boolean;
+  /** Verdict events for new connections policies accept as well (default: no). */
+  readonly logAccepts?: boolean;
   /** Our IPAM's data dir on this node ("" to not look). */
   readonly ipamDataDir: string;
   readonly log: Logger;
@@ -44,6 +47,14 @@ export interface PolicyPassSummary {
   readonly sets: number;
 }
 
+/** What the last pass compiled: the verdict events name pods and policies with it. */
+export interface CompiledView {
+  readonly node: string;
+  /** Every pod, with this node's reserved addresses filled in. */
+  readonly pods: readonly PodInfo[];
+  readonly resolved: readonly ResolvedPolicy[];
+}
+
 const IDLE: PolicyPassSummary = { ran: false, compileMs: 0, applyMs: 0, changes: [], failures: [], rules: 0, sets: 0 };
 
 export class PolicyReconciler {
@@ -54,6 +65,7 @@ export class PolicyReconciler {
   private filled = new Map<PodInfo, PodInfo>();
   /** Reservation files left out (a pod name or address that is not one), each logged once. */
   private readonly reservationProblems = new NewLines();
+  private view: CompiledView | undefined;
 
   constructor(private readonly deps: PolicyDeps) {}
 
@@ -86,6 +98,11 @@ export class PolicyReconciler {
     return out;
   }
 
+  /** The last pass's compiled state (undefined before the first); a new object after each pass. */
+  latest(): CompiledView | undefined {
+    return this.view;
+  }
+
   async pass(): Promise<PolicyPassSummary> {
     const { nodeName, log } = this.deps;
     const inputs = this.deps.inputs();
@@ -93,7 +110,8 @@ export class PolicyReconciler {
     if (inputs === undefined) return IDLE;
     const t0 = performance.now();
     const pods = this.podsWithAddresses(inputs.pods);
-    const { ruleset } = this.compiler.compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops });
+    const { resolved, ruleset } = this.compiler.compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops, logAccepts: this.deps.logAccepts === true });
+    this.view = { node: nodeName, pods, resolved };
     const t1 = performance.now();
     const read = t1 - this.lastRead >= this.deps.readEveryMs;
     if (read) this.lastRead = t1;

@@ -79,7 +79,7 @@ describe('reading back', () => {
     expect(canonicalRule('-m comment --comment "one" -j X')).toBe('-m comment --comment one -j X');
     expect(canonicalRule('-m comment --comment "x/y ingress" -j X')).toBe('-m comment --comment "x/y ingress" -j X');
     expect(canonicalRule('-m comment --comment "a\\"b" -j X')).toBe('-m comment --comment "a\\"b" -j X');
-    expect(canonicalRule('-j LOG --log-prefix "gingham drop: "')).toBe('-j LOG --log-prefix "gingham drop: "');
+    expect(canonicalRule('-j NFLOG --nflog-prefix "gingham deny ingress X" --nflog-group 9917')).toBe('-j NFLOG --nflog-prefix "gingham deny ingress X" --nflog-group 9917');
     expect(canonicalRule('-m comment --comment "a b" -m comment --comment "c" -j X')).toBe('-m comment --comment "a b" -m comment --comment c -j X');
     expect(setsOf('-p tcp -m set --match-set a src -m set --match-set b dst -j RETURN')).toEqual(['a', 'b']);
   });

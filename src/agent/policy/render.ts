@@ -31,10 +31,12 @@
 //   -j RETURN | ACCEPT | DROP | GINGHAM-NP-X       unchanged (also -g GINGHAM-NP-X)
 //   -j REJECT                                      -j REJECT --reject-with icmp-port-unreachable
 //                                                  (ip6tables: icmp6-port-unreachable)
-//   -m limit --limit 10/minute --limit-burst 5 -j LOG --log-prefix "gingham drop: "
-//                                                  -m limit --limit 10/min -j LOG --log-prefix "gingham drop: "
-//                                                  (5 is the default burst and is not printed;
-//                                                  another burst is: --limit-burst 7)
+//   -m limit --limit 10/second --limit-burst 5     -m limit --limit 10/sec (5 is the default burst
+//                                                  and is not printed; another burst is: --limit-burst 20)
+//   -j NFLOG --nflog-group 9917 --nflog-prefix P --nflog-size 128
+//                                                  -j NFLOG --nflog-prefix P --nflog-group 9917 --nflog-size 128
+//                                                  (group 0 is the default and not printed;
+//                                                  --nflog-range is dropped)
 //
 // Quoting is the one difference the comparison forgives (some iptables versions quote every
 // comment, some none): both sides are re-quoted the same way before comparing.

@@ -7,7 +7,8 @@
 //   (nothing hooks INPUT or OUTPUT: a pod and its own node always reach each other)
 //   GINGHAM-NP-EGRESS / -INGRESS    one jump per isolated local pod, by its address
 //   GINGHAM-NPE-/NPI-<pod>          clear the allow mark, jump to each policy that isolates the
-//                                   pod, RETURN if one marked the packet, else (log and) REJECT
+//                                   pod, RETURN if one marked the packet (a verdict event first,
+//                                   when asked), else (verdict event and) REJECT
 //   GINGHAM-NPPE-/NPPI-<policy>     one rule per peer x port of each rule: mark the packet allowed
 //
 // Peers are ipsets: a hash:ip set per pod peer (its namespaces and pod selector), a hash:net set per
@@ -21,7 +22,7 @@
 // first, then the matches as given, comments quoted), so the kernel layer can compare them with
 // what it reads back.
 import { hash as digest } from 'node:crypto';
-import { LIMITS, comment as commentMatch, freeText, logPrefix, word } from '../../kernel/iptables-text.js';
+import { LIMITS, comment as commentMatch, freeText, nflog, word } from '../../kernel/iptables-text.js';
 import type { Family } from '../../net/ip.js';
 import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, type IpSetSpec, type PodInfo, type Policy, type Ruleset, SET_PREFIX } from './model.js';
 import { type ResolvedPeer, type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, ipBlockEntries, podKey } from './resolve.js';
@@ -31,8 +32,10 @@ export interface RulesetOptions {
   readonly node: string;
   /** Whether the kernel can match SCTP ports; without, SCTP rules with ports allow nothing. */
   readonly sctpPorts: boolean;
-  /** Log dropped packets (rate-limited, prefix naming the pod and direction). */
+  /** A verdict event (NFLOG) for each packet a policy drops, rate-limited per pod chain. */
   readonly logDrops: boolean;
+  /** A verdict event for each new connection a policy accepts, likewise. */
+  readonly logAccepts?: boolean;
 }
 
 export const EGRESS_CHAIN = `${CHAIN_PREFIX}-EGRESS`;
@@ -43,6 +46,37 @@ const SET_ALLOW = `-j MARK --set-xmark ${MARK}/${MARK}`;
 const CLEAR_ALLOW = `-j MARK --set-xmark 0x0/${MARK}`;
 const IF_ALLOWED_RETURN = `-m mark --mark ${MARK}/${MARK} -j RETURN`;
 const REPLIES_RETURN = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
+
+/**
+ * Verdict events (README: Verdict events) go to this netlink log group, read by the agent's ulogd
+ * child. Groups are per network namespace and one reader each: 0-2 are the ones ulogd's examples
+ * and Calico use; this one echoes the agent's health port.
+ */
+export const NFLOG_GROUP = 9917;
+/**
+ * Each event copies the packet's first 128 bytes: the IPv4 or IPv6 header and the TCP, UDP, SCTP
+ * or ICMP header behind it, never much payload.
+ */
+const NFLOG_SIZE = 128;
+/**
+ * Per rule, so per pod chain (pod, direction, family) and verdict: 10 events a second, bursts of
+ * 20. A student's trial connections all show; a pod flooding a closed port costs the kernel a
+ * token-bucket check on packets it rejects anyway and the agent at most 10 lines a second, and
+ * other pods' events are not crowded out (the agent bounds the total too).
+ */
+const EVENT_LIMIT = '-m limit --limit 10/sec --limit-burst 20';
+/** A new connection the allow mark lets through (replies never get here: the hook chain returns them). */
+const IF_NEW_AND_ALLOWED = `-m conntrack --ctstate NEW -m mark --mark ${MARK}/${MARK}`;
+
+export type Verdict = 'accept' | 'deny';
+/** The prefix of a pod chain's verdict events: what the agent reads the pod and direction back from. */
+export const eventPrefix = (verdict: Verdict, d: Direction, chain: string): string => `gingham ${verdict} ${d} ${chain}`;
+/** The prefix's parts (undefined: not one of ours). */
+export function parseEventPrefix(prefix: string): { verdict: Verdict; direction: Direction; chain: string } | undefined {
+  const m = /^gingham (accept|deny) (ingress|egress) (\S+)$/.exec(prefix);
+  return m ? { verdict: m[1] as Verdict, direction: m[2] as Direction, chain: m[3]! } : undefined;
+}
+const eventRule = (verdict: Verdict, d: Direction, chain: string): string => nflog(eventPrefix(verdict, d, chain), NFLOG_GROUP, NFLOG_SIZE);
 /**
  * IPv6 needs neighbour discovery to work at all, between pods on the bridge (br_netfilter shows it
  * to FORWARD) and to the node: router solicitation and advertisement, neighbour solicitation and
@@ -284,15 +318,14 @@ class FamilyBuilder {
       this.podChainsNow[d].set(key, before);
       return before.chain;
     }
+    const name = names.podChain(pod, d);
     const rules = [CLEAR_ALLOW];
     for (const rp of policies) rules.push(`${comment(`${rp.key} ${d}`)} -j ${names.policyChain(rp.key, d)}`);
+    if (this.opts.logAccepts) rules.push(`${IF_NEW_AND_ALLOWED} ${EVENT_LIMIT} ${eventRule('accept', d, name)}`);
     rules.push(IF_ALLOWED_RETURN);
-    if (this.opts.logDrops) {
-      const prefix = freeText(`gingham drop ${d === 'ingress' ? 'in' : 'out'} ${key}`, LIMITS.logPrefix - 2);
-      rules.push(`-m limit --limit 10/min -j LOG ${logPrefix(`${prefix}: `)}`);
-    }
+    if (this.opts.logDrops) rules.push(`${EVENT_LIMIT} ${eventRule('deny', d, name)}`);
     rules.push(rejectRule(this.family));
-    const chain = { name: names.podChain(pod, d), rules };
+    const chain = { name, rules };
     this.podChainsNow[d].set(key, { policies: policies.map((rp) => rp.key), chain });
     return chain;
   }
@@ -378,7 +411,7 @@ export class RulesetBuilder {
    * everything of ours (hooks included) for it.
    */
   build(resolved: readonly ResolvedPolicy[], opts: RulesetOptions): Ruleset {
-    const optsKey = JSON.stringify([opts.node, opts.sctpPorts, opts.logDrops]);
+    const optsKey = JSON.stringify([opts.node, opts.sctpPorts, opts.logDrops, opts.logAccepts === true]);
     if (optsKey !== this.optsKey) {
       this.memory = { 4: new FamilyMemory(4), 6: new FamilyMemory(6) };
       this.optsKey = optsKey;

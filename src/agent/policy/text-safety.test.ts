@@ -1,6 +1,6 @@
-// Issue 14, defect 5: names from the API server reach iptables-restore text through comments and
-// log prefixes. Whatever they hold, compiled and rendered they must stay inside their argument:
-// the text, split by a model of the real parser, holds only our chains' commands, and the comment
+// Issue 14, defect 5: names from the API server reach iptables-restore text through comments.
+// Whatever they hold, compiled and rendered they must stay inside their argument: the text, split
+// by a model of the real parser, holds only our chains' commands, and the comment
 // and prefix come back as one argument each.
 import { describe, expect, it } from 'vitest';
 import { parseIptablesRestore } from '../../kernel/parser-models.js';
@@ -41,12 +41,13 @@ describe('names pasted into iptables-restore text (issue 14, defect 5)', () => {
     expect(notes.some((n) => n.startsWith('x/a') && n.includes('-I INPUT 1'))).toBe(true);
   });
 
-  it('a pod named p"q stays inside its quoted --log-prefix', () => {
+  it('a pod named p"q stays inside its quoted comment; the verdict event prefix names its chain, not the pod', () => {
     const commands = firstSync('allow-web', 'p"q');
-    const log = commands.find((c) => c.args.includes('LOG'));
+    expect(commands.some((c) => c.args.includes('x/p"q ingress'))).toBe(true);
+    const log = commands.find((c) => c.args.includes('NFLOG'));
     expect(log).toBeDefined();
-    const prefix = log!.args[log!.args.indexOf('--log-prefix') + 1];
-    expect(prefix).toBe('gingham drop in x/p"q: ');
-    expect(log!.args.at(-1)).toBe(prefix);
+    const prefix = log!.args[log!.args.indexOf('--nflog-prefix') + 1];
+    expect(prefix).toMatch(/^gingham deny ingress GINGHAM-NPI-[0-9a-f]{12}$/);
+    expect(log!.args.slice(-4)).toEqual(['--nflog-group', '9917', '--nflog-size', '128']);
   });
 });
