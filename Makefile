@@ -137,11 +137,13 @@ kind-bench: kind-up
 	$(E2E_ENV) $(NODE24) e2e/bench/policy.ts
 
 # kind-up, the suite, kind-down: the cluster is removed whether creating, installing or the suite
-# failed or not; the first failure's exit code is make's.
+# failed or not; the first failure's exit code is make's. E2E_KEEP=1 keeps a cluster that passed,
+# for more suites on it (CI runs the upstream conformance tests there, then kind-down).
+E2E_KEEP ?=
 e2e: build npm-deps
 	@[ "$(CNI)" = gingham ] || { echo "make e2e: the suite checks gingham's own state; CNI=$(CNI) is not supported" >&2; exit 2; }
 	rc=0; { $(KIND_UP) && $(E2E_ENV) npx vitest run --config e2e/vitest.config.ts; } || rc=$$?; \
-	$(E2E_ENV) bash e2e/kind/down.sh; exit $$rc
+	if [ $$rc != 0 ] || [ -z "$(E2E_KEEP)" ]; then $(E2E_ENV) bash e2e/kind/down.sh; fi; exit $$rc
 
 clean:
 	bash src/scripts/clean.sh
