@@ -18,6 +18,7 @@ Commands:
   gingham inspect [--json]                       the agent's plan for this node and whether the kernel matches
   gingham policy explain --from A --to B --port 80/TCP
                                                  whether NetworkPolicies let A reach B, and which rule decides
+  gingham policy drops [--follow] [--pod NS/NAME]  what this node's policies denied, live (policy help)
   gingham agent --cleanup                        remove everything the agent made on this node
   gingham agent install-cni [--cni-bin-dir DIR]  copy this binary into the CNI bin dir
   gingham probe serve --tcp P,.. --udp P,..      answer each connection/datagram with "from ADDR"

@@ -1,7 +1,7 @@
 // `gingham policy explain --from A --to B --port 80/TCP`: reads the policies, pods, namespaces and
 // nodes from the API server once, resolves them with the agent's own compiler and prints why the
 // connection passes or not. A and B are NS/POD, node/NAME, or an address (a pod's, a node's or
-// any other).
+// any other). `gingham policy drops` (verdicts/drops-cli.ts) shows what the kernel did instead.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { type Family, parseIp } from '../../net/ip.js';
 import { errorText } from '../log.js';
@@ -12,12 +12,20 @@ import { listPolicyInputs } from '../sources/policy-source.js';
 import { type Connection, type Endpoint, explain, showExplanation } from './explain.js';
 import { PROTOCOLS, type PolicyInputs, type Protocol } from './model.js';
 import { familyOf, podKey, resolvePolicies } from './resolve.js';
+import { DropsUsageError, parseDropsArgs, runDrops } from '../verdicts/drops-cli.js';
 
 export const POLICY_USAGE = `usage:
   gingham policy explain --from A --to B --port PORT[/TCP|UDP|SCTP] [--ipv6] [--json] [--kubeconfig PATH]
       Whether a connection from A to B passes the cluster's NetworkPolicies, and the policy and
       rule that decide it (or that no policy isolates the pods), computed by the agent's compiler.
       A and B: NS/POD, node/NAME or an IP address. --ipv6 judges the pods' IPv6 addresses.
+  gingham policy drops [--follow] [--namespace NS] [--pod NS/NAME] [--accepts] [--json]
+                       [--agent http://HOST:PORT | --health-port PORT]
+      The packets this node's policies denied (with --accepts, also the new connections they
+      accepted), as the local agent saw them: time, direction, source and destination pod or
+      address, protocol and port, and the policy that decided. --follow keeps printing new ones
+      until Ctrl-C. Needs "policyLogDrops" (or "policyLogAccepts") in the agent config; reads the
+      agent on 127.0.0.1:9917 (run it on the node, or in the agent pod with kubectl exec).
 `;
 
 export class ExplainUsageError extends Error {
@@ -92,6 +100,15 @@ export async function runPolicyCli(argv: string[]): Promise<number> {
   if (argv.length === 0 || ['help', '--help', '-h'].includes(argv[0]!)) {
     process.stdout.write(POLICY_USAGE);
     return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === 'drops') {
+    try {
+      return await runDrops(parseDropsArgs(argv.slice(1)));
+    } catch (e) {
+      if (!(e instanceof DropsUsageError)) throw e;
+      process.stderr.write(`gingham policy drops: ${e.message}\n\n${POLICY_USAGE}`);
+      return 2;
+    }
   }
   let args: ExplainArgs;
   try {
