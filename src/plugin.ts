@@ -8,6 +8,7 @@ import { type NetConf, decodeStdin, parseNetConf, readLimits } from './cni/netco
 import { LATEST, SUPPORTED_VERSIONS, renderResult, versionAtLeast } from './cni/result.js';
 import { str } from './cni/validate.js';
 import { IPAM_TYPE, ipamFor } from './ipam/client.js';
+import { cleaned } from './ipam/ipam.js';
 import { log, mark, phaseTimes, setLogFile, setLogLimits, sinceStartMs } from './log.js';
 
 export const PLUGIN_TYPE = 'gingham';
@@ -60,9 +61,14 @@ async function runIpam(conf: NetConf, env: CniEnv, stdin: string): Promise<strin
   }
 }
 
+/** The IPAM's clean-up counts for the call's log line, when there were any (the agent's metrics). */
+const cleanedFields = (): Partial<typeof cleaned> => ({ ...(cleaned.repaired > 0 ? { repaired: cleaned.repaired } : {}), ...(cleaned.released > 0 ? { released: cleaned.released } : {}) });
+
 export async function runPlugin(environ: Record<string, string | undefined>, stdin: string): Promise<Outcome> {
   let cniVersion = LATEST;
   const started = sinceStartMs();
+  // One call per process, but tests run many in one.
+  cleaned.repaired = cleaned.released = 0;
   let env: CniEnv | undefined;
   try {
     if (readCommand(environ) === 'VERSION') {
@@ -87,11 +93,11 @@ export async function runPlugin(environ: Record<string, string | undefined>, std
     else throw invalidConfig(`neither type nor ipam.type is "${PLUGIN_TYPE}" (type is "${conf.type}")`);
     const checked = env;
     const stdout = await withDeadline(seconds, () => work(conf, checked, stdin));
-    log('info', `${env.command} ok`, { container: env.containerId, ifName: env.ifName, network: conf.name, ms: Math.round(sinceStartMs() - started), phases: phaseTimes() });
+    log('info', `${env.command} ok`, { container: env.containerId, ifName: env.ifName, network: conf.name, ms: Math.round(sinceStartMs() - started), phases: phaseTimes(), ...cleanedFields() });
     return { stdout, exitCode: 0 };
   } catch (e) {
     const err = asCniError(e);
-    log('error', `${env?.command ?? environ['CNI_COMMAND'] ?? '?'} failed: ${err.message}`, { code: err.code, container: env?.containerId, details: err.details || undefined });
+    log('error', `${env?.command ?? environ['CNI_COMMAND'] ?? '?'} failed: ${err.message}`, { code: err.code, container: env?.containerId, ms: Math.round(sinceStartMs() - started), details: err.details || undefined, ...cleanedFields() });
     return { stdout: JSON.stringify(err.toJSON(cniVersion)), exitCode: 1 };
   }
 }

@@ -8,18 +8,28 @@ import type { Server } from 'node:http';
 import { DEFAULT_DATA_DIR } from '../ipam/config.js';
 import { cleanupNode } from './cleanup.js';
 import { installCni } from './install.js';
-import { Health, serveRoutes, stopServing } from './health.js';
+import { Health, type Route, serveRoutes, stopServing } from './health.js';
 import { type Logger, errorText, stdoutLogger } from './log.js';
+import { tailCniLog } from './metrics/cni.js';
+import { collectIpamUsage } from './metrics/ipam.js';
+import { observeNetworkPass } from './metrics/network.js';
+import { EventToEnforced, countUnreadable, forgetGonePods, observePolicyPass, observeRuleset } from './metrics/policy.js';
+import { collectProcessMetrics, metrics } from './metrics/registry.js';
+import { metricsRoute, serveOnAllAddresses } from './metrics/serve.js';
+import { CNI_LOG_FILE } from './network/conflist.js';
 import { nodeKernel } from './network/kernel.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './policy/apply.js';
 import { watchReservations } from './policy/local-pods.js';
 import { PolicyReconciler, type SyncOutcome } from './policy/reconcile.js';
+import { podKey } from './policy/resolve.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import { AGENT_STATE_PATH } from './state.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
 
 export { runPolicyCli } from './policy/explain-cli.js';
+
+declare const GINGHAM_VERSION: string;
 
 /** After SIGTERM, give a pass in progress this long, then exit whatever still holds the loop. */
 const EXIT_GRACE_MS = 5000;
@@ -48,6 +58,29 @@ function muteDeprecation(code: string): void {
     const given = typeof opts === 'object' && opts !== null ? (opts as { code?: unknown }).code : args[2];
     if (given !== code) Reflect.apply(emit, process, args);
   }) as typeof process.emitWarning;
+}
+
+/** Wraps a reconciler so that each pass's result (undefined when it threw) and duration are observed. */
+function observed<T>(reconciler: { pass(): Promise<T> }, observe: (result: T | undefined, seconds: number) => void): { pass(): Promise<T> } {
+  return {
+    pass: async () => {
+      const t0 = performance.now();
+      let result: T | undefined;
+      try {
+        result = await reconciler.pass();
+        return result;
+      } finally {
+        observe(result, (performance.now() - t0) / 1000);
+      }
+    },
+  };
+}
+
+/** gingham_build_info's labels from the build's version text, "0.1.0 (abc1234, node v24.1.0)". */
+function buildLabels(backend: string): { version: string; commit: string; backend: string } {
+  const text = typeof GINGHAM_VERSION === 'string' ? GINGHAM_VERSION : 'dev';
+  const m = /^(\S+) \(([^,)]+)/.exec(text);
+  return { version: m?.[1] ?? text, commit: m?.[2] ?? '', backend };
 }
 
 export async function runAgent(argv: string[]): Promise<number> {
@@ -98,23 +131,32 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     log('error', 'cannot reach the Kubernetes API: no usable kubeconfig', { error: errorText(e) });
     return 1;
   }
+  metrics.startTime.set(Date.now() / 1000);
+  metrics.buildInfo.set(buildLabels(config.backend), 1);
   const health = new Health(opts.stuckAfterMs ?? Math.max(STUCK_PERIODS * opts.resyncMs, STUCK_MIN_MS));
+  // The endpoints of each server, looked up per request: more can be added once their source runs.
+  const healthRoutes: Record<string, Route> = { ...health.routes() };
   let server: Server | undefined;
   if (opts.healthPort !== 0) {
     try {
-      server = await serveRoutes(health.routes(), opts.healthPort, opts.healthAddress);
+      server = await serveRoutes(healthRoutes, opts.healthPort, opts.healthAddress);
     } catch (e) {
       log('error', 'cannot serve the health endpoints: free the port or pass another --health-port (and change the probes)', { address: opts.healthAddress, port: opts.healthPort, error: errorText(e) });
       return 1;
     }
   }
+  const served = await serveMetrics(opts, config, log);
+  if (served === 'failed') {
+    if (server) stopServing(server);
+    return 1;
+  }
   const reconciler = new Reconciler({ nodeName: opts.nodeName, nodes: () => source.snapshot(), config, kernel: nodeKernel(), cniConfPath: opts.cniConfPath, statePath: AGENT_STATE_PATH, log });
   // Ready once a pass has run on a node list and the kernel refused none of its changes.
-  const loop = new ReconcileLoop(health.track('network')(reconciler, (r) => r.ran && r.failed.length === 0), log);
+  const loop = new ReconcileLoop(health.track('network')(observed(reconciler, observeNetworkPass), (r) => r.ran && r.failed.length === 0), log);
   const signalled = new Promise<string>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve(sig));
   });
-  log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config, ...(server ? { health: `${opts.healthAddress}:${opts.healthPort}` } : {}) });
+  log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config, ...(server ? { health: `${opts.healthAddress}:${opts.healthPort}` } : {}), ...(served ? { metrics: `[${served.host}]:${config.metricsPort}` } : {}) });
   const policy = await startPolicy(opts, config, kc, health, log);
   // Passes before the first list do nothing (no snapshot yet); not awaiting the list keeps SIGTERM
   // effective while the API server is unreachable.
@@ -127,8 +169,41 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   // them matching and changes nothing.
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
   if (server) stopServing(server);
+  served?.stop();
   await Promise.all([source.stop(), loop.stop(), policy.stop()]);
   return 0;
+}
+
+/**
+ * /metrics on every address of the node at config.metricsPort (0: none). The CNI counts come from
+ * the plugin's log, read on each scrape and every few seconds; the IPAM fill is read at scrape time.
+ * 'failed' when the port cannot be had (logged; the agent exits 1, as for the health port).
+ */
+async function serveMetrics(opts: RunOptions, config: AgentConfig, log: Logger): Promise<{ host: string; routes: Record<string, Route>; stop: () => void } | undefined | 'failed'> {
+  if (config.metricsPort === 0) return undefined;
+  collectProcessMetrics();
+  const cniLog = tailCniLog(CNI_LOG_FILE);
+  const routes: Record<string, Route> = {
+    '/metrics': metricsRoute(() => {
+      cniLog.read();
+      collectIpamUsage(DEFAULT_DATA_DIR, opts.cniConfPath);
+    }),
+  };
+  try {
+    const { server, host } = await serveOnAllAddresses(routes, config.metricsPort);
+    return {
+      host,
+      routes,
+      stop: () => {
+        cniLog.stop();
+        stopServing(server);
+      },
+    };
+  } catch (e) {
+    cniLog.stop();
+    log('error', 'cannot serve /metrics: free the port or set another metricsPort in the config (0 turns metrics off)', { port: config.metricsPort, error: errorText(e) });
+    return 'failed';
+  }
 }
 
 const outcome = (r: PolicySyncResult): SyncOutcome => {
@@ -156,14 +231,31 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
   const tracked = health.track('policy');
   const sctpPorts = await sctpPortsSupported();
   if (!sctpPorts) log('warn', 'iptables cannot match SCTP ports here: SCTP rules with ports allow nothing (the pods they select stay isolated)');
-  const source = new KubernetesPolicySource(kc, () => loop.trigger(), log);
+  // Every event starts the clock of gingham_policy_event_to_enforced_seconds (unless it runs).
+  const clock = new EventToEnforced();
+  const changed = (): void => {
+    clock.event();
+    loop.trigger();
+  };
+  const source = new KubernetesPolicySource(kc, changed, log);
   const reconciler = new PolicyReconciler({
     nodeName: opts.nodeName,
     inputs: () => {
-      for (const p of source.newProblems()) log('warn', 'policy input not used as written', { problem: p });
-      return source.snapshot();
+      const problems = source.newProblems();
+      for (const p of problems) log('warn', 'policy input not used as written', { problem: p });
+      countUnreadable(problems.length);
+      const inputs = source.snapshot();
+      if (inputs === undefined) return undefined;
+      clock.read();
+      forgetGonePods(() => new Set(inputs.pods.filter((p) => p.node === opts.nodeName).map(podKey)));
+      return inputs;
     },
-    sync: async (want, read) => outcome(await applier.sync(want, { read })),
+    sync: async (want, read) => {
+      observeRuleset(want);
+      const o = outcome(await applier.sync(want, { read }));
+      clock.synced(o.failures.length === 0);
+      return o;
+    },
     // A little under the period, so timer jitter never skips the read of a resync.
     readEveryMs: opts.resyncMs * 0.9,
     sctpPorts,
@@ -172,12 +264,12 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
     log,
   });
   // Ready once a sync has run on complete lists and the kernel refused none of it.
-  const loop = new ReconcileLoop(tracked(reconciler, (r) => r.ran && r.failures.length === 0), log, POLICY_DEBOUNCE_MS);
+  const loop = new ReconcileLoop(tracked(observed(reconciler, observePolicyPass), (r) => r.ran && r.failures.length === 0), log, POLICY_DEBOUNCE_MS);
   // Our IPAM tells this node's new pods' addresses before the API does (local-pods.ts). The data
   // dir appears with the first pod; until it does (or if it goes), each resync tries again.
   let unwatch: (() => void) | undefined;
   const watchIpam = (): void => {
-    unwatch ??= watchReservations(DEFAULT_DATA_DIR, () => loop.trigger(), () => (unwatch = undefined));
+    unwatch ??= watchReservations(DEFAULT_DATA_DIR, changed, () => (unwatch = undefined));
   };
   watchIpam();
   const rewatch = setInterval(watchIpam, opts.resyncMs);

@@ -139,6 +139,22 @@ describe('Reconciler', () => {
     expect(written.plugins[0]!.ipam).toEqual({ type: 'gingham', ranges: [[{ subnet: '198.18.128.0/24' }], [{ subnet: 'fd42:18:128::/64' }]] });
   });
 
+  it('reports the drift it healed by kind, its peers, and skipped nodes by a fixed word', async () => {
+    const bad: NodeInfo = { name: 'bad', podCIDRs: [], internalIPs: [], invalid: 'spec.podCIDRs: "x", not a list' };
+    const { table, rec } = setup([self, n2, bad, node('new', [], ['198.18.0.5']), node('far', ['198.18.131.0/24'], ['198.19.7.7']), node('twin', ['198.18.129.0/24'], ['198.18.0.6'])]);
+    const r = await rec.pass();
+    // n2's route, and far's which the kernel refused; the masquerade chain.
+    expect(r.drift).toEqual({ route: { found: 2, healed: 1 }, chain: { found: 1, healed: 1 } });
+    expect(r.peers.map((p) => p.node)).toEqual(['far', 'n2']);
+    expect(r.skipped).toEqual([
+      { node: 'bad', reason: 'unreadable' },
+      { node: 'new', reason: 'no_pod_cidr' },
+      { node: 'twin', reason: 'pod_cidr_taken' },
+    ]);
+    table.routes = [];
+    expect((await rec.pass()).drift).toEqual({ route: { found: 2, healed: 1 } });
+  });
+
   it('routes to the others even when our own Node object is missing, and says so once', async () => {
     const { table, rec, logs } = setup([n2]);
     await rec.pass();
@@ -161,7 +177,7 @@ describe('ReconcileLoop', () => {
           passes++;
           await new Promise((r) => setTimeout(r, 30));
           running--;
-          return { ran: true, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false };
+          return { ran: true, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [] };
         },
       },
       () => undefined,

@@ -6,7 +6,8 @@ import { buildConflist, renderConflist } from './network/conflist.js';
 import type { NodeInfo } from './network/nodes.js';
 import { type Changes, changesFor } from './network/changes.js';
 import { type ApplyOutcome, type NetworkKernel, readSnapshot } from './network/kernel.js';
-import { type NetworkPlan, planNetwork } from './network/plan.js';
+import { type NetworkPlan, type Peer, type Skipped, planNetwork } from './network/plan.js';
+import { type DriftKind, driftOf, skipReason } from './metrics/drift.js';
 import type { Route } from './network/routes.js';
 import { writeIfChanged } from './files.js';
 import { type Logger, errorText } from './log.js';
@@ -35,9 +36,14 @@ export interface PassSummary {
   iptables: string[];
   failed: ApplyOutcome['failed'];
   conflistWritten: boolean;
+  /** For the metrics: entries that differed from the plan, by kind, and how many the kernel took. */
+  drift: Partial<Record<DriftKind, { found: number; healed: number }>>;
+  peers: Peer[];
+  /** Nodes skipped, each reason a fixed word (metrics/network.ts; "unreadable" for a Node object that could not be read). */
+  skipped: Skipped[];
 }
 
-const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false };
+const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [] };
 
 export class Reconciler {
   /** Last logged skip reasons and conflist problem: logged when they change, not every pass. */
@@ -77,7 +83,9 @@ export class Reconciler {
     }
     for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
     this.saveState(plan);
-    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], iptables, failed, conflistWritten };
+    const unreadable = new Map(nodes.filter((n) => n.invalid !== undefined).map((n) => [n.name, n.invalid]));
+    const skipped = plan.skipped.map((s) => ({ node: s.node, reason: unreadable.get(s.node) === s.reason ? 'unreadable' : skipReason(s.reason) }));
+    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], iptables, failed, conflistWritten, drift: driftOf(ch, failed), peers: plan.peers, skipped };
   }
 
   private conflist(self: NodeInfo, plan: NetworkPlan): boolean {

@@ -72,6 +72,12 @@ function parseRequests(cfg: IpamConfig, requested: string[]): Map<number, Ip> {
   return bySet;
 }
 
+/**
+ * What this process's IPAM cleaned up: orphans removed by repair() and reservations released by GC.
+ * The call's log line carries them (plugin.ts), which is where the agent's metrics count them.
+ */
+export const cleaned = { repaired: 0, released: 0 };
+
 /** How often a search may lose a race for an address before the ADD gives up (code 11). */
 const MAX_RACES = 200;
 
@@ -118,7 +124,7 @@ export async function ipamAdd(cfg: IpamConfig, req: IpamRequest): Promise<Result
     } catch (e) {
       // A full range may only look full: claims left by a crash are removed, then one more try.
       if (repaired || !(e instanceof CniError) || e.code !== Code.AddressUnavailable) throw e;
-      await store.locked(() => store.repair());
+      cleaned.repaired += (await store.locked(() => store.repair())).length;
       lost.clear();
       repaired = true;
       continue;
@@ -172,9 +178,10 @@ export async function ipamGc(cfg: IpamConfig, network: string, valid: Attachment
   const keep = new Set(valid.map((v) => `${v.containerId}@${v.ifName}`));
   const store = new Store(cfg.dataDir, network);
   return store.locked(() => {
-    store.repair();
+    cleaned.repaired += store.repair().length;
     const gone = store.list().filter((r) => !keep.has(`${r.containerId}@${r.ifName}`));
     for (const r of gone) store.release(r);
+    cleaned.released += gone.length;
     return gone;
   });
 }
@@ -182,7 +189,7 @@ export async function ipamGc(cfg: IpamConfig, network: string, valid: Attachment
 /** STATUS: the store is writable and every range set has a free address (as ADD would see it). */
 export async function ipamStatus(cfg: IpamConfig, network: string): Promise<void> {
   const store = new Store(cfg.dataDir, network);
-  await store.locked(() => store.repair());
+  cleaned.repaired += (await store.locked(() => store.repair())).length;
   cfg.rangeSets.forEach((set, i) => {
     const free = nextFree(set, (ip) => store.isClaimed(formatIp(ip)), cfg.exclude);
     if (!free) throw new CniError(Code.NotAvailable, `network ${network}: no free address in range set ${i}`);

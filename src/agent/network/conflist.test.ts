@@ -16,6 +16,7 @@ describe('buildConflist', () => {
           isGateway: true,
           isDefaultGateway: true,
           hairpinMode: true,
+          logFile: '/var/log/gingham/cni.log',
           ipam: { type: 'gingham', ranges: [[{ subnet: '198.18.129.0/24' }]] },
         },
         { type: 'portmap', capabilities: { portMappings: true } },

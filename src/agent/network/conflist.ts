@@ -3,12 +3,18 @@
 // dual-stack network), chained with the reference portmap for hostPort. The MTU is the agent's
 // (underlay minus the overlay's overhead). No masquerade here: the agent's own chain does it for
 // the whole node (masquerade.ts), since what stays unmasqueraded (every node's address) changes
-// as nodes come and go, and a conflist only reaches pods created after it.
+// as nodes come and go, and a conflist only reaches pods created after it. The plugin logs to
+// CNI_LOG_FILE, which the agent reads for its metrics.
 import { type Cidr, canonical, formatCidr, parseCidr } from '../../net/ip.js';
 
 export const DEFAULT_CONF_PATH = '/etc/cni/net.d/10-gingham.conflist';
 export const NETWORK_NAME = 'gingham';
 export const BRIDGE = 'gingham0';
+/**
+ * The plugin's log on a node the agent manages: in a directory of its own, which the DaemonSet
+ * mounts read-only into the agent at the same path, where the agent tails it for the CNI metrics.
+ */
+export const CNI_LOG_FILE = '/var/log/gingham/cni.log';
 /**
  * Not 1.1.0: containerd 1.6 (Debian bookworm's, in our kind nodes) links a libcni that knows
  * result versions up to 1.0.0 only and fails every pod on a 1.1.0 result. 1.0.0 gives the same
@@ -50,6 +56,7 @@ export function buildConflist(opts: ConflistOptions): Record<string, unknown> {
         // A pod must reach itself through its own Service: kube-proxy sends that back out of the
         // pod's bridge port, which the bridge only allows with hairpin mode.
         hairpinMode: true,
+        logFile: CNI_LOG_FILE,
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
         ipam,
       },

@@ -13,6 +13,7 @@ import {
   makeInformer,
 } from '@kubernetes/client-node';
 import { type Logger, errorText } from '../log.js';
+import { metrics } from '../metrics/registry.js';
 import type { NodeInfo } from '../network/nodes.js';
 import { shown } from './k8s-names.js';
 import { NewLines } from './new-lines.js';
@@ -82,6 +83,7 @@ export class WatchedCollection<T extends KubernetesObject> {
 
   private failed(err: unknown): void {
     if (this.stopped) return;
+    metrics.watchRestarts.inc({ resource: this.what });
     this.log('warn', `${this.what} watch failed; retrying`, { error: errorText(err), retryMs: this.backoffMs });
     clearTimeout(this.retry);
     this.retry = setTimeout(() => void this.kick(), this.backoffMs);
