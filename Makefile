@@ -135,6 +135,7 @@ kind-bench: kind-up
 	$(E2E_ENV) $(NODE24) e2e/bench/pod-start.ts
 	$(E2E_ENV) $(NODE24) e2e/bench/throughput.ts
 	$(E2E_ENV) $(NODE24) e2e/bench/policy.ts
+	$(E2E_ENV) $(NODE24) e2e/bench/verdicts.ts
 
 # kind-up, the suite, kind-down: the cluster is removed whether creating, installing or the suite
 # failed or not; the first failure's exit code is make's. E2E_KEEP=1 keeps a cluster that passed,
