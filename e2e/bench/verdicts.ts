@@ -78,8 +78,8 @@ const ROLE = 'gingham-verdict-bench';
 const SRV = 'vb-srv';
 const CLI = 'vb-cli';
 const NOISE = 'vb-noise';
-/** The agent's verdict event lines on its stdout (JSON with the verdict). */
-const EVENT_LINE = /"verdict"\s*:\s*"(deny|drop)/;
+/** The agent's log line for a denied packet's verdict event (src/agent/verdicts: JSON, msg "policy verdict"). */
+const EVENT_LINE = /"msg":"policy verdict".*"verdict":"denied"/;
 
 const T0 = Date.now();
 const log = (msg: string): void => void process.stderr.write(`[verdicts ${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
