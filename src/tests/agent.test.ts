@@ -142,6 +142,19 @@ describe('agent routes in namespaces', () => {
       expect(agentStderr).toBe('');
     });
 
+    it('serves /metrics on the node\'s addresses of both families (metricsPort 20917 by default)', async () => {
+      const scrape = async (host: string): Promise<string> => (await c.sh(['ip', 'netns', 'exec', c.ns('node4'), 'curl', '-sf', '-m', '5', `http://${host}:20917/metrics`])).stdout;
+      const text = await until('network passes counted', async () => {
+        const t = await scrape('198.18.0.4');
+        return /^gingham_network_passes_total\{outcome="ok"\} [1-9]/m.test(t) ? t : undefined;
+      });
+      expect(text).toMatch(/^gingham_build_info\{version="[^"]+",commit="[^"]*",backend="host-gw"\} 1$/m);
+      expect(text).toMatch(/^gingham_network_peers\{via="direct"\} 2$/m);
+      expect(text).toMatch(/^gingham_policy_syncs_total\{outcome="ok"\} [1-9]/m);
+      for (const family of ['gingham_cni_calls_total', 'gingham_ipam_addresses', 'gingham_api_watch_restarts_total', 'gingham_policy_denied_packets_total', 'process_cpu_seconds_total']) expect(text).toContain(`# TYPE ${family} `);
+      expect(await scrape(`[${v6(4)}]`)).toContain('# TYPE gingham_build_info gauge');
+    });
+
     it('exits 0 on SIGTERM and leaves the routes for the pods', async () => {
       const exited = new Promise<number | null>((resolve) => agent!.once('exit', (code) => resolve(code)));
       agent!.kill('SIGTERM');
