@@ -72,6 +72,7 @@ function shapes(f: Fam, sctp: boolean): FamilyRuleset {
     '-j MARK --set-xmark 0x0/0x20000',
     '-m conntrack --ctstate NEW -m mark --mark 0x20000/0x20000 -m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham accept ingress GINGHAM-NP-SHAPES" --nflog-group 9917 --nflog-size 128',
     '-m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham deny egress GINGHAM-NP-SHAPES" --nflog-group 9917 --nflog-size 128',
+    '-p tcp -j REJECT --reject-with tcp-reset',
     reject(f),
     '-j RETURN',
   ];

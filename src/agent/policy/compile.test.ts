@@ -90,6 +90,7 @@ describe('ruleset', () => {
       '-j MARK --set-xmark 0x0/0x20000',
       `-m comment --comment "x/deny ingress" -j ${names.policyChain('x/deny', 'ingress')}`,
       '-m mark --mark 0x20000/0x20000 -j RETURN',
+      '-p tcp -j REJECT --reject-with tcp-reset',
       '-j REJECT --reject-with icmp-port-unreachable',
     ]);
     expect(chain(ruleset, 4, names.policyChain('x/deny', 'ingress'))!.rules).toEqual([]);
@@ -158,8 +159,9 @@ describe('ruleset', () => {
     const rules = (opts: Partial<RulesetOptions>): readonly string[] => chain(compile(inputs(policy('x', 'deny', { ingress: [] })), { ...OPTS, ...opts }).ruleset, 4, podChain)!.rules;
     const deny = `-m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham deny ingress ${podChain}" --nflog-group 9917 --nflog-size 128`;
     const accept = `-m conntrack --ctstate NEW -m mark --mark 0x20000/0x20000 -m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham accept ingress ${podChain}" --nflog-group 9917 --nflog-size 128`;
-    expect(rules({ logDrops: true }).slice(-2)).toEqual([deny, '-j REJECT --reject-with icmp-port-unreachable']);
-    expect(rules({ logDrops: true, logAccepts: true }).slice(-4)).toEqual([accept, '-m mark --mark 0x20000/0x20000 -j RETURN', deny, '-j REJECT --reject-with icmp-port-unreachable']);
+    const reject = ['-p tcp -j REJECT --reject-with tcp-reset', '-j REJECT --reject-with icmp-port-unreachable'];
+    expect(rules({ logDrops: true }).slice(-3)).toEqual([deny, ...reject]);
+    expect(rules({ logDrops: true, logAccepts: true }).slice(-5)).toEqual([accept, '-m mark --mark 0x20000/0x20000 -j RETURN', deny, ...reject]);
     expect(rules({}).some((r) => r.includes('NFLOG'))).toBe(false);
     expect(parseEventPrefix(`gingham deny ingress ${podChain}`)).toEqual({ verdict: 'deny', direction: 'ingress', chain: podChain });
     expect(parseEventPrefix('gingham drop in x/a: ')).toBeUndefined();

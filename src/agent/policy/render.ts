@@ -31,6 +31,7 @@
 //   -j RETURN | ACCEPT | DROP | GINGHAM-NP-X       unchanged (also -g GINGHAM-NP-X)
 //   -j REJECT                                      -j REJECT --reject-with icmp-port-unreachable
 //                                                  (ip6tables: icmp6-port-unreachable)
+//   -p tcp -j REJECT --reject-with tcp-reset       unchanged (both families)
 //   -m limit --limit 10/second --limit-burst 5     -m limit --limit 10/sec (5 is the default burst
 //                                                  and is not printed; another burst is: --limit-burst 20)
 //   -j NFLOG --nflog-group 9917 --nflog-prefix P --nflog-size 128

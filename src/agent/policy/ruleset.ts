@@ -8,7 +8,8 @@
 //   GINGHAM-NP-EGRESS / -INGRESS    one jump per isolated local pod, by its address
 //   GINGHAM-NPE-/NPI-<pod>          clear the allow mark, jump to each policy that isolates the
 //                                   pod, RETURN if one marked the packet (a verdict event first,
-//                                   when asked), else (verdict event and) REJECT
+//                                   when asked), else (verdict event and) REJECT (TCP with a
+//                                   reset, the rest with ICMP port unreachable)
 //   GINGHAM-NPPE-/NPPI-<policy>     one rule per peer x port of each rule: mark the packet allowed
 //
 // Peers are ipsets: a hash:ip set per pod peer (its namespaces and pod selector), a hash:net set per
@@ -113,6 +114,14 @@ export const names = {
 const comment = (text: string): string => commentMatch(freeText(text, LIMITS.comment));
 
 const hostPrefix = (f: Family): number => (f === 4 ? 32 : 128);
+/**
+ * A denied TCP connection is refused with a reset; anything else with an ICMP port unreachable.
+ * The kernel rate-limits the ICMP errors it sends (net.ipv4.icmp_ratelimit, about one a second per
+ * destination after a small burst), so with ICMP alone a pod trying more than a few denied
+ * connections a second would see the rest hang until its SYN retries time out (each retry another
+ * drop and verdict event) instead of being refused at once. Resets are not rate-limited.
+ */
+const TCP_RESET = '-p tcp -j REJECT --reject-with tcp-reset';
 const rejectRule = (f: Family): string => `-j REJECT --reject-with ${f === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`;
 
 const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -324,7 +333,7 @@ class FamilyBuilder {
     if (this.opts.logAccepts) rules.push(`${IF_NEW_AND_ALLOWED} ${EVENT_LIMIT} ${eventRule('accept', d, name)}`);
     rules.push(IF_ALLOWED_RETURN);
     if (this.opts.logDrops) rules.push(`${EVENT_LIMIT} ${eventRule('deny', d, name)}`);
-    rules.push(rejectRule(this.family));
+    rules.push(TCP_RESET, rejectRule(this.family));
     const chain = { name, rules };
     this.podChainsNow[d].set(key, { policies: policies.map((rp) => rp.key), chain });
     return chain;

@@ -18,7 +18,7 @@ export interface VerdictEventsOptions {
   readonly enabled: boolean;
   /** The policy reconciler's last compiled view (PolicyReconciler.latest). */
   readonly view: () => CompiledView | undefined;
-  /** A writable directory for ulogd's config (the DaemonSet: /run/gingham/agent). */
+  /** A writable directory for ulogd's config and the socket it sends to (the DaemonSet: /run/gingham/agent). */
   readonly dir: string;
   readonly log: Logger;
   /** Called with each event (after the bound). */
@@ -71,7 +71,7 @@ export function startVerdictEvents(o: VerdictEventsOptions): VerdictEvents {
     o.onEvent?.(event);
   };
   const reader = new UlogdReader({ dir: o.dir, group: NFLOG_GROUP, onLine, log: o.log, ...(o.wrap ? { wrap: o.wrap } : {}), ...(o.ulogd ? { binary: o.ulogd } : {}) });
-  reader.start();
+  void reader.start();
   let toldDropped = 0;
   const report = setInterval(() => {
     if (feed.dropped === toldDropped) return;

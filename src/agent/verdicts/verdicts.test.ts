@@ -184,12 +184,12 @@ describe('/events over HTTP', () => {
 });
 
 describe('ulogd config', () => {
-  it('reads our NFLOG group into JSON on stdout, flushed per line, errors only to stderr', () => {
-    const conf = ulogdConfig('/usr/lib/x86_64-linux-gnu/ulogd', 9917);
+  it('reads our NFLOG group into JSON lines on the agent\'s socket, errors only to its stdout', () => {
+    const conf = ulogdConfig('/usr/lib/x86_64-linux-gnu/ulogd', 9917, '/run/gingham/agent/ulogd.sock');
     expect(conf).toContain('stack=log1:NFLOG,base1:BASE,ip2str1:IP2STR,json1:JSON');
     expect(conf).toContain('plugin="/usr/lib/x86_64-linux-gnu/ulogd/ulogd_output_JSON.so"');
-    expect(conf).toMatch(/\[log1\]\ngroup=9917\nunbind=0\n/);
-    expect(conf).toMatch(/\[json1\]\nfile="\/dev\/stdout"\nsync=1\n/);
-    expect(conf).toContain('logfile="/dev/stderr"');
+    expect(conf).toMatch(/\[log1\]\ngroup=9917\nunbind=0\nnetlink_qthreshold=1\n/);
+    expect(conf).toMatch(/\[json1\]\nmode="unix"\nfile="\/run\/gingham\/agent\/ulogd.sock"\nsync=1\n/);
+    expect(conf).toMatch(/logfile="stdout"\nloglevel=7\n/);
   });
 });
