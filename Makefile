@@ -10,7 +10,7 @@ CNITOOL     := $(CACHE)/bin/cnitool
 # with and chain, containerd and runc for `ctr run --cni`, busybox, iperf3 and ping (`-M do`: the
 # overlay MTU tests) inside namespaces.
 APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins containerd runc \
-                busybox-static iperf3 hyperfine iputils-ping
+                busybox-static iperf3 hyperfine iputils-ping ulogd2 ulogd2-json
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs src/build/assert-shim.cjs package-lock.json
 
 .PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e
