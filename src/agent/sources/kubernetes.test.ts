@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../network/nodes.js';
 import { type FakeApiServer, startFakeApiServer, until, v1Node } from '../testing.js';
+import { valueOf } from '../metrics/testing.js';
 import { KubernetesNodes, guarded, loadKubeConfig } from './kubernetes.js';
 
 const names = (ns: NodeInfo[] | undefined): string[] | undefined => ns?.map((n) => n.name).sort();
@@ -87,7 +88,8 @@ describe('KubernetesNodes', () => {
     }
   });
 
-  it('keeps no snapshot while the API server is unreachable, and retries', async () => {
+  it('keeps no snapshot while the API server is unreachable, and retries (counting each restart)', async () => {
+    const before = await valueOf('gingham_api_watch_restarts_total', { resource: 'node' });
     const gone = await startFakeApiServer();
     const kubeconfig = gone.kubeconfig(join(dir, 'gone'));
     await gone.stop();
@@ -98,6 +100,7 @@ describe('KubernetesNodes', () => {
       await until('a retry warning', () => (warnings.length > 0 ? true : undefined));
       expect(src.snapshot()).toBeUndefined();
       expect(warnings[0]).toMatch(/node watch failed; retrying/);
+      expect(await valueOf('gingham_api_watch_restarts_total', { resource: 'node' })).toBeGreaterThan(before);
     } finally {
       await src.stop();
     }
