@@ -5,6 +5,7 @@ import { AGENT_USAGE, type RunOptions, UsageError, parseAgentArgs } from './args
 import { type AgentConfig, loadConfig } from './config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:http';
+import { dirname } from 'node:path';
 import { DEFAULT_DATA_DIR } from '../ipam/config.js';
 import { cleanupNode } from './cleanup.js';
 import { installCni } from './install.js';
@@ -13,17 +14,18 @@ import { type Logger, errorText, stdoutLogger } from './log.js';
 import { tailCniLog } from './metrics/cni.js';
 import { collectIpamUsage } from './metrics/ipam.js';
 import { observeNetworkPass } from './metrics/network.js';
-import { EventToEnforced, countUnreadable, forgetGonePods, observePolicyPass, observeRuleset } from './metrics/policy.js';
+import { EventToEnforced, countUnreadable, countVerdict, forgetGonePods, observePolicyPass, observeRuleset } from './metrics/policy.js';
 import { collectProcessMetrics, metrics } from './metrics/registry.js';
 import { metricsRoute, serveOnAllAddresses } from './metrics/serve.js';
 import { CNI_LOG_FILE } from './network/conflist.js';
 import { nodeKernel } from './network/kernel.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './policy/apply.js';
 import { watchReservations } from './policy/local-pods.js';
-import { PolicyReconciler, type SyncOutcome } from './policy/reconcile.js';
+import { type CompiledView, PolicyReconciler, type SyncOutcome } from './policy/reconcile.js';
 import { podKey } from './policy/resolve.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import { AGENT_STATE_PATH } from './state.js';
+import { startVerdictEvents } from './verdicts/index.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
 
@@ -158,6 +160,15 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   });
   log('info', 'agent starting', { node: opts.nodeName, resyncMs: opts.resyncMs, cniConfPath: opts.cniConfPath, config, ...(server ? { health: `${opts.healthAddress}:${opts.healthPort}` } : {}), ...(served ? { metrics: `[${served.host}]:${config.metricsPort}` } : {}) });
   const policy = await startPolicy(opts, config, kc, health, log);
+  // Verdict events (NFLOG, read by a ulogd child) need the policy rules that emit them.
+  const verdicts = startVerdictEvents({
+    enabled: config.networkPolicy && (config.policyLogDrops || config.policyLogAccepts),
+    view: () => policy.latest(),
+    dir: dirname(AGENT_STATE_PATH),
+    log,
+    onEvent: (e) => countVerdict({ verdict: e.verdict, namespace: e.namespace ?? '', pod: e.pod ?? '', direction: e.direction, policy: e.policy ?? e.policies.join(',') }),
+  });
+  Object.assign(healthRoutes, verdicts.routes);
   // Passes before the first list do nothing (no snapshot yet); not awaiting the list keeps SIGTERM
   // effective while the API server is unreachable.
   loop.start(opts.resyncMs);
@@ -170,7 +181,7 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
   if (server) stopServing(server);
   served?.stop();
-  await Promise.all([source.stop(), loop.stop(), policy.stop()]);
+  await Promise.all([source.stop(), loop.stop(), policy.stop(), verdicts.stop()]);
   return 0;
 }
 
@@ -220,12 +231,12 @@ const outcome = (r: PolicySyncResult): SyncOutcome => {
  * an earlier agent enforced is removed and nothing is watched (the health endpoints then know of no
  * policy loop).
  */
-async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig, health: Health, log: Logger): Promise<{ stop: () => Promise<void> }> {
+async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig, health: Health, log: Logger): Promise<{ stop: () => Promise<void>; latest: () => CompiledView | undefined }> {
   const applier = new PolicyApplier();
   if (!config.networkPolicy) {
     const r = await applier.cleanup();
     if (r.restores > 0) log('info', 'networkPolicy is off: removed the policy rules of an earlier agent', { ...outcome(r) });
-    return { stop: async () => undefined };
+    return { stop: async () => undefined, latest: () => undefined };
   }
   // Announced before the first await: a start-up that hangs (iptables waiting on its lock) shows.
   const tracked = health.track('policy');
@@ -260,6 +271,7 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
     readEveryMs: opts.resyncMs * 0.9,
     sctpPorts,
     logDrops: config.policyLogDrops,
+    logAccepts: config.policyLogAccepts,
     ipamDataDir: DEFAULT_DATA_DIR,
     log,
   });
@@ -276,6 +288,7 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
   loop.start(opts.resyncMs);
   void source.start();
   return {
+    latest: () => reconciler.latest(),
     stop: async () => {
       clearInterval(rewatch);
       unwatch?.();

@@ -66,13 +66,13 @@ describe('policy metrics', () => {
   });
 
   it('counts verdicts, denied packets by pod, direction and policy, and drops the series of pods that are gone', async () => {
-    countVerdict({ verdict: 'deny', namespace: 'a', pod: 'p1', direction: 'ingress', policy: 'a/deny-all' });
-    countVerdict({ verdict: 'deny', namespace: 'a', pod: 'p1', direction: 'ingress', policy: 'a/deny-all' });
-    countVerdict({ verdict: 'deny', namespace: 'a', pod: 'p2', direction: 'egress', policy: 'a/deny-all' });
-    countVerdict({ verdict: 'accept', namespace: 'a', pod: 'p2', direction: 'egress', policy: 'a/allow' });
+    countVerdict({ verdict: 'denied', namespace: 'a', pod: 'p1', direction: 'ingress', policy: 'a/deny-all' });
+    countVerdict({ verdict: 'denied', namespace: 'a', pod: 'p1', direction: 'ingress', policy: 'a/deny-all' });
+    countVerdict({ verdict: 'denied', namespace: 'a', pod: 'p2', direction: 'egress', policy: 'a/deny-all' });
+    countVerdict({ verdict: 'accepted', namespace: 'a', pod: 'p2', direction: 'egress', policy: 'a/allow' });
     expect(await valueOf('gingham_policy_denied_packets_total', { namespace: 'a', pod: 'p1', direction: 'ingress', policy: 'a/deny-all' })).toBe(2);
-    expect(await valueOf('gingham_policy_verdict_events_total', { verdict: 'deny' })).toBe(3);
-    expect(await valueOf('gingham_policy_verdict_events_total', { verdict: 'accept' })).toBe(1);
+    expect(await valueOf('gingham_policy_verdict_events_total', { verdict: 'denied' })).toBe(3);
+    expect(await valueOf('gingham_policy_verdict_events_total', { verdict: 'accepted' })).toBe(1);
     forgetGonePods(() => new Set(['a/p2']));
     expect((await seriesOf('gingham_policy_denied_packets_total')).map((l) => l['pod'])).toEqual(['p2']);
   });

@@ -66,7 +66,7 @@ export class EventToEnforced {
 
 /** One verdict event, as the verdict reader has enriched it. */
 export interface CountedVerdict {
-  readonly verdict: 'deny' | 'accept';
+  readonly verdict: 'denied' | 'accepted';
   /** The local pod the policy applies to (ingress: the destination; egress: the source); "" if none was found. */
   readonly namespace: string;
   readonly pod: string;
@@ -81,7 +81,7 @@ const deniedSeries = new Map<string, { namespace: string; pod: string; direction
 /** Counts a verdict event: every one by verdict, a denied packet also by pod, direction and policy. */
 export function countVerdict(v: CountedVerdict): void {
   metrics.policyVerdicts.inc({ verdict: v.verdict });
-  if (v.verdict !== 'deny') return;
+  if (v.verdict !== 'denied') return;
   const labels = { namespace: v.namespace, pod: v.pod, direction: v.direction, policy: v.policy };
   metrics.policyDenied.inc(labels);
   const key = `${v.namespace}/${v.pod}`;

@@ -49,7 +49,7 @@ export const metrics = {
   policyCommitFailures: new Counter({ name: 'gingham_policy_commit_failures_total', help: 'Kernel commits (ipset or iptables restore) that failed; the previous rules stayed.', registers }),
   policyUnreadable: new Counter({ name: 'gingham_policy_objects_unreadable_total', help: 'Pods, namespaces and policies (or parts of them) left out because they could not be read; each counted once when it appears.', registers }),
   policyDenied: new Counter({ name: 'gingham_policy_denied_packets_total', help: 'Packets a policy denied, from verdict events (rate-limited per pod, so a lower bound), by the local pod, direction and deciding policy.', labelNames: ['namespace', 'pod', 'direction', 'policy'], registers }),
-  policyVerdicts: new Counter({ name: 'gingham_policy_verdict_events_total', help: 'Verdict events read, by verdict (deny, accept).', labelNames: ['verdict'], registers }),
+  policyVerdicts: new Counter({ name: 'gingham_policy_verdict_events_total', help: 'Verdict events read, by verdict (denied, accepted).', labelNames: ['verdict'], registers }),
 };
 
 /** The process metrics of prom-client (CPU, memory, file descriptors, event loop lag, GC), under our registry. */
