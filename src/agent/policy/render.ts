@@ -560,7 +560,7 @@ export function chainEdits(name: string, current: readonly string[], want: reado
 /**
  * One family's filter table made to match `want`, in one commit: new chains are created and
  * filled, changed ones declared (which flushes them) and refilled or, when long and little
- * changed, edited in place, hook jumps inserted at position 1 of FORWARD and INPUT; every other
+ * changed, edited in place, hook jumps inserted at position 1 of their built-in chain (FORWARD); every other
  * jump into our chains is deleted, and stale chains of ours are flushed and deleted last, when
  * nothing refers to them any more. A chain the last sync filled from the very same ChainSpec
  * object (TableState.specs) is not compared at all. Many new chains are created beforehand in
