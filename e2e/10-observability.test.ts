@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL, REPO, TCP_PORT } from './lib/env.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { hostPort } from './lib/ip.js';
-import { type NodeInfo, SUITE_LABEL, clusterNodes, deletePods, ensurePods, kubeConfig, namespace, probePod } from './lib/kube.js';
+import { type NodeInfo, SUITE_LABEL, clusterNodes, deletePods, ensurePods, kubeConfig, namespace, networkedPodsOn, probePod } from './lib/kube.js';
 import { type Family, parseExposition } from './lib/prometheus.js';
 import { kubectl, podExec } from './lib/probe.js';
 import { log, phase, waitFor } from './lib/timing.js';
@@ -65,7 +65,15 @@ describe('metrics', () => {
 
   it('CNI calls and IPAM fill move as a pod starts and stops', async () => {
     const node = f.w1;
-    const before = await scrape(node);
+    // Settled first: the pods of earlier files are gone from the API before kubelet's DEL has
+    // released their addresses, and those releases must not count against this pod's.
+    const before = await waitFor('IPAM fill settled: one address per pod of the node', 90_000, async (why) => {
+      const pods = await networkedPodsOn(node.name);
+      const m = await scrape(node);
+      const inUse = value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' });
+      why(`${inUse} used, ${pods.length} pods (${pods.filter((p) => !p.status?.podIP).length} without an address yet)`);
+      return pods.every((p) => p.status?.podIP) && inUse === pods.length ? m : undefined;
+    });
     const used = value(before, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' });
     const free = value(before, 'gingham_ipam_addresses', { network: 'gingham', state: 'free' });
     const adds = value(before, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' });
@@ -73,7 +81,7 @@ describe('metrics', () => {
     await ensurePods([probePod('m1', node.name, { labels: { probe: 'm1' } })]);
     const up = await waitFor('ADD and one more address on record', 30_000, async (why) => {
       const m = await scrape(node);
-      why(`ADD ${value(m, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' })}, used ${value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' })}`);
+      why(`ADD ${value(m, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' })} (was ${adds}), used ${value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' })} (was ${used})`);
       return value(m, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' }) > adds && value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' }) === used + 1 ? m : undefined;
     });
     expect(value(up, 'gingham_ipam_addresses', { network: 'gingham', state: 'free' })).toBe(free - 1);
