@@ -16,6 +16,17 @@ export const core = kc.makeApiClient(CoreV1Api);
 export const logger = (name: string) => (msg: string): void => void process.stderr.write(`[${name} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Counting options (parseArgs gives strings), each an integer of at least 1; a bad one ends the run naming its flag. */
+export function positiveIntegers<K extends string>(values: Readonly<Record<string, unknown>>, keys: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of keys) {
+    const v = Number(values[k]);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Polls check() until it gives a value; the timeout names what was awaited and the last error. */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
   const deadline = Date.now() + timeoutMs;

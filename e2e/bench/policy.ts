@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, kc, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { core, kc, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -45,14 +45,8 @@ const { values: args } = parseArgs({
     namespace: { type: 'string', default: 'gingham-policy-bench' },
   },
 });
-const REPS = Number(args.reps);
-const RUNS = Number(args.runs);
-const SECONDS = Number(args.seconds);
-const POLICIES = Number(args.policies);
-const INTERVAL = Number(args.interval);
+const { reps: REPS, runs: RUNS, seconds: SECONDS, policies: POLICIES, interval: INTERVAL } = positiveIntegers(args, ['reps', 'runs', 'seconds', 'policies', 'interval']);
 const NS = args.namespace!;
-for (const [k, v] of Object.entries({ reps: REPS, runs: RUNS, seconds: SECONDS, policies: POLICIES, interval: INTERVAL }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 
 const PROBE_PORT = 80;
 const IPERF_PORT = 5201;

@@ -68,7 +68,7 @@ import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { IMAGE } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { core, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median, percentile } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -82,17 +82,11 @@ const { values: args } = parseArgs({
     namespace: { type: 'string', default: 'gingham-throughput' },
   },
 });
-const ROUNDS = Number(args.rounds);
-const REPS = Number(args.reps);
-const SECONDS = Number(args.seconds);
-const PINGS = Number(args.pings);
-const RR = Number(args.rr);
+const { rounds: ROUNDS, reps: REPS, seconds: SECONDS, pings: PINGS, rr: RR } = positiveIntegers(args, ['rounds', 'reps', 'seconds', 'pings', 'rr']);
 const RR_WARMUP = 10;
 const NS = args.namespace!;
 type Backend = 'vxlan' | 'host-gw';
 const WANTED = args.backends!.split(',').map((b) => b.trim()) as Backend[];
-for (const [k, v] of Object.entries({ rounds: ROUNDS, reps: REPS, seconds: SECONDS, pings: PINGS, rr: RR }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 for (const b of WANTED) if (b !== 'vxlan' && b !== 'host-gw') throw new Error(`--backends: unknown backend "${b}"`);
 
 const LABEL_KEY = 'gingham-throughput';

@@ -47,7 +47,7 @@ import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/c
 import { GINGHAM_IN_IMAGE } from '../lib/env.ts';
 import { pinnedPod } from '../lib/pods.ts';
 import { parseExposition, total } from '../lib/prometheus.ts';
-import { core, docker, kc, kubectl, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { core, docker, kc, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median, percentile, sum } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -60,14 +60,8 @@ const { values: args } = parseArgs({
     namespace: { type: 'string', default: 'gingham-verdict-bench' },
   },
 });
-const ROUNDS = Number(args.rounds);
-const CONNECTS = Number(args.connects);
-const LOOKUPS = Number(args.lookups);
-const SECONDS = Number(args.seconds);
-const NOISE_CONNS = Number(args.noise);
+const { rounds: ROUNDS, connects: CONNECTS, lookups: LOOKUPS, seconds: SECONDS, noise: NOISE_CONNS } = positiveIntegers(args, ['rounds', 'connects', 'lookups', 'seconds', 'noise']);
 const NS = args.namespace!;
-for (const [k, v] of Object.entries({ rounds: ROUNDS, connects: CONNECTS, lookups: LOOKUPS, seconds: SECONDS, noise: NOISE_CONNS }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 
 const PROBE_PORT = 80;
 const IPERF_PORT = 5201;

@@ -46,7 +46,7 @@ import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { CLUSTER, CNI as ENV_CNI, GINGHAM_IN_IMAGE, REPO, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, docker, kubectl, logger, runWithCleanup, sh, sleep, waitFor, watchRunning } from '../bench/common.ts';
+import { core, docker, kubectl, logger, positiveIntegers, runWithCleanup, sh, sleep, waitFor, watchRunning } from '../bench/common.ts';
 import { type Cni, type CniCall, type NodeCpu, type Round, type Sandbox, breakdown, breakdownLine, parseSandboxes, parseTimerLog, procCpuS, runPodSandboxMetric } from './breakdown.ts';
 import { percentile } from '../bench/stats.ts';
 import type { Agent, Built, Measured } from './report.ts';
@@ -69,14 +69,8 @@ const { values: args } = parseArgs({
 });
 const CNI = args.cni as Cni;
 if (!['gingham', 'flannel', 'bridge'].includes(CNI)) throw new Error(`--cni ${CNI}: must be gingham, flannel or bridge`);
-const PODS = Number(args.pods);
-const RUNS = Number(args.runs);
-const SECONDS = Number(args.seconds);
-const PINGS = Number(args.pings);
-const PAIR = Number(args.pair);
+const { pods: PODS, runs: RUNS, seconds: SECONDS, pings: PINGS, pair: PAIR } = positiveIntegers(args, ['pods', 'runs', 'seconds', 'pings', 'pair']);
 const NS = args.namespace!;
-for (const [k, v] of Object.entries({ pods: PODS, runs: RUNS, seconds: SECONDS, pings: PINGS, pair: PAIR }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 if (!args.json) throw new Error('--json FILE is required');
 if (args['burst-only'] && args['no-burst']) throw new Error('--burst-only and --no-burst exclude each other');
 if (args['burst-only'] && !existsSync(args.timer!)) throw new Error(`no ${args.timer}: build it with make .cache/bin/cni-timer (make compare does)`);
