@@ -12,6 +12,16 @@ export const kc = new KubeConfig();
 kc.loadFromFile(KUBECONFIG);
 export const core = kc.makeApiClient(CoreV1Api);
 
+/** Whether a bench's namespace is there, on its way out (a run before ours), or gone. */
+export async function namespaceState(name: string): Promise<'absent' | 'terminating' | 'active'> {
+  try {
+    return (await core.readNamespace({ name })).metadata?.deletionTimestamp ? 'terminating' : 'active';
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return 'absent';
+    throw e;
+  }
+}
+
 /** A logger whose lines carry the bench's name and the time. */
 export const logger = (name: string) => (msg: string): void => void process.stderr.write(`[${name} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

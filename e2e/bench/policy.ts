@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, kc, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { core, kc, kubectl, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -76,15 +76,6 @@ async function workers(): Promise<[string, string]> {
     .sort();
   if (names.length < 2) throw new Error(`need two worker nodes, found ${names.length}`);
   return [names[0]!, names[1]!];
-}
-
-async function namespaceState(): Promise<'absent' | 'terminating' | 'active'> {
-  try {
-    return (await core.readNamespace({ name: NS })).metadata?.deletionTimestamp ? 'terminating' : 'active';
-  } catch (e) {
-    if ((e as { code?: number }).code === 404) return 'absent';
-    throw e;
-  }
 }
 
 async function createPods(a: string, b: string): Promise<string> {
@@ -214,13 +205,13 @@ async function iperf(target: string): Promise<number> {
 async function cleanup(): Promise<void> {
   stopProber();
   await core.deleteNamespace({ name: NS }).catch(() => undefined);
-  await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined)).catch((e: Error) => log(`cleanup: ${e.message}`));
+  await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined)).catch((e: Error) => log(`cleanup: ${e.message}`));
 }
 
 async function main(): Promise<void> {
   const [a, b] = await workers();
   log(`client on ${a}, server on ${b}; ${REPS} enforcement reps, ${RUNS} iperf3 runs of ${SECONDS} s each, ${POLICIES} policies`);
-  await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined)).catch(async () => {
+  await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined)).catch(async () => {
     throw new Error(`namespace ${NS} exists: another run, or delete it first`);
   });
   await core.createNamespace({ body: { metadata: { name: NS } } });

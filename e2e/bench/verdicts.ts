@@ -47,7 +47,7 @@ import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/c
 import { GINGHAM_IN_IMAGE } from '../lib/env.ts';
 import { pinnedPod } from '../lib/pods.ts';
 import { parseExposition, total } from '../lib/prometheus.ts';
-import { core, docker, kc, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { core, docker, kc, kubectl, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median, percentile, sum } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -99,15 +99,6 @@ async function workers(): Promise<[Worker, Worker]> {
     .sort((x, y) => x.name.localeCompare(y.name));
   if (ws.length < 2) throw new Error(`need two worker nodes, found ${ws.length}`);
   return [ws[0]!, ws[1]!];
-}
-
-async function namespaceState(): Promise<'absent' | 'terminating' | 'active'> {
-  try {
-    return (await core.readNamespace({ name: NS })).metadata?.deletionTimestamp ? 'terminating' : 'active';
-  } catch (e) {
-    if ((e as { code?: number }).code === 404) return 'absent';
-    throw e;
-  }
 }
 
 const pod = (name: string, node: string, role: string, command: string[]): V1Pod => pinnedPod(name, node, { command }, { labels: { [ROLE]: role } });
@@ -381,7 +372,7 @@ async function cleanup(): Promise<void> {
       .catch((e: Error) => log(`cleanup: restoring the ConfigMap: ${e.message}`));
     originalConfig = undefined;
   }
-  await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined)).catch((e: Error) => log(`cleanup: ${e.message}`));
+  await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined)).catch((e: Error) => log(`cleanup: ${e.message}`));
 }
 
 // ---- report ----
@@ -425,7 +416,7 @@ function report(runs: Run[], a: Worker, b: Worker): string {
 async function main(): Promise<void> {
   const [a, b] = await workers();
   log(`client and noise on ${a.name}, server on ${b.name}; ${ROUNDS} rounds ABBA: ${CONNECTS} connects, ${LOOKUPS} DNS queries, iperf3 ${SECONDS} s per run`);
-  await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined)).catch(async () => {
+  await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined)).catch(async () => {
     throw new Error(`namespace ${NS} exists: another run, or delete it first`);
   });
   const dns = (await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' })).spec?.clusterIP ?? '';

@@ -46,7 +46,7 @@ import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { CLUSTER, CNI as ENV_CNI, GINGHAM_IN_IMAGE, REPO, TCP_PORT } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, docker, kubectl, logger, positiveIntegers, runWithCleanup, sh, sleep, waitFor, watchRunning } from '../bench/common.ts';
+import { core, docker, kubectl, logger, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor, watchRunning } from '../bench/common.ts';
 import { type Cni, type CniCall, type NodeCpu, type Round, type Sandbox, breakdown, breakdownLine, parseSandboxes, parseTimerLog, procCpuS, runPodSandboxMetric } from './breakdown.ts';
 import { percentile } from '../bench/stats.ts';
 import type { Agent, Built, Measured } from './report.ts';
@@ -254,14 +254,6 @@ async function readCgroup(c: AgentContainer): Promise<{ cpuS: number; peak: numb
 }
 
 // ---- the namespace and its pods ----
-async function namespaceState(): Promise<'absent' | 'terminating' | 'active'> {
-  try {
-    return (await core.readNamespace({ name: NS })).metadata?.deletionTimestamp ? 'terminating' : 'active';
-  } catch (e) {
-    if ((e as { code?: number }).code === 404) return 'absent';
-    throw e;
-  }
-}
 const podsOf = async (selector: string): Promise<V1Pod[]> => (await core.listNamespacedPod({ namespace: NS, labelSelector: selector })).items;
 const ignore404 = (e: unknown): void => {
   if ((e as { code?: number }).code !== 404) throw e;
@@ -578,9 +570,9 @@ async function burstRound(nodes: Node[]): Promise<Round> {
 
 // ---- cleanup, also on signals ----
 async function cleanup(): Promise<void> {
-  if ((await namespaceState().catch(() => 'absent')) !== 'absent') {
+  if ((await namespaceState(NS).catch(() => 'absent')) !== 'absent') {
     await core.deleteNamespace({ name: NS }).catch(() => undefined);
-    await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState()) === 'absent' ? true : undefined), 1000).catch((e: Error) => log(`cleanup: ${e.message}`));
+    await waitFor(`namespace ${NS} gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined), 1000).catch((e: Error) => log(`cleanup: ${e.message}`));
   }
   // After the pods' DELs: the real plugins back, on every node the timer went in.
   for (const node of timerOn)
@@ -598,7 +590,7 @@ async function main(): Promise<void> {
   const [a, b] = nodes.filter((n) => !n.controlPlane) as [Node, Node];
   log(`nodes ${nodes.map((n) => `${n.name} ${n.podCIDR}`).join(', ')}; load ${loadavg().toFixed(1)}`);
 
-  await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState()) === 'terminating' ? undefined : true), 1000);
+  await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState(NS)) === 'terminating' ? undefined : true), 1000);
   await core.createNamespace({ body: { metadata: { name: NS } } }).catch((e: unknown) => {
     if ((e as { code?: number }).code !== 409) throw e;
   });
