@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL, REPO, TCP_PORT } from './lib/env.js';
+import { BACKEND, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL, POD_CIDRS, REPO, TCP_PORT } from './lib/env.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { hostPort } from './lib/ip.js';
 import { type NodeInfo, SUITE_LABEL, clusterNodes, deletePods, ensurePods, kubeConfig, namespace, networkedPodsOn, probePod } from './lib/kube.js';
@@ -54,8 +54,8 @@ describe('metrics', () => {
       expect(value(m, 'gingham_agent_start_time_seconds')).toBeGreaterThan(Date.now() / 1000 - 86_400);
       expect(value(m, 'gingham_network_passes_total', { outcome: 'ok' }), `${n.name} network passes`).toBeGreaterThan(0);
       expect(value(m, 'gingham_policy_syncs_total', { outcome: 'ok' }), `${n.name} policy syncs`).toBeGreaterThan(0);
-      // Every other node is a peer, over the tunnel (vxlan) or direct (host-gw).
-      expect(value(m, 'gingham_network_peers'), `${n.name} peers`).toBe(all.length - 1);
+      // Every other node's pod CIDR of each family is a peer, over the tunnel (vxlan) or direct (host-gw).
+      expect(value(m, 'gingham_network_peers'), `${n.name} peers`).toBe((all.length - 1) * POD_CIDRS.length);
       // The CNI counts start with the agent (earlier files restart it; a family with no series yet
       // is not exposed), so the next test watches them move. Every node runs a fixture pod: its
       // address is in use.
