@@ -65,32 +65,33 @@ describe('metrics', () => {
 
   it('CNI calls and IPAM fill move as a pod starts and stops', async () => {
     const node = f.w1;
+    // The node's IPv4 range (every pod has one address there, in a dual-stack cluster too; the
+    // free count of an IPv6 /64 is past a double's exact integers).
+    const v4 = { network: 'gingham', range: node.podCIDR };
+    const used = (m: readonly Family[]): number => value(m, 'gingham_ipam_addresses', { ...v4, state: 'used' });
+    const calls = (m: readonly Family[], verb: string): number => value(m, 'gingham_cni_calls_total', { verb, result: 'ok' });
     // Settled first: the pods of earlier files are gone from the API before kubelet's DEL has
     // released their addresses, and those releases must not count against this pod's.
     const before = await waitFor('IPAM fill settled: one address per pod of the node', 90_000, async (why) => {
       const pods = await networkedPodsOn(node.name);
       const m = await scrape(node);
-      const inUse = value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' });
-      why(`${inUse} used, ${pods.length} pods (${pods.filter((p) => !p.status?.podIP).length} without an address yet)`);
-      return pods.every((p) => p.status?.podIP) && inUse === pods.length ? m : undefined;
+      why(`${used(m)} used in ${node.podCIDR}, ${pods.length} pods (${pods.filter((p) => !p.status?.podIP).length} without an address yet)`);
+      return pods.every((p) => p.status?.podIP) && used(m) === pods.length ? m : undefined;
     });
-    const used = value(before, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' });
-    const free = value(before, 'gingham_ipam_addresses', { network: 'gingham', state: 'free' });
-    const adds = value(before, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' });
-    const dels = value(before, 'gingham_cni_calls_total', { verb: 'DEL', result: 'ok' });
+    const free = value(before, 'gingham_ipam_addresses', { ...v4, state: 'free' });
     await ensurePods([probePod('m1', node.name, { labels: { probe: 'm1' } })]);
     const up = await waitFor('ADD and one more address on record', 30_000, async (why) => {
       const m = await scrape(node);
-      why(`ADD ${value(m, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' })} (was ${adds}), used ${value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' })} (was ${used})`);
-      return value(m, 'gingham_cni_calls_total', { verb: 'ADD', result: 'ok' }) > adds && value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' }) === used + 1 ? m : undefined;
+      why(`ADD ${calls(m, 'ADD')} (was ${calls(before, 'ADD')}), used ${used(m)} (was ${used(before)})`);
+      return calls(m, 'ADD') > calls(before, 'ADD') && used(m) === used(before) + 1 ? m : undefined;
     });
-    expect(value(up, 'gingham_ipam_addresses', { network: 'gingham', state: 'free' })).toBe(free - 1);
+    expect(value(up, 'gingham_ipam_addresses', { ...v4, state: 'free' })).toBe(free - 1);
     expect(value(up, 'gingham_cni_call_duration_seconds', { verb: 'ADD' })).toBeGreaterThan(value(before, 'gingham_cni_call_duration_seconds', { verb: 'ADD' }));
     await deletePods(['m1']);
     await waitFor('DEL and the address back', 30_000, async (why) => {
       const m = await scrape(node);
-      why(`DEL ${value(m, 'gingham_cni_calls_total', { verb: 'DEL', result: 'ok' })}, used ${value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' })}`);
-      return value(m, 'gingham_cni_calls_total', { verb: 'DEL', result: 'ok' }) > dels && value(m, 'gingham_ipam_addresses', { network: 'gingham', state: 'used' }) === used ? true : undefined;
+      why(`DEL ${calls(m, 'DEL')} (was ${calls(before, 'DEL')}), used ${used(m)} (was ${used(before)})`);
+      return calls(m, 'DEL') > calls(before, 'DEL') && used(m) === used(before) ? true : undefined;
     });
   });
 });
