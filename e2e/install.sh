@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install gingham on the kind cluster the way users do: build the image, load it into every node,
-# apply conf/kube/gingham.yaml, then the agent's ConfigMap for this cluster (BACKEND, and the pod
+# apply the ClusterNetworkPolicy CRD (conf/kube/clusternetworkpolicies-*.yaml) and
+# conf/kube/gingham.yaml, then the agent's ConfigMap for this cluster (BACKEND, and the pod
 # CIDRs of IP_FAMILY; see e2e/kind/paths.sh), and wait until the DaemonSet runs everywhere, every
 # node is Ready and CoreDNS runs. Re-running it rolls out a new binary and config.
 set -euo pipefail
@@ -14,6 +15,10 @@ image=$(bash e2e/images/build-gingham-image.sh)
 "$KIND" load docker-image "$image" --name "$CLUSTER" >/dev/null
 echo "install.sh: image $image loaded in $((SECONDS - t0)) s" >&2
 
+# The CRD first, established before the agents start, so they list ClusterNetworkPolicies at once.
+# Server-side: the object is ~144 KB, which client-side apply would copy into an annotation too.
+kubectl apply --server-side -f conf/kube/clusternetworkpolicies-v0.3.0-experimental.yaml >/dev/null
+kubectl wait --for=condition=Established crd/clusternetworkpolicies.policy.networking.k8s.io --timeout=60s >/dev/null
 kubectl apply -f conf/kube/gingham.yaml >/dev/null
 # After the yaml, so that its default config does not win.
 # json_list A,B: ["A","B"]

@@ -3,8 +3,11 @@
 // the runtime's seccomp filter; host directories are mounted read-only except the few listed here
 // with their reason; the agent's probes ask the port and address its command serves them on; the
 // ClusterRole only reads. Parsed as the API server would (client-node's typed objects), so a
-// misspelt field reads as missing and fails here.
-import { readFileSync } from 'node:fs';
+// misspelt field reads as missing and fails here. The ClusterNetworkPolicy CRD beside it is
+// upstream's file unchanged below its first line.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type V1ClusterRole, type V1Container, type V1DaemonSet, loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
@@ -83,5 +86,42 @@ describe('conf/kube/gingham.yaml', () => {
   it('lets the agent read the API, never write it', () => {
     const role = objects.find((o) => o.kind === 'ClusterRole') as V1ClusterRole;
     for (const rule of role.rules ?? []) expect([...(rule.verbs ?? [])].sort()).toEqual(['get', 'list', 'watch']);
+  });
+
+  it('reads ClusterNetworkPolicies (their group, not PodDisruptionBudget\'s "policy"), and nothing else of that group', () => {
+    const role = objects.find((o) => o.kind === 'ClusterRole') as V1ClusterRole;
+    const rules = (role.rules ?? []).filter((r) => r.apiGroups?.includes('policy.networking.k8s.io'));
+    expect(rules.map((r) => ({ apiGroups: r.apiGroups, resources: r.resources }))).toEqual([{ apiGroups: ['policy.networking.k8s.io'], resources: ['clusternetworkpolicies'] }]);
+  });
+});
+
+describe('conf/kube/clusternetworkpolicies-v0.3.0-experimental.yaml', () => {
+  const VERSION = 'v0.3.0';
+  const UPSTREAM = 'config/crd/experimental/policy.networking.k8s.io_clusternetworkpolicies.yaml';
+  const text = readFileSync(join(import.meta.dirname, '..', 'conf', 'kube', `clusternetworkpolicies-${VERSION}-experimental.yaml`), 'utf8');
+  const [first, ...rest] = text.split('\n');
+  const body = rest.join('\n');
+  const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+  const named = /sha256 of the original: ([0-9a-f]{64})$/.exec(first!)?.[1];
+
+  it('names the release, the channel and the sha256 of the file in its first line, and the rest has that sha256', () => {
+    expect(first!.startsWith(`# sigs.k8s.io/network-policy-api@${VERSION} ${UPSTREAM} (channel experimental)`), first).toBe(true);
+    expect(named).toBeDefined();
+    expect(sha256(body)).toBe(named);
+  });
+
+  it('is the CRD of that release and channel (the conformance suite checks these annotations)', () => {
+    const [crd, ...more] = loadAllYaml(body) as { kind?: string; metadata?: { name?: string; annotations?: Record<string, string> }; spec?: { versions?: { name: string; storage: boolean }[] } }[];
+    expect(more).toEqual([]);
+    expect(crd?.kind).toBe('CustomResourceDefinition');
+    expect(crd?.metadata?.name).toBe('clusternetworkpolicies.policy.networking.k8s.io');
+    expect(crd?.metadata?.annotations).toMatchObject({ 'policy.networking.k8s.io/bundle-version': VERSION, 'policy.networking.k8s.io/channel': 'experimental' });
+    expect(crd?.spec?.versions?.find((v) => v.storage)?.name).toBe('v1beta1');
+  });
+
+  // The Go module cache holds the release when someone has fetched it (GOMODCACHE, else ~/go/pkg/mod).
+  const module = join(process.env['GOMODCACHE'] ?? join(homedir(), 'go', 'pkg', 'mod'), `sigs.k8s.io/network-policy-api@${VERSION}`);
+  it.skipIf(!existsSync(module))('equals the file in the module cache', () => {
+    expect(body === readFileSync(join(module, UPSTREAM), 'utf8')).toBe(true);
   });
 });
