@@ -4,9 +4,13 @@
 #   e2e.test   `go test -c k8s.io/kubernetes/test/e2e` at K8S_VERSION (bin/e2e-<ver>/)
 #   agnhost    k8s.io/kubernetes/test/images/agnhost, the same module (bin/e2e-<ver>/)
 #   ginkgo     the CLI that runs e2e.test in parallel, GINKGO_VERSION (bin/ginkgo-<ver>/)
+#   cnp        the ClusterNetworkPolicy suite, `go test -c ./conformance` in a copy of
+#              sigs.k8s.io/network-policy-api at CNP_VERSION with SCTP cut out (cnp-patch.sh), and
+#              what was cut (bin/cnp-conformance-<ver>-<patch hash>/{conformance.test,removed.json})
 #   images     registry.k8s.io/e2e-test-images/{agnhost,jessie-dnsutils,nginx} with exactly the
 #              tags e2e.test asks for, made with `docker import` from debootstrapped Debian trees
-#              (rootfs/e2e-*-<suite>-<hash>/); no registry involved
+#              (rootfs/e2e-*-<suite>-<hash>/); no registry involved; agnhost also as 2.45, the
+#              tag the ClusterNetworkPolicy suite's pods name
 #
 # The cache is the kind platform's ($GINGHAM_E2E_CACHE, default /var/cache/gingham-e2e; see
 # e2e/kind/build-node-image.sh, whose Go module setup this repeats for the test packages). A warm
@@ -95,6 +99,24 @@ build_ginkgo() {
   finish_dir "${GINKGO%/*}"
 }
 
+# --- the ClusterNetworkPolicy suite --------------------------------------------------------------
+# The module's own go.mod and go.sum pin its dependencies; the manifests are embedded at compile
+# time, so the patch goes into a writable copy before `go test -c`.
+build_cnp() {
+  if [[ -x $CNP_TEST && -f $CNP_BIN/removed.json ]]; then log "cached: $CNP_BIN"; return; fi
+  local dir src=$CACHE/src/cnp-$CNP_VERSION
+  dir=$(cd / && quiet go mod download -json "sigs.k8s.io/network-policy-api@$CNP_VERSION" | jq -er .Dir)
+  rm -rf "$src"
+  cp -r "$dir" "$src"
+  chmod -R u+w "$src"
+  start_dir "$CNP_BIN"
+  bash "$CONF_DIR/cnp-patch.sh" "$src" "$CNP_BIN.tmp/removed.json"
+  (cd "$src" && quiet go test -c -mod=mod -trimpath -ldflags "-s -w" -o "$CNP_BIN.tmp/conformance.test" ./conformance)
+  "$CNP_BIN.tmp/conformance.test" -test.list . | grep -qx TestConformanceProfiles ||
+    die "$CNP_BIN.tmp/conformance.test has no TestConformanceProfiles"
+  finish_dir "$CNP_BIN"
+}
+
 # --- Debian trees for the images -------------------------------------------------------------
 # debootstrap ROOTFS PACKAGE...: a minbase tree with these packages, from this machine's Debian
 # mirror when its apt names one. The .debs are kept in a shared cache for the next tree.
@@ -169,6 +191,17 @@ build_agnhost_image() {
   drop_work
 }
 
+# The ClusterNetworkPolicy suite's pods name agnhost 2.45: the same image under that tag, once this
+# agnhost is known to serve every command they run.
+tag_cnp_agnhost() {
+  local help cmd
+  help=$("$AGNHOST" --help 2>&1)
+  for cmd in connect serve-hostname netexec porter; do
+    grep -qE "^  $cmd[[:space:]]" <<<"$help" || die "agnhost $AGNHOST_VERSION has no '$cmd' command, which the cnp suite runs"
+  done
+  docker tag "$AGNHOST_IMAGE" "$CNP_AGNHOST_IMAGE"
+}
+
 # jessie-dnsutils: upstream's is Debian with dnsutils; the DNS tests run `sh -c` loops of dig,
 # getent, test and seq in it.
 build_jessie_image() {
@@ -198,10 +231,12 @@ main() {
   flock 8
   phase "e2e.test and agnhost ($K8S_VERSION)" build_e2e
   phase "ginkgo CLI $GINKGO_VERSION" build_ginkgo
+  phase "ClusterNetworkPolicy suite $CNP_VERSION" build_cnp
   docker info >/dev/null 2>&1 || "$HERE/docker.sh" start
   phase "test tools tree ($DEBIAN_SUITE, debootstrap)" build_tools_rootfs
   phase "nginx tree ($DEBIAN_SUITE, debootstrap)" build_nginx_rootfs
   phase "image $AGNHOST_IMAGE" build_agnhost_image
+  phase "image $CNP_AGNHOST_IMAGE (the same)" tag_cnp_agnhost
   phase "image $JESSIE_IMAGE" build_jessie_image
   phase "image $NGINX_IMAGE" build_nginx_image
   log "total: $((SECONDS - t0)) s"

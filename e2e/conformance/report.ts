@@ -17,7 +17,28 @@ export interface Run {
   wallSeconds: number;
   /** A remark about the machine that explains a failure (run.sh's underlay probe), or ''. */
   note: string;
+  /** What was cut out of the suite for this machine (the cnp suite's SCTP), if anything. */
+  removed?: Removed;
   junit: JUnitRun;
+}
+
+/** cnp-patch.sh's record of what it cut, with the release it cut it from (run.sh adds it). */
+export interface Removed {
+  release: string;
+  removedTests: string[];
+  removedProbes: { test: string; probes: number }[];
+  removedContainers: number;
+  /** The tests left in the suite. */
+  tests: number;
+}
+
+/** One sentence saying what a suite lost and why, for the report. */
+export function removedText(suite: string, r: Removed): string {
+  const probes = r.removedProbes.reduce((s, p) => s + p.probes, 0);
+  return `${suite} (sigs.k8s.io/network-policy-api ${r.release}) is built without SCTP, which this kernel lacks: ` +
+    `${r.removedTests.length} SCTP tests removed (${r.removedTests.join(', ')}), ` +
+    `${probes} SCTP probes removed from ${r.removedProbes.length} tests (${r.removedProbes.map((p) => `${p.test} ${p.probes}`).join(', ')}), ` +
+    `${r.removedContainers} SCTP server containers removed from the base pods; ${r.tests} tests remain.`;
 }
 
 export interface Counts {
@@ -58,6 +79,8 @@ export function renderReport(input: readonly Run[]): string {
     out.push(`| ${r.cluster} | ${cell(r.cni)} | ${r.suite} | ${r.junit.timestamp.replace('T', ' ')} | ${r.procs} | ${secs(r.wallSeconds)} | ${secs(busy)} | ${c.passed} | ${c.failed} | ${c.skipped} |`);
   }
   out.push('', 'Selections: ' + [...new Map(runs.map((r) => [r.suite, `${r.suite} = focus \`${r.focus}\`${r.skip ? `, skip \`${r.skip}\`` : ''}`])).values()].join('; ') + '.');
+  for (const [suite, removed] of new Map(runs.filter((r) => r.removed).map((r) => [r.suite, r.removed!])))
+    out.push('', removedText(suite, removed));
   for (const note of new Set(runs.map((r) => r.note).filter((n) => n !== ''))) out.push('', note);
 
   // One row per (suite, test); a cluster's cell is blank where it has no run of that suite.
@@ -81,7 +104,7 @@ export function renderReport(input: readonly Run[]): string {
 
   const failed = runs.flatMap((r) => r.junit.cases.filter((t) => t.status === 'failed').map((t) => ({ r, t })));
   if (failed.length > 0) {
-    out.push('', '## Failures', '', 'The first lines of each message; the whole message and the test\'s log are in the run\'s junit_01.xml.');
+    out.push('', '## Failures', '', 'The first lines of each message; the whole message and the test\'s log are in the run\'s junit_01.xml (cnp: test2json.json and conformance.log).');
     for (const { r, t } of failed) {
       const lines = (t.message ?? '(no message)').trim().split('\n');
       const shown = lines.slice(0, MESSAGE_LINES);
