@@ -27,9 +27,9 @@ export async function kubectl(args: string[], o: { timeoutMs?: number; input?: B
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Runs a command in the probe container of a test pod. */
-export const podExec = (pod: string, cmd: string[], o: { timeoutMs?: number; input?: Buffer } = {}): Promise<Run> =>
-  kubectl(['-n', namespace(), 'exec', ...(o.input ? ['-i'] : []), pod, '-c', 'probe', '--', ...cmd], o);
+/** Runs a command in the probe container of a test pod (of the run's namespace unless another is given). */
+export const podExec = (pod: string, cmd: string[], o: { timeoutMs?: number; input?: Buffer; namespace?: string } = {}): Promise<Run> =>
+  kubectl(['-n', o.namespace ?? namespace(), 'exec', ...(o.input ? ['-i'] : []), pod, '-c', 'probe', '--', ...cmd], o);
 
 const runText = (r: Run): string => `exit ${r.exitCode}: ${(r.stdout + r.stderr).trim()}`;
 
@@ -85,16 +85,17 @@ export async function resolveFromPod(pod: string, name: string, attempts = 3): P
   throw new Error(`${pod}: resolve ${name} failed ${attempts} times: ${errors.join(' | ')}`);
 }
 
-const BUSYBOX_IN_POD = '/tmp/busybox';
+export const BUSYBOX_IN_POD = '/tmp/busybox';
 
 /**
  * The gingham image has no ping: the host's static busybox is copied into the pod (through
  * `kubectl exec -i`, no tar needed) and its ping applet runs there, as the pod, with the raw
  * socket the container runtime grants by default (CAP_NET_RAW).
  */
-export async function installBusybox(pod: string): Promise<void> {
+export async function installBusybox(pod: string, ns?: string): Promise<void> {
   const r = await podExec(pod, ['sh', '-c', `cat > ${BUSYBOX_IN_POD}.tmp && chmod 0755 ${BUSYBOX_IN_POD}.tmp && mv ${BUSYBOX_IN_POD}.tmp ${BUSYBOX_IN_POD}`], {
     input: readFileSync(BUSYBOX_HOST),
+    ...(ns ? { namespace: ns } : {}),
   });
   if (r.exitCode !== 0) throw new Error(`copying busybox into ${pod}: ${runText(r)}`);
 }
