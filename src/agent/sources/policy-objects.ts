@@ -69,19 +69,19 @@ type Problems = string[];
 const OPERATORS: ReadonlySet<string> = new Set<SelectorOperator>(['In', 'NotIn', 'Exists', 'DoesNotExist']);
 const SUPPORTED_PROTOCOLS: ReadonlySet<string> = new Set<Protocol>(PROTOCOLS);
 
-const isSet = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+export const isSet = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
 /** Not a type guard: the typed objects keep their types once we know they are objects at all. */
-const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A list field: absent reads as empty; anything but a list is a problem (and reads as empty). */
-function listOf<T>(v: readonly T[] | null | undefined, at: string, problems: Problems): readonly T[] {
+export function listOf<T>(v: readonly T[] | null | undefined, at: string, problems: Problems): readonly T[] {
   if (!isSet(v)) return [];
   if (Array.isArray(v)) return v;
   problems.push(`${at}: ${shown(v)}, not a list`);
   return [];
 }
 
-function readSelector(sel: V1LabelSelector, at: string, problems: Problems): LabelSelector | undefined {
+export function readSelector(sel: V1LabelSelector, at: string, problems: Problems): LabelSelector | undefined {
   if (!isObject(sel)) {
     problems.push(`${at}: ${shown(sel)}, not a selector`);
     return undefined;
