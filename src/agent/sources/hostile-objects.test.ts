@@ -11,8 +11,9 @@ import type { V1Namespace, V1NetworkPolicy, V1Node, V1Pod } from '@kubernetes/cl
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../network/nodes.js';
-import { type LabelSelector, type NamespaceInfo, type PodInfo, type Policy, PROTOCOLS } from '../policy/model.js';
+import { type ClusterPeer, type ClusterPodSelection, type ClusterPolicy, type LabelSelector, type NamespaceInfo, type NodePeerInfo, type PodInfo, type Policy, PROTOCOLS, TIERS } from '../policy/model.js';
 import { startFakeApiServer, until } from '../testing.js';
+import { type ApiClusterNetworkPolicy, toClusterPolicy, toNodePeer } from './cnp-objects.js';
 import { dnsLabelProblem, dnsSubdomainProblem, hostIpText, isPortNumber, labelsProblem, portNameProblem, readPodCidr } from './k8s-names.js';
 import { KubernetesNodes, loadKubeConfig } from './kubernetes.js';
 import { readNode } from './node-info.js';
@@ -99,6 +100,49 @@ const node = fc.record({
   status: fc.record({ addresses: fc.oneof(fc.array(fc.oneof(fc.record({ type: fc.constantFrom('InternalIP', 'ExternalIP', 'Hostname'), address: mixed(ip) }), junk), { maxLength: 3 }), junk) }, { requiredKeys: [] }),
 });
 
+/** ClusterNetworkPolicy (v1beta1): every field, mostly well-formed, some hostile or of the wrong type. */
+const cnpSelector = fc.oneof({ weight: 2, arbitrary: fc.record({ matchLabels: fc.dictionary(label, labelValue, { maxKeys: 2 }) }) }, selector);
+const cnpSelection = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ namespaces: cnpSelector }) },
+  { weight: 6, arbitrary: fc.record({ pods: fc.record({ namespaceSelector: cnpSelector, podSelector: cnpSelector }, { requiredKeys: [] }) }) },
+  fc.record({ namespaces: cnpSelector, pods: junk }),
+  junk,
+);
+const domainName = fc.oneof(fc.constantFrom('example.com', '*.example.com', 'kubernetes.io.', 'a..b'), nasty);
+const cnpPeer = fc.oneof(
+  { weight: 8, arbitrary: cnpSelection },
+  { weight: 3, arbitrary: fc.record({ networks: fc.oneof({ weight: 9, arbitrary: fc.array(mixed(cidr), { maxLength: 3 }) }, junk) }) },
+  { weight: 3, arbitrary: fc.record({ nodes: cnpSelector }) },
+  fc.record({ domainNames: fc.array(domainName, { maxLength: 2 }) }),
+  fc.dictionary(nasty, junk, { maxKeys: 1 }),
+);
+const cnpPort = fc.oneof({ weight: 4, arbitrary: fc.record({ number: port }) }, { weight: 2, arbitrary: fc.record({ range: fc.record({ start: port, end: port }, { requiredKeys: [] }) }) }, junk);
+const cnpProtocol = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ tcp: fc.record({ destinationPort: cnpPort }) }) },
+  { weight: 3, arbitrary: fc.record({ udp: fc.record({ destinationPort: cnpPort }) }) },
+  fc.record({ sctp: fc.record({ destinationPort: cnpPort }, { requiredKeys: [] }) }),
+  { weight: 2, arbitrary: fc.record({ destinationNamedPort: port }) },
+  junk,
+);
+const cnpRule = (peers: 'from' | 'to') =>
+  fc.oneof(
+    { weight: 9, arbitrary: fc.record({ name: mixed(fc.string({ maxLength: 110 })), action: mixed(fc.constantFrom('Accept', 'Deny', 'Pass')), [peers]: fc.oneof({ weight: 9, arbitrary: fc.array(cnpPeer, { minLength: 1, maxLength: 3 }) }, junk), protocols: fc.oneof({ weight: 9, arbitrary: fc.array(cnpProtocol, { minLength: 1, maxLength: 2 }) }, junk) }, { requiredKeys: ['action', peers] }) },
+    junk,
+  );
+const clusterNetworkPolicy = fc.record({
+  metadata: fc.record({ name: mixed(subdomain) }, { requiredKeys: [] }),
+  spec: fc.record(
+    {
+      tier: mixed(fc.constantFrom('Admin', 'Baseline')),
+      priority: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 1000 }) }, fc.integer(), fc.double(), junk),
+      subject: fc.oneof({ weight: 9, arbitrary: cnpSelection }, junk),
+      ingress: fc.oneof({ weight: 9, arbitrary: fc.array(cnpRule('from'), { maxLength: 3 }) }, junk),
+      egress: fc.oneof({ weight: 9, arbitrary: fc.array(cnpRule('to'), { maxLength: 3 }) }, junk),
+    },
+    { requiredKeys: ['tier', 'priority', 'subject'] },
+  ),
+});
+
 // ---- what a converter may give ----
 
 const valid = (problem: string | undefined, what: unknown): void => expect(problem, JSON.stringify(what)).toBeUndefined();
@@ -171,6 +215,58 @@ function checkNode(n: NodeInfo): void {
   if (n.invalid !== undefined) expect([n.podCIDRs, n.internalIPs]).toEqual([[], []]);
 }
 
+function checkSelection(s: ClusterPodSelection): void {
+  checkSelector(s.namespaces);
+  if (s.kind === 'pods') checkSelector(s.pods);
+}
+
+const DOMAIN_NAME = /^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$/;
+
+function checkClusterPeer(p: ClusterPeer): void {
+  if (p.kind === 'namespaces' || p.kind === 'pods') checkSelection(p);
+  else if (p.kind === 'nodes') checkSelector(p.nodes);
+  else if (p.kind === 'networks') {
+    expect(p.cidrs.length).toBeGreaterThan(0);
+    for (const c of p.cidrs) expect(readPodCidr(c)).toMatchObject({ text: c }, c);
+  } else for (const n of p.names) expect(n).toMatch(DOMAIN_NAME);
+}
+
+function checkClusterPolicy(p: ClusterPolicy): void {
+  valid(dnsSubdomainProblem(p.name), p.name);
+  expect(TIERS).toContain(p.tier);
+  expect(Number.isInteger(p.priority) && p.priority >= 0 && p.priority <= 1000).toBe(true);
+  checkSelection(p.subject);
+  for (const rules of [p.ingress, p.egress]) {
+    expect(rules.length).toBeLessThanOrEqual(25);
+    for (const r of rules) {
+      if (r.name !== undefined) expect(typeof r.name === 'string' && r.name !== '' && [...r.name].length <= 100).toBe(true);
+      expect(['Accept', 'Deny', 'Pass']).toContain(r.action);
+      if (r.peers === 'all') {
+        expect(r.action).toBe('Deny');
+        expect(r.protocols).toBeUndefined();
+      } else {
+        expect(r.peers.length).toBeLessThanOrEqual(25);
+        for (const peer of r.peers) checkClusterPeer(peer);
+      }
+      for (const port of r.protocols ?? []) {
+        if (port.kind === 'named') valid(portNameProblem(port.name), port.name);
+        else {
+          expect(PROTOCOLS).toContain(port.protocol);
+          expect(isPortNumber(port.port)).toBe(true);
+          if (port.endPort !== undefined) expect(isPortNumber(port.endPort) && port.endPort > port.port).toBe(true);
+        }
+      }
+    }
+  }
+}
+
+function checkNodePeer(n: NodePeerInfo): void {
+  valid(dnsSubdomainProblem(n.name), n.name);
+  valid(labelsProblem(n.labels), n.labels);
+  for (const a of n.ips) expect(hostIpText(a)).toEqual({ text: a });
+  expect(new Set(n.ips).size).toBe(n.ips.length);
+}
+
 describe('converters on hostile objects', () => {
   const runs = { seed: SEED, numRuns: RUNS };
 
@@ -205,6 +301,60 @@ describe('converters on hostile objects', () => {
         const relevant = raw.spec.nodeName !== undefined && raw.spec.nodeName !== null && raw.spec.nodeName !== '' && raw.status.phase !== 'Succeeded';
         expect(r.problems).toHaveLength(!r.pod && relevant ? 1 : 0);
         counts[r.pod ? 'kept' : 'left']++;
+      }),
+      runs,
+    );
+    both(counts);
+  });
+
+  it('ClusterNetworkPolicy: left out with problems, or only valid values; every problem names the policy', () => {
+    const counts = { kept: 0, left: 0 };
+    const rules = { withPeers: 0, denyAll: 0, matchNothing: 0 };
+    fc.assert(
+      fc.property(clusterNetworkPolicy, (raw) => {
+        const r = toClusterPolicy(raw as unknown as ApiClusterNetworkPolicy);
+        checkProblems(r.problems);
+        for (const p of r.problems) expect(p.startsWith('clusternetworkpolicy ')).toBe(true);
+        if (r.policy) checkClusterPolicy(r.policy);
+        else expect(r.problems.length).toBeGreaterThan(0);
+        counts[r.policy ? 'kept' : 'left']++;
+        for (const rule of [...(r.policy?.ingress ?? []), ...(r.policy?.egress ?? [])]) rules[rule.peers === 'all' ? 'denyAll' : rule.peers.length > 0 ? 'withPeers' : 'matchNothing']++;
+      }),
+      runs,
+    );
+    both(counts);
+    // The generators reach each reading of a rule.
+    for (const [what, n] of Object.entries(rules)) expect(n, what).toBeGreaterThan(RUNS / 20);
+  });
+
+  it('ClusterNetworkPolicy and Node from any JSON at all: never a throw', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (spec, status) => {
+        for (const raw of [spec, { metadata: { name: 'x' }, spec }]) {
+          const r = toClusterPolicy(raw as ApiClusterNetworkPolicy);
+          checkProblems(r.problems);
+          if (r.policy) checkClusterPolicy(r.policy);
+          else expect(r.problems.length).toBeGreaterThan(0);
+        }
+        for (const raw of [status, { metadata: { name: 'x', labels: spec }, status }]) {
+          const n = toNodePeer(raw as V1Node);
+          checkProblems(n.problems);
+          if (n.node) checkNodePeer(n.node);
+        }
+      }),
+      runs,
+    );
+  });
+
+  it('Node as a nodes peer: left out with a problem, or only valid values', () => {
+    const counts = { kept: 0, left: 0 };
+    fc.assert(
+      fc.property(fc.record({ metadata: fc.record({ name: mixed(subdomain), labels: fc.oneof({ weight: 5, arbitrary: labels }, junk) }), status: node.map((n) => n.status) }), (raw) => {
+        const n = toNodePeer(raw as unknown as V1Node);
+        checkProblems(n.problems);
+        if (n.node) checkNodePeer(n.node);
+        else expect(n.problems).toHaveLength(1);
+        counts[n.node ? 'kept' : 'left']++;
       }),
       runs,
     );
