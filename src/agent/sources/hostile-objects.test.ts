@@ -227,7 +227,7 @@ function checkClusterPeer(p: ClusterPeer): void {
   else if (p.kind === 'nodes') checkSelector(p.nodes);
   else if (p.kind === 'networks') {
     expect(p.cidrs.length).toBeGreaterThan(0);
-    for (const c of p.cidrs) expect(readPodCidr(c)).toMatchObject({ text: c }, c);
+    for (const c of p.cidrs) expect(readPodCidr(c), c).toMatchObject({ text: c });
   } else for (const n of p.names) expect(n).toMatch(DOMAIN_NAME);
 }
 
