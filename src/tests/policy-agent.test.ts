@@ -1,18 +1,20 @@
-// NetworkPolicy as the agent enforces it, for real: two node namespaces joined by host-gw routes
-// (the agent's network pass), pods wired by the built binary (so our IPAM records their names),
-// each node with the agent's policy pass (in-process: compile, then the kernel layer against the
-// node's own tables). Every pair of pods is probed on TCP 80 and 81 and UDP 80, and each observed
-// verdict must be the one `gingham policy explain` gives: both come from the same compiler.
+// NetworkPolicy and ClusterNetworkPolicy as the agent enforces them, for real: two node namespaces
+// joined by host-gw routes (the agent's network pass), pods wired by the built binary (so our IPAM
+// records their names), each node with the agent's policy pass (in-process: compile, then the
+// kernel layer against the node's own tables). Every pair of pods (and each pod with its own node)
+// is probed on TCP 80 and 81 and UDP 80, and each observed verdict must be the one `gingham policy
+// explain` gives: both come from the same compiler.
 import { type ResultPromise, execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../agent/config.js';
 import { nodeKernel } from '../agent/network/kernel.js';
 import { PolicyApplier } from '../agent/policy/apply.js';
+import { compile } from '../agent/policy/compile.js';
 import { type Endpoint, explain } from '../agent/policy/explain.js';
-import type { PodInfo, Policy, PolicyInputs, Protocol } from '../agent/policy/model.js';
+import type { ClusterPolicy, PodInfo, Policy, PolicyInputs, Protocol } from '../agent/policy/model.js';
 import { PolicyReconciler } from '../agent/policy/reconcile.js';
-import { resolvePolicies } from '../agent/policy/resolve.js';
-import { ns, policy, rule, sel } from '../agent/policy/testing.js';
+import { resolveAll, resolvePolicies } from '../agent/policy/resolve.js';
+import { cnp, cnpRule, inNs, ns, podsOf, policy, rule, sel } from '../agent/policy/testing.js';
 import { Reconciler } from '../agent/reconcile.js';
 import { node } from '../agent/testing.js';
 import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
@@ -22,6 +24,7 @@ requirePrivileges();
 const quiet = (): void => undefined;
 const NODES = ['node1', 'node2'] as const;
 const podCidr = (i: number): string => `198.18.${33 + i}.0/24`;
+const nodeIp = (i: number): string => `198.18.0.${i + 1}`;
 /** x/a and x/b share node1's bridge (bridged traffic), y/c is on node2 (routed). */
 const PODS = [
   { namespace: 'x', name: 'a', node: 0, labels: { app: 'a' } },
@@ -35,12 +38,15 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
   const servers: ResultPromise[] = [];
   const pods: PodInfo[] = [];
   let policies: Policy[] = [];
+  let clusterPolicies: ClusterPolicy[] = [];
   /** What the API server would say: x/a's address is not known to it yet (kubelet is slow). */
   let apiKnowsA = false;
   const inputs = (): PolicyInputs => ({
     policies,
     pods: pods.map((p) => (p.name === 'a' && !apiKnowsA ? { ...p, ips: [] } : p)),
     namespaces: [ns('x'), ns('y', { ns: 'y', team: 'blue' })],
+    clusterPolicies,
+    nodes: NODES.map((n, i) => ({ name: n, labels: { 'kubernetes.io/hostname': n }, ips: [nodeIp(i)] })),
   });
   const policyPass = (i: number): Promise<unknown> =>
     new PolicyReconciler({
@@ -66,7 +72,7 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
 
   beforeAll(async () => {
     await c.start();
-    const nodeInfos = NODES.map((n, i) => node(n, [podCidr(i)], [`198.18.0.${i + 1}`]));
+    const nodeInfos = NODES.map((n, i) => node(n, [podCidr(i)], [nodeIp(i)]));
     for (const n of NODES) {
       await c.addNode(n);
       await c.exec(n, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
@@ -85,6 +91,8 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
       pods.push({ namespace: p.namespace, name: p.name, labels: p.labels, ips: [ip], node: n, hostNetwork: false, namedPorts: [] });
       servers.push(execa('ip', ['netns', 'exec', c.ns(name), GINGHAM, 'probe', 'serve', '--tcp', '80,81', '--udp', '80'], { reject: false }));
     }
+    // node1 answers too: ClusterNetworkPolicy egress reaches a pod's own node.
+    servers.push(execa('ip', ['netns', 'exec', c.ns('node1'), GINGHAM, 'probe', 'serve', '--tcp', '80,81', '--udp', '80'], { reject: false }));
     // Same-node pods talk across the bridge: br_netfilter shows that traffic to FORWARD.
     await c.exec('node1', ['sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1']);
     // The servers are up once the node reaches each of them.
@@ -145,7 +153,76 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
     expect(verdicts).toContain('x-a->y-c 80/TCP no');
   });
 
+  it('ClusterNetworkPolicy tiers around NetworkPolicy: the verdict explain gives, own node included; a tier denies silently', async () => {
+    apiKnowsA = true;
+    clusterPolicies = [
+      // x/a may not reach its own node on TCP 81: the INPUT hook.
+      cnp('a-own-node', 'Admin', 10, podsOf(sel({ ns: 'x' }), sel({ app: 'a' })), {
+        egress: [cnpRule('Deny', [{ kind: 'nodes', nodes: sel({ 'kubernetes.io/hostname': 'node1' }) }], [{ kind: 'port', protocol: 'TCP', port: 81 }])],
+      }),
+      // Into y: x/b on TCP 80 accepted whatever NetworkPolicy says, the rest of x on TCP 80 passed
+      // to NetworkPolicy, everything else from x denied (before y/c-in's allow of TCP 81).
+      cnp('into-y', 'Admin', 20, inNs(sel({ ns: 'y' })), {
+        ingress: [
+          cnpRule('Accept', [podsOf(sel({ ns: 'x' }), sel({ app: 'b' }))], [{ kind: 'port', protocol: 'TCP', port: 80 }]),
+          cnpRule('Pass', [inNs(sel({ ns: 'x' }))], [{ kind: 'port', protocol: 'TCP', port: 80 }]),
+          cnpRule('Deny', [inNs(sel({ ns: 'x' }))]),
+        ],
+      }),
+      // x/b by default takes no UDP from x/a, and sends none to node2's pods.
+      cnp('b-defaults', 'Baseline', 5, podsOf(sel({ ns: 'x' }), sel({ app: 'b' })), {
+        ingress: [cnpRule('Deny', [podsOf(sel({ ns: 'x' }), sel({ app: 'a' }))], [{ kind: 'port', protocol: 'UDP', port: 80 }])],
+        egress: [cnpRule('Deny', [{ kind: 'networks', cidrs: [podCidr(1)] }], [{ kind: 'port', protocol: 'UDP', port: 80 }])],
+      }),
+    ];
+    await enforce([policy('y', 'c-in', { ingress: [rule([], [{ protocol: 'TCP', port: 81 }])] })]);
+    const { policies: resolved, cluster } = resolveAll(inputs());
+    const ep = (p: PodInfo): Endpoint => ({ kind: 'pod', pod: p, ip: p.ips[0]! });
+    const node1: Endpoint = { kind: 'ip', ip: nodeIp(0), node: 'node1' };
+    const wrong: string[] = [];
+    const verdicts: string[] = [];
+    for (const from of pods) {
+      for (const to of [...pods.filter((p) => p !== from).map(ep), ...(from.node === 'node1' ? [node1] : [])]) {
+        const toName = to.kind === 'pod' ? podNs(to.pod) : 'node1';
+        // A UDP server on the node answers from the address its route to the pod picks (the
+        // bridge's), not the one asked: only TCP tells there.
+        for (const [port, protocol] of PORTS.filter(([, proto]) => to.kind === 'pod' || proto === 'TCP')) {
+          const want = explain(resolved, { from: ep(from), to, port, protocol }, cluster).allowed;
+          const got = await connects(podNs(from), to.ip, port, protocol);
+          verdicts.push(`${podNs(from)}->${toName} ${port}/${protocol} ${got ? 'ok' : 'no'}`);
+          if (got !== want) wrong.push(`${podNs(from)} -> ${toName} ${port}/${protocol}: explain ${want}, kernel ${got}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(verdicts).toEqual(
+      expect.arrayContaining([
+        'x-a->node1 81/TCP no', // Admin Deny, own node
+        'x-a->node1 80/TCP ok',
+        'x-b->y-c 80/TCP ok', // Admin Accept over NetworkPolicy's denial
+        'x-a->y-c 80/TCP no', // Admin Pass, then NetworkPolicy denies
+        'x-a->y-c 81/TCP no', // Admin Deny over NetworkPolicy's allow
+        'x-a->x-b 80/UDP no', // Baseline Deny, no NetworkPolicy selects x/b
+        'x-a->x-b 80/TCP ok',
+        'x-b->y-c 80/UDP no', // Baseline Deny of a network
+      ]),
+    );
+    // The rules read back as written: a fresh sync that reads the kernel finds nothing to change.
+    const again = await new PolicyApplier(c.ns('node1')).sync(compile(inputs(), { node: 'node1', sctpPorts: true, logDrops: false }).ruleset, { read: true });
+    expect({ restores: again.restores, failures: again.failures }).toEqual({ restores: 0, failures: [] });
+    // An Admin Deny drops (the client waits out its timeout); NetworkPolicy refuses at once.
+    const timed = async (to: string, port: number): Promise<number> => {
+      const t = Date.now();
+      await connects('x-a', to, port, 'TCP');
+      return Date.now() - t;
+    };
+    expect(await timed(pods[2]!.ips[0]!, 81)).toBeGreaterThanOrEqual(1400);
+    expect(await timed(pods[2]!.ips[0]!, 80)).toBeLessThan(1000);
+    clusterPolicies = [];
+  });
+
   it('no policy left: every chain, hook and set goes, and everything passes again', async () => {
+    clusterPolicies = [];
     await enforce([]);
     for (const n of NODES) {
       expect(await c.exec(n, ['sh', '-c', 'iptables-save -t filter | grep -c GINGHAM-NP || true'])).toBe('0');

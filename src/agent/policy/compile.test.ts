@@ -195,7 +195,7 @@ describe('explain', () => {
     const ps = [policy('x', 'deny', { ingress: [] }), policy('x', 'web', { select: sel({ app: 'web' }), ingress: [rule([{ namespaceSelector: sel({ team: 'blue' }) }], [{ protocol: 'TCP', port: 80 }])] })];
     const ok = explain(resolvePolicies({ ...inputs(), policies: ps }), conn(ep(yc), ep(xa)));
     expect(ok.ingress).toMatchObject({ allowed: true, reason: 'allowed-by', policy: 'x/web', rule: 0, policies: ['x/deny', 'x/web'] });
-    expect(showExplanation(conn(ep(yc), ep(xa)), ok)).toContain('allowed by x/web ingress rule 0 (from namespaces team=blue; 80/TCP)');
+    expect(showExplanation(conn(ep(yc), ep(xa)), ok)).toContain('allowed by NetworkPolicy x/web ingress rule 0 (from namespaces team=blue; 80/TCP)');
     expect(verdict(ps, conn(ep(yc), ep(xa), 81))).toBe(false);
     expect(verdict(ps, conn(ep(yc), ep(xb)))).toBe(false);
     expect(showExplanation(conn(ep(yc), ep(xb)), explain(resolvePolicies({ ...inputs(), policies: ps }), conn(ep(yc), ep(xb))))).toMatch(/^y\/c \(198.18.130.2\) -> x\/b \(198.18.129.3\) 80\/TCP: DENIED/);

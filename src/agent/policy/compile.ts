@@ -1,11 +1,13 @@
-// The policy compiler's entry: (policies, pods, namespaces, this node) -> the resolved policies
+// The policy compiler's entry: (policies, cluster policies, pods, namespaces, nodes, this node) -> the resolved policies
 // (for explain and the agent's state file) and the ruleset the kernel layer applies.
 import type { PolicyInputs, Ruleset } from './model.js';
-import { PolicyResolver, type ResolvedPolicy } from './resolve.js';
+import { PolicyResolver, type ResolvedClusterPolicy, type ResolvedPolicy } from './resolve.js';
 import { RulesetBuilder, type RulesetOptions } from './ruleset.js';
 
 export interface Compiled {
   readonly resolved: readonly ResolvedPolicy[];
+  /** ClusterNetworkPolicies, Admin then Baseline, in check order. */
+  readonly cluster: readonly ResolvedClusterPolicy[];
   readonly ruleset: Ruleset;
 }
 
@@ -21,8 +23,8 @@ export class PolicyCompiler {
   private readonly builder = new RulesetBuilder();
 
   compile(inputs: PolicyInputs, opts: RulesetOptions): Compiled {
-    const resolved = this.resolver.resolve(inputs);
-    return { resolved, ruleset: this.builder.build(resolved, opts) };
+    const { policies, cluster } = this.resolver.resolveAll(inputs);
+    return { resolved: policies, cluster, ruleset: this.builder.build(policies, opts, cluster) };
   }
 }
 

@@ -11,7 +11,7 @@ import { toNodeInfo } from '../sources/node-info.js';
 import { listPolicyInputs } from '../sources/policy-source.js';
 import { type Connection, type Endpoint, explain, showExplanation } from './explain.js';
 import { PROTOCOLS, type PolicyInputs, type Protocol } from './model.js';
-import { familyOf, podKey, resolvePolicies } from './resolve.js';
+import { familyOf, podKey, resolveAll } from './resolve.js';
 import { DropsUsageError, parseDropsArgs, runDrops } from '../verdicts/drops-cli.js';
 
 export const POLICY_USAGE = `usage:
@@ -138,7 +138,8 @@ export async function runPolicyCli(argv: string[]): Promise<number> {
     process.stderr.write(`gingham policy: ${e.message}\n`);
     return 2;
   }
-  const e = explain(resolvePolicies(inputs), c);
+  const { policies, cluster } = resolveAll(inputs);
+  const e = explain(policies, c, cluster);
   if (args.json) process.stdout.write(`${JSON.stringify({ from: args.from, to: args.to, fromIP: c.from.ip, toIP: c.to.ip, port: c.port, protocol: c.protocol, ...e, problems })}\n`);
   else {
     process.stdout.write(`${showExplanation(c, e)}\n`);

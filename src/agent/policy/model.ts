@@ -74,11 +74,77 @@ export interface NamespaceInfo {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+// ---- ClusterNetworkPolicy (policy.networking.k8s.io v1beta1): the cluster admin's tiers. ----
+
+/** Admin rules are checked before NetworkPolicies, Baseline rules after them. */
+export type Tier = 'Admin' | 'Baseline';
+export const TIERS: readonly Tier[] = ['Admin', 'Baseline'];
+
+/** Pass: Admin hands the packet to NetworkPolicy (then Baseline); Baseline to the default (allow). */
+export type ClusterAction = 'Accept' | 'Deny' | 'Pass';
+
+/** Pods by namespace labels (every pod there), or by namespace and pod labels (an empty selector: all). */
+export type ClusterPodSelection =
+  | { readonly kind: 'namespaces'; readonly namespaces: LabelSelector }
+  | { readonly kind: 'pods'; readonly namespaces: LabelSelector; readonly pods: LabelSelector };
+
+/**
+ * One `from`/`to` entry. networks match every packet to or from the CIDRs, ICMP included; nodes
+ * match the addresses of the nodes whose labels the selector takes (egress only, both);
+ * domainNames are read and kept but gingham does not enforce them: they match nothing.
+ */
+export type ClusterPeer =
+  | ClusterPodSelection
+  | { readonly kind: 'networks'; readonly cidrs: readonly string[] }
+  | { readonly kind: 'nodes'; readonly nodes: LabelSelector }
+  | { readonly kind: 'domainNames'; readonly names: readonly string[] };
+
+/** One `protocols` entry: a destination port or range of a protocol, or a named port (its protocol is the pod's). */
+export type ClusterPort =
+  | { readonly kind: 'port'; readonly protocol: Protocol; readonly port: number; readonly endPort?: number }
+  | { readonly kind: 'named'; readonly name: string };
+
+export interface ClusterRule {
+  /** The rule's own name, for people (at most 100 characters, free text). */
+  readonly name?: string;
+  readonly action: ClusterAction;
+  /**
+   * 'all': every peer. Only the edge's fail-closed reading of a Deny or Pass rule it cannot read
+   * makes this; the API needs at least one peer, and [] (every peer of an Accept rule unreadable)
+   * matches nothing.
+   */
+  readonly peers: 'all' | readonly ClusterPeer[];
+  /** Undefined: every packet, ICMP included. [] (every entry unreadable): nothing. */
+  readonly protocols?: readonly ClusterPort[];
+}
+
+/** A ClusterNetworkPolicy as the edge read it. Rules are in written order, which is their order. */
+export interface ClusterPolicy {
+  readonly name: string;
+  readonly tier: Tier;
+  /** 0-1000; lower is checked first within the tier (equal: by name, gingham's choice). */
+  readonly priority: number;
+  readonly subject: ClusterPodSelection;
+  readonly ingress: readonly ClusterRule[];
+  readonly egress: readonly ClusterRule[];
+}
+
+/** A node as a `nodes` peer sees it: its labels and every InternalIP and ExternalIP. */
+export interface NodePeerInfo {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly ips: readonly string[];
+}
+
 /** Everything the compiler looks at. */
 export interface PolicyInputs {
   readonly policies: readonly Policy[];
   readonly pods: readonly PodInfo[];
   readonly namespaces: readonly NamespaceInfo[];
+  /** Absent: none. */
+  readonly clusterPolicies?: readonly ClusterPolicy[];
+  /** The cluster's nodes, for `nodes` peers (absent: none). */
+  readonly nodes?: readonly NodePeerInfo[];
 }
 
 export type Direction = 'ingress' | 'egress';
@@ -113,15 +179,29 @@ export const CHAIN_PREFIX = 'GINGHAM-NP';
 /** Every ipset of ours starts with this. */
 export const SET_PREFIX = 'gingham-np';
 /**
- * Jumped to first from FORWARD: routed and (br_netfilter) bridged traffic of local pods. Nothing
- * hooks INPUT or OUTPUT: traffic between a pod and its own node always passes (the API's rule).
+ * Jumped to first from FORWARD: routed and (br_netfilter) bridged traffic of local pods. Nothing of
+ * NetworkPolicy hooks INPUT or OUTPUT: traffic between a pod and its own node always passes (the
+ * API's rule).
  */
 export const FORWARD_CHAIN = 'GINGHAM-NP-FORWARD';
-/** The built-in chain each hook chain is jumped to from. */
-export const HOOKS: readonly { readonly from: 'FORWARD'; readonly to: string }[] = [{ from: 'FORWARD', to: FORWARD_CHAIN }];
+/**
+ * Jumped to first from INPUT, only while a ClusterNetworkPolicy has egress rules for a local pod:
+ * its `nodes` and `networks` peers take in the pod's own node, which FORWARD never sees.
+ */
+export const INPUT_CHAIN = 'GINGHAM-NP-INPUT';
+/** The built-in chain each hook chain is jumped to from (a hook exists while its chain does). */
+export const HOOKS: readonly { readonly from: 'FORWARD' | 'INPUT'; readonly to: string }[] = [
+  { from: 'FORWARD', to: FORWARD_CHAIN },
+  { from: 'INPUT', to: INPUT_CHAIN },
+];
 /**
  * The packet mark bit a policy chain sets when one of its rules allows the packet (kube-proxy uses
  * 0x4000 and 0x8000, Calico the upper 16 bits when present; kube-router 0x10000/0x20000 is not
  * run beside us).
  */
 export const ALLOW_MARK = 0x20000;
+/**
+ * Set beside ALLOW_MARK when a ClusterNetworkPolicy rule decided (Accept or Pass): the tier chain
+ * stops at the policy that set it. Alone it means Pass: the next tier decides.
+ */
+export const DECIDED_MARK = 0x40000;

@@ -7,7 +7,7 @@ import { PolicyCompiler } from './compile.js';
 import { NewLines } from '../sources/new-lines.js';
 import { reservedPodIps, withReservedIps } from './local-pods.js';
 import type { PodInfo, PolicyInputs, Ruleset } from './model.js';
-import type { ResolvedPolicy } from './resolve.js';
+import type { ResolvedClusterPolicy, ResolvedPolicy } from './resolve.js';
 
 /** What the kernel layer reports for one sync (apply.ts). */
 export interface SyncOutcome {
@@ -53,6 +53,7 @@ export interface CompiledView {
   /** Every pod, with this node's reserved addresses filled in. */
   readonly pods: readonly PodInfo[];
   readonly resolved: readonly ResolvedPolicy[];
+  readonly cluster: readonly ResolvedClusterPolicy[];
 }
 
 const IDLE: PolicyPassSummary = { ran: false, compileMs: 0, applyMs: 0, changes: [], failures: [], rules: 0, sets: 0 };
@@ -110,8 +111,8 @@ export class PolicyReconciler {
     if (inputs === undefined) return IDLE;
     const t0 = performance.now();
     const pods = this.podsWithAddresses(inputs.pods);
-    const { resolved, ruleset } = this.compiler.compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops, logAccepts: this.deps.logAccepts === true });
-    this.view = { node: nodeName, pods, resolved };
+    const { resolved, cluster, ruleset } = this.compiler.compile({ ...inputs, pods }, { node: nodeName, sctpPorts: this.deps.sctpPorts, logDrops: this.deps.logDrops, logAccepts: this.deps.logAccepts === true });
+    this.view = { node: nodeName, pods, resolved, cluster };
     const t1 = performance.now();
     const read = t1 - this.lastRead >= this.deps.readEveryMs;
     if (read) this.lastRead = t1;

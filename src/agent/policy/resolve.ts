@@ -4,7 +4,24 @@
 // renders this form; `gingham policy explain` (explain.ts) evaluates it, so both agree by
 // construction.
 import { type Family, canonical, contains, formatCidr, parseCidr, parseIp } from '../../net/ip.js';
-import type { Direction, LabelSelector, NamespaceInfo, PodInfo, Policy, PolicyInputs, PolicyPeer, PolicyRule, Protocol } from './model.js';
+import {
+  type ClusterPeer,
+  type ClusterPodSelection,
+  type ClusterPolicy,
+  type ClusterRule,
+  type Direction,
+  type LabelSelector,
+  type NamespaceInfo,
+  type NodePeerInfo,
+  PROTOCOLS,
+  type PodInfo,
+  type Policy,
+  type PolicyInputs,
+  type PolicyPeer,
+  type PolicyRule,
+  type Protocol,
+  type Tier,
+} from './model.js';
 import { selectorKey, selects } from './selector.js';
 
 /**
@@ -48,6 +65,47 @@ export interface ResolvedPolicy {
 }
 
 export const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
+
+/** A ClusterNetworkPolicy peer as addresses: pods (sharing v1's pod-peer keys), CIDRs, nodes, or names (unenforced). */
+export type ResolvedClusterPeer =
+  | { readonly kind: 'pods'; readonly key: string; readonly peer: ClusterPodSelection; readonly pods: readonly PodInfo[] }
+  | { readonly kind: 'networks'; readonly cidrs: readonly string[] }
+  | { readonly kind: 'nodes'; readonly key: string; readonly selector: LabelSelector; readonly nodes: readonly NodePeerInfo[] }
+  | { readonly kind: 'domainNames'; readonly names: readonly string[] };
+
+export interface ResolvedClusterRule {
+  /** Its place in the policy's written list. */
+  readonly index: number;
+  readonly rule: ClusterRule;
+  readonly peers: 'all' | readonly ResolvedClusterPeer[];
+  /** 'all': every packet, ICMP included; a named port gives one entry per protocol and number pods give it. */
+  readonly ports: 'all' | readonly ResolvedPort[];
+}
+
+export interface ResolvedClusterPolicy {
+  readonly policy: ClusterPolicy;
+  /** Its name (cluster-scoped). */
+  readonly key: string;
+  readonly tier: Tier;
+  readonly priority: number;
+  /** The pods its subject takes, on every node (never hostNetwork pods), and what they stand for (a pod-peer key). */
+  readonly subjects: readonly PodInfo[];
+  readonly subjectKey: string;
+  readonly ingress: readonly ResolvedClusterRule[];
+  readonly egress: readonly ResolvedClusterRule[];
+}
+
+/**
+ * The order policies of one tier are checked in: priority, then name. The API leaves equal
+ * priorities to the implementation; a fixed order makes the chains and `explain` agree.
+ */
+export function clusterOrder(a: ResolvedClusterPolicy, b: ResolvedClusterPolicy): number {
+  if (a.tier !== b.tier) return a.tier === 'Admin' ? -1 : 1;
+  return a.priority - b.priority || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** A ClusterNetworkPolicy's pod selection as v1's peer form: namespaces given, pods optional. */
+const asPeer = (s: ClusterPodSelection): PolicyPeer => (s.kind === 'pods' ? { namespaceSelector: s.namespaces, podSelector: s.pods } : { namespaceSelector: s.namespaces });
 
 const NO_PODS: readonly PodInfo[] = [];
 
@@ -148,8 +206,22 @@ export class PolicyResolver {
   private nsPicks = new Map<string, readonly string[]>();
   private peersBefore = new Map<string, PeerResult>();
   private peersNow = new Map<string, PeerResult>();
+  private readonly clusterDone = new WeakMap<ClusterPolicy, { readonly inputs: readonly unknown[]; readonly cluster: ResolvedClusterPolicy }>();
+  private readonly selections = new WeakMap<ClusterPodSelection, { readonly key: string; readonly peer: PolicyPeer }>();
+  private nodes: readonly NodePeerInfo[] = [];
+  /** The nodes each node selector picks, for the current nodes; kept while they are the same. */
+  private nodePicks = new Map<string, readonly NodePeerInfo[]>();
+  private nodePicksBefore = new Map<string, readonly NodePeerInfo[]>();
 
   resolve(inputs: PolicyInputs): ResolvedPolicy[] {
+    return this.resolveAll(inputs).policies;
+  }
+
+  /**
+   * The NetworkPolicies sorted by key, and the ClusterNetworkPolicies Admin then Baseline, each
+   * tier in the order its policies are checked (clusterOrder). Both share the pod-peer lists.
+   */
+  resolveAll(inputs: PolicyInputs): { policies: ResolvedPolicy[]; cluster: ResolvedClusterPolicy[] } {
     this.index(inputs);
     const out: { key: string; resolved: ResolvedPolicy }[] = [];
     for (const policy of inputs.policies) {
@@ -157,9 +229,93 @@ export class PolicyResolver {
       if (!shape) this.shapes.set(policy, (shape = policyShape(policy)));
       out.push({ key: shape.key, resolved: this.resolveOne(policy, shape) });
     }
+    const nodes = inputs.nodes ?? [];
+    if (!sameItems(this.nodes, nodes)) {
+      this.nodes = nodes;
+      this.nodePicksBefore = this.nodePicks;
+      this.nodePicks = new Map();
+    }
+    const cluster = (inputs.clusterPolicies ?? []).map((cp) => this.resolveClusterOne(cp)).sort(clusterOrder);
     this.peersBefore = this.peersNow;
     this.peersNow = new Map();
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((o) => o.resolved);
+    return { policies: out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((o) => o.resolved), cluster };
+  }
+
+  private selection(s: ClusterPodSelection): readonly PodInfo[] {
+    let hit = this.selections.get(s);
+    if (!hit) {
+      const peer = asPeer(s);
+      this.selections.set(s, (hit = { key: peerKey('', peer), peer }));
+    }
+    return this.peerPods(hit.key, '', hit.peer);
+  }
+
+  private nodesOf(sel: LabelSelector): readonly NodePeerInfo[] {
+    const key = selectorKey(sel);
+    let picked = this.nodePicks.get(key);
+    if (!picked) {
+      const now = this.nodes.filter((n) => selects(sel, n.labels));
+      const before = this.nodePicksBefore.get(key);
+      this.nodePicks.set(key, (picked = before && sameItems(before, now) ? before : now));
+    }
+    return picked;
+  }
+
+  /** What a ClusterNetworkPolicy's resolution reads, in order: subjects, then per rule its peers' lists and named ports. */
+  private clusterInputs(cp: ClusterPolicy): unknown[] {
+    const out: unknown[] = [this.selection(cp.subject)];
+    for (const rules of [cp.ingress, cp.egress]) {
+      for (const r of rules) {
+        if (r.peers !== 'all') {
+          for (const p of r.peers) {
+            if (p.kind === 'namespaces' || p.kind === 'pods') out.push(this.selection(p));
+            else if (p.kind === 'nodes') out.push(this.nodesOf(p.nodes));
+          }
+        }
+        for (const p of r.protocols ?? []) if (p.kind === 'named') for (const proto of PROTOCOLS) out.push(this.named.get(`${p.name}/${proto}`));
+      }
+    }
+    return out;
+  }
+
+  private resolveClusterOne(cp: ClusterPolicy): ResolvedClusterPolicy {
+    const inputs = this.clusterInputs(cp);
+    const before = this.clusterDone.get(cp);
+    if (before && sameItems(before.inputs, inputs)) return before.cluster;
+    let next = 1;
+    const take = <T>(): T => inputs[next++] as T;
+    const peer = (p: ClusterPeer): ResolvedClusterPeer => {
+      switch (p.kind) {
+        case 'namespaces':
+        case 'pods':
+          return { kind: 'pods', key: this.selections.get(p)!.key, peer: p, pods: take<readonly PodInfo[]>() };
+        case 'nodes':
+          return { kind: 'nodes', key: selectorKey(p.nodes), selector: p.nodes, nodes: take<readonly NodePeerInfo[]>() };
+        case 'networks':
+          return { kind: 'networks', cidrs: p.cidrs };
+        case 'domainNames':
+          return { kind: 'domainNames', names: p.names };
+      }
+    };
+    const rules = (list: readonly ClusterRule[]): ResolvedClusterRule[] =>
+      list.map((rule, index) => ({
+        index,
+        rule,
+        peers: rule.peers === 'all' ? 'all' : rule.peers.map(peer),
+        ports:
+          rule.protocols === undefined
+            ? 'all'
+            : rule.protocols.flatMap((p): ResolvedPort[] => {
+                if (p.kind === 'port') return [{ protocol: p.protocol, port: p.port, ...(p.endPort !== undefined && p.endPort !== p.port ? { endPort: p.endPort } : {}) }];
+                // The port's protocol is whatever the destination pod declares it with.
+                return PROTOCOLS.flatMap((protocol) => [...(take<NumberedPods | undefined>() ?? [])].map(([port, pods]) => ({ protocol, port, named: { name: p.name, pods } })));
+              }),
+      }));
+    const ingress = rules(cp.ingress);
+    const egress = rules(cp.egress);
+    const cluster: ResolvedClusterPolicy = { policy: cp, key: cp.name, tier: cp.tier, priority: cp.priority, subjects: inputs[0] as readonly PodInfo[], subjectKey: this.selections.get(cp.subject)!.key, ingress, egress };
+    this.clusterDone.set(cp, { inputs, cluster });
+    return cluster;
   }
 
   /** This pass's pod lists and named-port index, reusing last pass's lists where they hold the same pods. */
@@ -285,6 +441,11 @@ export class PolicyResolver {
 /** One resolution with nothing remembered (explain, tests). */
 export function resolvePolicies(inputs: PolicyInputs): ResolvedPolicy[] {
   return new PolicyResolver().resolve(inputs);
+}
+
+/** Both kinds, resolved once with nothing remembered (explain, tests). */
+export function resolveAll(inputs: PolicyInputs): { policies: ResolvedPolicy[]; cluster: ResolvedClusterPolicy[] } {
+  return new PolicyResolver().resolveAll(inputs);
 }
 
 export const familyOf = (ip: string): Family | undefined => parseIp(ip)?.family;

@@ -25,8 +25,33 @@
 import { hash as digest } from 'node:crypto';
 import { LIMITS, comment as commentMatch, freeText, nflog, word } from '../../kernel/iptables-text.js';
 import type { Family } from '../../net/ip.js';
-import { ALLOW_MARK, CHAIN_PREFIX, type ChainSpec, type Direction, FORWARD_CHAIN, type IpSetSpec, type PodInfo, type Policy, type Ruleset, SET_PREFIX } from './model.js';
-import { type ResolvedPeer, type ResolvedPolicy, type ResolvedPort, type ResolvedRule, familyOf, ipBlockEntries, podKey } from './resolve.js';
+import {
+  ALLOW_MARK,
+  CHAIN_PREFIX,
+  type ChainSpec,
+  type ClusterPolicy,
+  DECIDED_MARK,
+  type Direction,
+  FORWARD_CHAIN,
+  INPUT_CHAIN,
+  type IpSetSpec,
+  type PodInfo,
+  type Policy,
+  type Ruleset,
+  SET_PREFIX,
+  type Tier,
+} from './model.js';
+import {
+  type ResolvedClusterPolicy,
+  type ResolvedClusterRule,
+  type ResolvedPeer,
+  type ResolvedPolicy,
+  type ResolvedPort,
+  type ResolvedRule,
+  familyOf,
+  ipBlockEntries,
+  podKey,
+} from './resolve.js';
 
 export interface RulesetOptions {
   /** This node's name: its pods get chains. */
@@ -42,11 +67,32 @@ export interface RulesetOptions {
 export const EGRESS_CHAIN = `${CHAIN_PREFIX}-EGRESS`;
 export const INGRESS_CHAIN = `${CHAIN_PREFIX}-INGRESS`;
 
-const MARK = `0x${ALLOW_MARK.toString(16)}`;
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const MARK = hex(ALLOW_MARK);
+const DECIDED = hex(DECIDED_MARK);
+const BOTH = hex(ALLOW_MARK | DECIDED_MARK);
 const SET_ALLOW = `-j MARK --set-xmark ${MARK}/${MARK}`;
 const CLEAR_ALLOW = `-j MARK --set-xmark 0x0/${MARK}`;
 const IF_ALLOWED_RETURN = `-m mark --mark ${MARK}/${MARK} -j RETURN`;
 const REPLIES_RETURN = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
+const CLEAR_BOTH = `-j MARK --set-xmark 0x0/${BOTH}`;
+const CLEAR_DECIDED = `-j MARK --set-xmark 0x0/${DECIDED}`;
+const IF_DECIDED_RETURN = `-m mark --mark ${DECIDED}/${DECIDED} -j RETURN`;
+
+/** ClusterNetworkPolicy egress from local pods to their own node (the INPUT hook's one jump). */
+export const EGRESS_LOCAL_CHAIN = `${CHAIN_PREFIX}-EGRESS-LOCAL`;
+/** Where a rule with action Pass goes: decided, not allowed; the next tier decides. */
+export const PASS_CHAIN = `${CHAIN_PREFIX}-PASS`;
+const TIER_WORD: Record<Tier, string> = { Admin: 'ADMIN', Baseline: 'BASELINE' };
+/** A tier's chain for a direction: a jump per policy with local subjects, in check order. */
+export const tierChain = (t: Tier, d: Direction): string => `${CHAIN_PREFIX}-${TIER_WORD[t]}-${d === 'ingress' ? 'INGRESS' : 'EGRESS'}`;
+/** Where a tier's Accept and Deny rules go (per tier and direction, so a verdict event names both). */
+export const verdictChain = (v: Verdict, t: Tier, d: Direction): string => `${CHAIN_PREFIX}-${TIER_WORD[t]}-${v === 'accept' ? 'ACCEPT' : 'DROP'}-${tag(d)}`;
+/** The tier a verdict chain belongs to (undefined: not a tier's verdict chain, e.g. a v1 pod chain). */
+export function tierOfChain(chain: string): Tier | undefined {
+  const m = /^GINGHAM-NP-(ADMIN|BASELINE)-(?:ACCEPT|DROP)-[EI]$/.exec(chain);
+  return m ? (m[1] === 'ADMIN' ? 'Admin' : 'Baseline') : undefined;
+}
 
 /**
  * Verdict events (README: Verdict events) go to this netlink log group, read by the agent's ulogd
@@ -104,6 +150,8 @@ const tag = (d: Direction): string => (d === 'ingress' ? 'I' : 'E');
 export const names = {
   podChain: (pod: PodInfo, d: Direction): string => `${CHAIN_PREFIX}${tag(d)}-${hash(podKey(pod))}`,
   policyChain: (key: string, d: Direction): string => `${CHAIN_PREFIX}P${tag(d)}-${hash(key)}`,
+  /** A ClusterNetworkPolicy's rules for a direction: GINGHAM-NPAE-, NPAI-, NPBE-, NPBI-<hash of its name>. */
+  clusterChain: (t: Tier, name: string, d: Direction): string => `${CHAIN_PREFIX}${t === 'Admin' ? 'A' : 'B'}${tag(d)}-${hash(`cnp ${name}`)}`,
   set: (family: Family, what: string): string => `${SET_PREFIX}${family}-${hash(what)}`,
 };
 
@@ -129,7 +177,7 @@ const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length ===
 /** A set and the pod list it was filled from (undefined: its entries follow from what it stands for). */
 interface SetEntry {
   readonly what: string;
-  readonly source: readonly PodInfo[] | undefined;
+  readonly source: readonly object[] | undefined;
   readonly spec: IpSetSpec;
 }
 
@@ -166,6 +214,10 @@ class FamilyMemory {
   /** Pod chains by direction and pod key. */
   podChains: Record<Direction, Map<string, PodChainEntry>> = { ingress: new Map(), egress: new Map() };
   dispatchChains: Partial<Record<Direction, ChainSpec>> = {};
+  /** A ClusterNetworkPolicy's chains, with the resolution they were made from. */
+  readonly clusterChains = new WeakMap<ClusterPolicy, Partial<Record<Direction, { readonly rcp: ResolvedClusterPolicy; readonly sets: readonly SetEntry[]; readonly chain: ChainSpec }>>>();
+  /** The other chains of the tiers, by name: last pass's object while its rules are the same. */
+  fixedChains = new Map<string, ChainSpec>();
 
   constructor(readonly family: Family) {}
 }
@@ -200,7 +252,7 @@ class FamilyBuilder {
   }
 
   /** The set standing for `what`, made once: its name does not depend on its members. */
-  private set(what: string, type: IpSetSpec['type'], source: readonly PodInfo[] | undefined, entries: () => string[]): SetEntry {
+  private set(what: string, type: IpSetSpec['type'], source: readonly object[] | undefined, entries: () => string[]): SetEntry {
     let entry = this.setsNow.get(what);
     if (entry) return entry;
     const before = this.memory.sets.get(what);
@@ -339,6 +391,97 @@ class FamilyBuilder {
     return chain;
   }
 
+  /** A chain whose rules follow from the ruleset's shape: last pass's object while they are the same. */
+  fixedChain(name: string, rules: readonly string[]): ChainSpec {
+    const before = this.memory.fixedChains.get(name);
+    const chain = before && sameItems(before.rules, rules) ? before : { name, rules };
+    this.fixedNow.set(name, chain);
+    return chain;
+  }
+
+  private readonly fixedNow = new Map<string, ChainSpec>();
+
+  /** The set of a tier's subject pods on this node (`local`: the same list object while they are the same). */
+  subjectSet(key: string, local: readonly PodInfo[]): SetEntry {
+    const entry = this.set(`subject ${key} on this node`, 'hash:ip', local, () => this.ipsOf(local));
+    if (entry.spec.entries.length > 0) this.sets.set(entry.spec.name, entry.spec);
+    return entry;
+  }
+
+  /**
+   * A ClusterNetworkPolicy's chain for a direction: per rule in written order, per peer and port
+   * entry, a match that goes (-g) to the tier's verdict chain of the rule's action. A packet that
+   * matches nothing returns to the tier chain undecided. Rebuilt when its resolution changes.
+   */
+  clusterChain(rcp: ResolvedClusterPolicy, d: Direction): ChainSpec {
+    let cached = this.memory.clusterChains.get(rcp.policy);
+    const hit = cached?.[d];
+    if (hit?.rcp === rcp) {
+      for (const s of hit.sets) {
+        if (!this.setsNow.has(s.what)) this.setsNow.set(s.what, s);
+        this.sets.set(s.spec.name, s.spec);
+      }
+      return hit.chain;
+    }
+    const used: SetEntry[] = [];
+    const lines: string[] = [];
+    for (const r of rcp[d]) lines.push(...this.clusterRule(rcp, r, d, used));
+    for (const s of used) this.sets.set(s.spec.name, s.spec);
+    const chain = { name: names.clusterChain(rcp.tier, rcp.key, d), rules: lines };
+    if (!cached) this.memory.clusterChains.set(rcp.policy, (cached = {}));
+    cached[d] = { rcp, sets: used, chain };
+    return chain;
+  }
+
+  private clusterRule(rcp: ResolvedClusterPolicy, r: ResolvedClusterRule, d: Direction, used: SetEntry[]): string[] {
+    const { action } = r.rule;
+    const target = action === 'Accept' ? verdictChain('accept', rcp.tier, d) : action === 'Pass' ? PASS_CHAIN : verdictChain('deny', rcp.tier, d);
+    const dir = d === 'ingress' ? 'src' : 'dst';
+    const peers: string[] = [];
+    if (r.peers === 'all') peers.push('');
+    else {
+      for (const p of r.peers) {
+        let entry: SetEntry | undefined;
+        if (p.kind === 'pods') entry = this.set(p.key, 'hash:ip', p.pods, () => this.ipsOf(p.pods));
+        else if (p.kind === 'nodes') entry = this.set(`nodes ${p.key}`, 'hash:ip', p.nodes, () => p.nodes.flatMap((n) => n.ips.filter((ip) => familyOf(ip) === this.family)));
+        else if (p.kind === 'networks') {
+          const cidrs = [...p.cidrs].sort();
+          entry = this.set(`networks ${cidrs.join(',')}`, 'hash:net', undefined, () => cidrs.flatMap((c) => ipBlockEntries(c, [], this.family)));
+          // No network of this family: nothing to match.
+          if (entry.spec.entries.length === 0) continue;
+        }
+        // domainNames: not enforced, so the peer matches nothing.
+        if (!entry) continue;
+        used.push(entry);
+        peers.push(`-m set --match-set ${entry.spec.name} ${dir}`);
+      }
+    }
+    const ports: (readonly [string, string, string])[] = [];
+    if (r.ports === 'all') ports.push(['', '', target]);
+    else {
+      for (const p of r.ports) {
+        let named: SetEntry | undefined;
+        if (p.named && (p.protocol !== 'SCTP' || this.opts.sctpPorts)) {
+          const { pods } = p.named;
+          named = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'hash:ip', pods, () => this.ipsOf(pods));
+          if (named.spec.entries.length === 0) continue;
+          used.push(named);
+        }
+        const m = this.portMatch(p, named);
+        if (m) ports.push([m[0], m[1], target]);
+        // An SCTP port the kernel cannot match: an Accept allows less; a Deny or Pass denies
+        // every SCTP packet to those peers, so nothing gets past this tier that it meant to stop.
+        else if (p.protocol === 'SCTP' && action !== 'Accept') ports.push(['-p sctp', '', verdictChain('deny', rcp.tier, d)]);
+      }
+    }
+    const note = comment(`${rcp.tier} ${rcp.key} ${d} rule ${r.index}${r.rule.name ? ` ${r.rule.name}` : ''}`);
+    const out: string[] = [];
+    for (const peer of [...new Set(peers)]) {
+      for (const [proto, match, to] of ports) out.push(`${proto ? `${proto} ` : ''}${note} ${peer ? `${peer} ` : ''}${match ? `${match} ` : ''}-g ${to}`);
+    }
+    return out;
+  }
+
   dispatch(pod: PodInfo, d: Direction): readonly string[] {
     let cached = this.memory.dispatch.get(pod);
     const hit = cached?.[d];
@@ -362,17 +505,22 @@ class FamilyBuilder {
   finish(): void {
     this.memory.sets = this.setsNow;
     this.memory.podChains = this.podChainsNow;
+    this.memory.fixedChains = this.fixedNow;
   }
 }
 
-/** The hook chain of a family: always the same. */
-const hookChains = (family: Family): [ChainSpec] => {
+/** The hook chains of a family: always the same (INPUT's only while a tier judges local egress). */
+const hookChains = (family: Family): { forward: ChainSpec; input: ChainSpec } => {
   const always = family === 6 ? [REPLIES_RETURN, ...NDP_RETURN] : [REPLIES_RETURN];
-  return [
-    { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
-  ];
+  return {
+    forward: { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
+    input: { name: INPUT_CHAIN, rules: [...always, `-j ${EGRESS_LOCAL_CHAIN}`] },
+  };
 };
-const HOOK_CHAINS: Record<Family, [ChainSpec]> = { 4: hookChains(4), 6: hookChains(6) };
+const HOOK_CHAINS = { 4: hookChains(4), 6: hookChains(6) };
+
+/** Pass: decided, not allowed (the tier chain stops; the dispatch chain goes on to the next tier). */
+const PASS_SPEC: ChainSpec = { name: PASS_CHAIN, rules: [`-j MARK --set-xmark ${DECIDED}/${DECIDED}`] };
 
 const byKey = <T extends { readonly key: string }>(a: T, b: T): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 const byName = <T extends { readonly name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -419,7 +567,7 @@ export class RulesetBuilder {
    * address of that family is isolated; otherwise it is empty, and the kernel layer removes
    * everything of ours (hooks included) for it.
    */
-  build(resolved: readonly ResolvedPolicy[], opts: RulesetOptions): Ruleset {
+  build(resolved: readonly ResolvedPolicy[], opts: RulesetOptions, cluster: readonly ResolvedClusterPolicy[] = []): Ruleset {
     const optsKey = JSON.stringify([opts.node, opts.sctpPorts, opts.logDrops, opts.logAccepts === true]);
     if (optsKey !== this.optsKey) {
       this.memory = { 4: new FamilyMemory(4), 6: new FamilyMemory(6) };
@@ -441,8 +589,16 @@ export class RulesetBuilder {
       }
     }
     const sorted = { egress: this.inOrder('egress', isolatedBy.egress), ingress: this.inOrder('ingress', isolatedBy.ingress) };
+    // ClusterNetworkPolicies with local subjects, per tier and direction, in check order.
+    type Judging = { rcp: ResolvedClusterPolicy; local: readonly PodInfo[] };
+    const judging: Judging[] = [];
+    for (const rcp of cluster) {
+      const local = this.localOf(rcp.subjects, opts.node);
+      if (local.length > 0 && rcp.ingress.length + rcp.egress.length > 0) judging.push({ rcp, local });
+    }
     const build = (family: Family): Ruleset[Family] => {
       const b = new FamilyBuilder(this.memory[family], opts);
+      const tiers = this.tierChains(b, judging, opts);
       const dispatch: Record<Direction, string[]> = { ingress: [], egress: [] };
       const podChains: ChainSpec[] = [];
       const policyChains = new Map<string, ChainSpec>();
@@ -461,18 +617,106 @@ export class RulesetBuilder {
           }
         }
       }
-      b.finish();
-      if (dispatch.ingress.length + dispatch.egress.length === 0) return { sets: [], chains: [] };
+      const hasTier = (t: Tier, d: Direction): boolean => tiers.chains.some((c) => c.name === tierChain(t, d));
+      const wrap = (d: Direction, v1: readonly string[]): string[] => {
+        const admin = hasTier('Admin', d);
+        const baseline = hasTier('Baseline', d);
+        if (!admin && !baseline) return [...v1];
+        // Admin, then NetworkPolicy (whose pod chains RETURN allowed or REJECT), then Baseline.
+        const out = [CLEAR_BOTH];
+        if (admin) out.push(`-j ${tierChain('Admin', d)}`, IF_ALLOWED_RETURN);
+        out.push(...v1);
+        // A pod NetworkPolicy allowed: it decided (the pod chains of those it denies REJECT).
+        if (baseline && v1.length > 0) out.push(IF_ALLOWED_RETURN);
+        if (baseline) out.push(CLEAR_DECIDED, `-j ${tierChain('Baseline', d)}`);
+        return out;
+      };
+      const local = hasTier('Admin', 'egress') || hasTier('Baseline', 'egress');
+      if (dispatch.ingress.length + dispatch.egress.length + tiers.chains.length === 0) {
+        b.finish();
+        return { sets: [], chains: [] };
+      }
       const chains: ChainSpec[] = [
-        ...HOOK_CHAINS[family],
-        b.dispatchChain(EGRESS_CHAIN, 'egress', dispatch.egress),
-        b.dispatchChain(INGRESS_CHAIN, 'ingress', dispatch.ingress),
+        HOOK_CHAINS[family].forward,
+        ...(local ? [HOOK_CHAINS[family].input] : []),
+        b.dispatchChain(EGRESS_CHAIN, 'egress', wrap('egress', dispatch.egress)),
+        b.dispatchChain(INGRESS_CHAIN, 'ingress', wrap('ingress', dispatch.ingress)),
+        ...(local ? [b.fixedChain(EGRESS_LOCAL_CHAIN, this.egressLocal(b, sorted.egress, hasTier('Admin', 'egress'), hasTier('Baseline', 'egress')))] : []),
+        ...tiers.chains,
         ...podChains,
         ...[...policyChains.values()].sort(byName),
+        ...tiers.policyChains.sort(byName),
       ];
+      b.finish();
       return { sets: [...b.sets.values()].sort(byName), chains };
     };
     return { 4: build(4), 6: build(6) };
+  }
+
+  /** This node's pods of a subject: the same list object while the subject's list is the same. */
+  private readonly locals = new WeakMap<readonly PodInfo[], readonly PodInfo[]>();
+  private localOf(pods: readonly PodInfo[], node: string): readonly PodInfo[] {
+    let local = this.locals.get(pods);
+    if (!local) this.locals.set(pods, (local = pods.filter((p) => p.node === node)));
+    return local;
+  }
+
+  /**
+   * The tiers' chains of a family: per tier and direction a chain with, per policy in check order,
+   * a jump for its local subjects and a RETURN once a rule decided; the verdict chains the
+   * policies' rules go to; the policies' own chains. Nothing for a tier and direction no policy
+   * with local subjects has rules for.
+   */
+  private tierChains(b: FamilyBuilder, judging: readonly { rcp: ResolvedClusterPolicy; local: readonly PodInfo[] }[], opts: RulesetOptions): { chains: ChainSpec[]; policyChains: ChainSpec[] } {
+    const chains: ChainSpec[] = [];
+    const policyChains: ChainSpec[] = [];
+    // The verdict chains some rule goes to (the last word of a policy chain's rule).
+    const goesTo = new Set<string>();
+    for (const t of ['Admin', 'Baseline'] as const) {
+      for (const d of ['egress', 'ingress'] as const) {
+        const rules: string[] = [];
+        for (const { rcp, local } of judging) {
+          if (rcp.tier !== t || rcp[d].length === 0) continue;
+          const subject = b.subjectSet(rcp.subjectKey, local);
+          // No local subject has an address of this family.
+          if (subject.spec.entries.length === 0) continue;
+          const chain = b.clusterChain(rcp, d);
+          policyChains.push(chain);
+          for (const r of chain.rules) goesTo.add(r.slice(r.lastIndexOf(' ') + 1));
+          const flag = d === 'ingress' ? 'dst' : 'src';
+          rules.push(`${comment(`${t} ${rcp.key} ${d}`)} -m set --match-set ${subject.spec.name} ${flag} -j ${chain.name}`, IF_DECIDED_RETURN);
+        }
+        if (rules.length === 0) continue;
+        chains.push(b.fixedChain(tierChain(t, d), rules));
+        if (goesTo.has(verdictChain('accept', t, d))) {
+          const accept = [`-j MARK --set-xmark ${BOTH}/${BOTH}`];
+          if (opts.logAccepts) accept.push(`-m conntrack --ctstate NEW ${EVENT_LIMIT} ${eventRule('accept', d, verdictChain('accept', t, d))}`);
+          chains.push(b.fixedChain(verdictChain('accept', t, d), accept));
+        }
+        if (goesTo.has(verdictChain('deny', t, d))) {
+          const deny = opts.logDrops ? [`${EVENT_LIMIT} ${eventRule('deny', d, verdictChain('deny', t, d))}`] : [];
+          // Silently: a Deny of the cluster's admin reads as a timeout to the pod, as the API's
+          // conformance suite expects (a NetworkPolicy's denial is refused at once instead).
+          chains.push(b.fixedChain(verdictChain('deny', t, d), [...deny, '-j DROP']));
+        }
+      }
+    }
+    if (goesTo.has(PASS_CHAIN)) chains.push(PASS_SPEC);
+    return { chains, policyChains };
+  }
+
+  /**
+   * INPUT's egress chain: local pods to their own node. Admin first; a pod NetworkPolicy isolates
+   * for egress may reach its own node (v1's rule), which ends it there; then Baseline.
+   */
+  private egressLocal(b: FamilyBuilder, isolated: readonly { pod: PodInfo }[], admin: boolean, baseline: boolean): string[] {
+    const out = [CLEAR_BOTH];
+    if (admin) out.push(`-j ${tierChain('Admin', 'egress')}`, IF_ALLOWED_RETURN);
+    if (baseline) {
+      for (const { pod } of isolated) for (const j of b.dispatch(pod, 'egress')) out.push(j.replace(/ -j \S+$/, ' -j RETURN'));
+      out.push(CLEAR_DECIDED, `-j ${tierChain('Baseline', 'egress')}`);
+    }
+    return out;
   }
 }
 

@@ -1,6 +1,22 @@
 // Builders for the policy tests and the scale bench (never imported by the agent itself): the model's
 // objects with short defaults, so a test reads like the policy it is about.
-import type { LabelSelector, NamedPort, NamespaceInfo, PodInfo, Policy, PolicyPeer, PolicyPort, PolicyRule } from './model.js';
+import type {
+  ClusterAction,
+  ClusterPeer,
+  ClusterPodSelection,
+  ClusterPolicy,
+  ClusterPort,
+  ClusterRule,
+  LabelSelector,
+  NamedPort,
+  NamespaceInfo,
+  PodInfo,
+  Policy,
+  PolicyPeer,
+  PolicyPort,
+  PolicyRule,
+  Tier,
+} from './model.js';
 
 export const sel = (matchLabels: Record<string, string> = {}, matchExpressions: LabelSelector['matchExpressions'] = []): LabelSelector => ({ matchLabels, matchExpressions });
 
@@ -14,6 +30,21 @@ export const rule = (peers: PolicyPeer[] = [], ports: PolicyPort[] = []): Policy
 
 export function policy(namespace: string, name: string, o: { select?: LabelSelector; ingress?: PolicyRule[]; egress?: PolicyRule[] }): Policy {
   return { namespace, name, podSelector: o.select ?? sel(), ...(o.ingress ? { ingress: o.ingress } : {}), ...(o.egress ? { egress: o.egress } : {}) };
+}
+
+/** ClusterNetworkPolicy pieces: `inNs(sel)` every pod of those namespaces, `podsOf(ns, pods)` some. */
+export const inNs = (namespaces: LabelSelector): ClusterPodSelection => ({ kind: 'namespaces', namespaces });
+export const podsOf = (namespaces: LabelSelector, pods: LabelSelector): ClusterPodSelection => ({ kind: 'pods', namespaces, pods });
+
+export const cnpRule = (action: ClusterAction, peers: ClusterPeer[] | 'all', protocols?: ClusterPort[], name?: string): ClusterRule => ({
+  action,
+  peers,
+  ...(protocols ? { protocols } : {}),
+  ...(name !== undefined ? { name } : {}),
+});
+
+export function cnp(name: string, tier: Tier, priority: number, subject: ClusterPodSelection, o: { ingress?: ClusterRule[]; egress?: ClusterRule[] }): ClusterPolicy {
+  return { name, tier, priority, subject, ingress: o.ingress ?? [], egress: o.egress ?? [] };
 }
 
 /**

@@ -10,6 +10,7 @@ const EVENT: VerdictEvent = {
   time: '2026-12-06T10:28:03.019Z',
   verdict: 'denied',
   direction: 'ingress',
+  tier: 'NetworkPolicy',
   namespace: 'x',
   pod: 'a',
   src: { ip: '198.18.2.2', port: 40000, pod: 'y/c' },

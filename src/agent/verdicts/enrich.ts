@@ -1,14 +1,15 @@
 // A logged packet as a verdict event people can read: the pod chain in its NFLOG prefix back to
 // this node's pod and the policies isolating it, the other address to a pod where one has it, and
-// what decided: for a drop, the isolating policies with no rule allowing it; for an accepted
-// connection, the policy and rule `gingham policy explain` names (the same code, explain.ts).
+// what decided: for a NetworkPolicy drop, the isolating policies with no rule allowing it; for an
+// accepted connection, the policy and rule `gingham policy explain` names (the same code,
+// explain.ts); for a ClusterNetworkPolicy tier's verdict chain, the tier and the rule explain names.
 // Pure, against the policy reconciler's last compiled view; the index is rebuilt when it changes.
 import { formatIp, parseIp } from '../../net/ip.js';
-import { type Endpoint, explain } from '../policy/explain.js';
-import { type Direction, PROTOCOLS, type PodInfo, type Protocol } from '../policy/model.js';
+import { type Endpoint, explain, showStep } from '../policy/explain.js';
+import { type Direction, PROTOCOLS, type PodInfo, type Protocol, type Tier } from '../policy/model.js';
 import type { CompiledView } from '../policy/reconcile.js';
 import { podKey } from '../policy/resolve.js';
-import { names, parseEventPrefix } from '../policy/ruleset.js';
+import { names, parseEventPrefix, tierOfChain } from '../policy/ruleset.js';
 import type { LoggedPacket } from './packet.js';
 
 /** One end of the packet: its address and port, and the pod that has the address, if any. */
@@ -25,6 +26,8 @@ export interface VerdictEvent {
   readonly verdict: 'denied' | 'accepted';
   /** Whose policies judged: ingress, the destination's; egress, the source's. */
   readonly direction: Direction;
+  /** Which kind decided: a ClusterNetworkPolicy tier or the NetworkPolicies. */
+  readonly tier: Tier | 'NetworkPolicy';
   /** The pod of this node whose policies judged it (absent: gone since). */
   readonly namespace?: string;
   readonly pod?: string;
@@ -33,7 +36,7 @@ export interface VerdictEvent {
   readonly protocol: string;
   /** The policies isolating that pod in that direction. */
   readonly policies: readonly string[];
-  /** Accepted: the policy and rule number that allowed it, when the agent can tell. */
+  /** The policy and rule number that decided, when the agent can tell (a NetworkPolicy's only for accepts). */
   readonly policy?: string;
   readonly rule?: number;
   /** What decided, in words. */
@@ -93,6 +96,7 @@ export class Enricher {
     const d = tag.direction;
     const selfIp = d === 'ingress' ? p.dst : p.src;
     const peerIp = d === 'ingress' ? p.src : p.dst;
+    const tier = tierOfChain(tag.chain);
     const entry = ix?.chains.get(tag.chain);
     const self = entry?.pod ?? ix?.pods.get(selfIp);
     const peer = ix?.pods.get(peerIp);
@@ -105,12 +109,25 @@ export class Enricher {
       time: p.time,
       verdict: tag.verdict === 'deny' ? ('denied' as const) : ('accepted' as const),
       direction: d,
+      tier: tier ?? ('NetworkPolicy' as const),
       ...(self ? { namespace: self.namespace, pod: self.name } : {}),
       src: end(p.src, p.srcPort),
       dst: end(p.dst, p.dstPort),
       protocol: p.protocol,
       policies,
     };
+    if (tier) {
+      // The tier's rule, as explain finds it (for a packet without ports, the tier alone).
+      const protocol = p.protocol as Protocol;
+      if (self && ix && PROTOCOLS.includes(protocol) && p.dstPort !== undefined) {
+        const selfEnd: Endpoint = { kind: 'pod', pod: self, ip: selfIp };
+        const peerEnd: Endpoint = peer ? { kind: 'pod', pod: peer, ip: peerIp } : { kind: 'ip', ip: peerIp };
+        const [from, to] = d === 'ingress' ? [peerEnd, selfEnd] : [selfEnd, peerEnd];
+        const step = explain(ix.view.resolved, { from, to, port: p.dstPort, protocol }, ix.view.cluster)[d].decided;
+        if (step?.tier === tier) return { ...base, policy: step.policy, rule: step.rule, reason: `${tag.verdict === 'deny' ? 'denied' : 'allowed'} by ${showStep(step, d)}` };
+      }
+      return { ...base, reason: `${tag.verdict === 'deny' ? 'denied' : 'allowed'} by a ${tier} ClusterNetworkPolicy rule` };
+    }
     if (!entry) return { ...base, reason: `pod chain ${tag.chain} is no longer in the agent's rules` };
     if (tag.verdict === 'deny') return { ...base, reason: `isolated by ${policies.join(', ')}, no rule allows` };
     // Accepted: which rule, as explain judges it (TCP, UDP and SCTP with a port; for anything
@@ -120,7 +137,7 @@ export class Enricher {
       const selfEnd: Endpoint = { kind: 'pod', pod: entry.pod, ip: selfIp };
       const peerEnd: Endpoint = peer ? { kind: 'pod', pod: peer, ip: peerIp } : { kind: 'ip', ip: peerIp };
       const [from, to] = d === 'ingress' ? [peerEnd, selfEnd] : [selfEnd, peerEnd];
-      const j = explain(ix.view.resolved, { from, to, port: p.dstPort, protocol })[d];
+      const j = explain(ix.view.resolved, { from, to, port: p.dstPort, protocol }, ix.view.cluster)[d];
       if (j.reason === 'allowed-by' && j.policy !== undefined && j.rule !== undefined) {
         return { ...base, policy: j.policy, rule: j.rule, reason: `allowed by ${j.policy} ${d} rule ${j.rule} (${j.ruleText})` };
       }

@@ -51,7 +51,7 @@ describe('events named from the compiled policies', () => {
     policy('x', 'b-out', { select: sel({ app: 'b' }), egress: [rule([], [{ protocol: 'UDP', port: 53 }])] }),
   ];
   const inputs = { policies, pods: [a, b, c], namespaces: [ns('x'), ns('y')] };
-  const view = { node: 'n1', pods: inputs.pods, resolved: resolvePolicies(inputs) };
+  const view = { node: 'n1', pods: inputs.pods, resolved: resolvePolicies(inputs), cluster: [] };
   const enricher = new Enricher(() => view);
   const packet = (prefix: string, src: string, dst: string, protocol = 'TCP', ports: { srcPort?: number; dstPort?: number } = { srcPort: 40000, dstPort: 80 }) => ({ time: '2026-12-06T10:00:00.000Z', prefix, protocol, src, dst, ...ports });
   const aIn = names.podChain(a, 'ingress');
@@ -62,6 +62,7 @@ describe('events named from the compiled policies', () => {
       time: '2026-12-06T10:00:00.000Z',
       verdict: 'denied',
       direction: 'ingress',
+      tier: 'NetworkPolicy',
       namespace: 'x',
       pod: 'a',
       src: { ip: '198.18.2.2', port: 40000, pod: 'y/c' },
@@ -97,7 +98,7 @@ describe('events named from the compiled policies', () => {
   });
 });
 
-const event = (over: Partial<VerdictEvent> = {}): VerdictEvent => ({ time: 't', verdict: 'denied', direction: 'ingress', namespace: 'x', pod: 'a', src: { ip: '198.18.2.2', pod: 'y/c' }, dst: { ip: '198.18.1.2', pod: 'x/a' }, protocol: 'TCP', policies: ['x/deny'], reason: 'r', ...over });
+const event = (over: Partial<VerdictEvent> = {}): VerdictEvent => ({ time: 't', verdict: 'denied', direction: 'ingress', tier: 'NetworkPolicy', namespace: 'x', pod: 'a', src: { ip: '198.18.2.2', pod: 'y/c' }, dst: { ip: '198.18.1.2', pod: 'x/a' }, protocol: 'TCP', policies: ['x/deny'], reason: 'r', ...over });
 
 describe('the bound, the ring and the filter', () => {
   it('the bucket lets a burst through, then the rate, and refills', () => {
