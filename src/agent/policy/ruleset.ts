@@ -1,16 +1,26 @@
 // The second half of the compiler, pure: resolved policies and this node's pods -> ipsets and
-// filter chains per family. The shape (README: NetworkPolicy) keeps the rule count growing with
-// policies, not with pods x policies:
+// filter chains per family. The shape (README: NetworkPolicy, ClusterNetworkPolicy) keeps the rule
+// count growing with policies and rules, not with pods x policies:
 //
 //   FORWARD -> GINGHAM-NP-FORWARD   replies (and IPv6 neighbour discovery) pass; then the egress,
 //                                   then the ingress dispatch
-//   (nothing hooks INPUT or OUTPUT: a pod and its own node always reach each other)
-//   GINGHAM-NP-EGRESS / -INGRESS    one jump per isolated local pod, by its address
+//   INPUT -> GINGHAM-NP-INPUT       only while a ClusterNetworkPolicy judges a local pod's egress:
+//                                   the same, to GINGHAM-NP-EGRESS-LOCAL (a pod to its own node)
+//   GINGHAM-NP-EGRESS / -INGRESS    clear the marks; the Admin tier chain (RETURN if it accepted);
+//                                   one jump per NetworkPolicy-isolated local pod, by its address;
+//                                   RETURN if allowed; forget a Pass; the Baseline tier chain
 //   GINGHAM-NPE-/NPI-<pod>          clear the allow mark, jump to each policy that isolates the
 //                                   pod, RETURN if one marked the packet (a verdict event first,
 //                                   when asked), else (verdict event and) REJECT (TCP with a
 //                                   reset, the rest with ICMP port unreachable)
 //   GINGHAM-NPPE-/NPPI-<policy>     one rule per peer x port of each rule: mark the packet allowed
+//   GINGHAM-NP-ADMIN-EGRESS etc.    per ClusterNetworkPolicy with local subjects, in check order:
+//                                   jump to its chain for its subject set; RETURN once decided
+//   GINGHAM-NPAE-/NPAI-/NPBE-/NPBI-<policy>
+//                                   one rule per peer x port entry of each rule, in written order:
+//                                   go (-g) to the tier's ACCEPT chain (both marks), to
+//                                   GINGHAM-NP-PASS (the decided mark alone) or to the tier's DROP
+//                                   chain (verdict event, DROP: silent, as the API's suite expects)
 //
 // Peers are ipsets: a hash:ip set per pod peer (its namespaces and pod selector), a hash:net set per
 // ipBlock (its excepts as nomatch entries), shared by every rule that names the same peer. A named
