@@ -1,6 +1,6 @@
-// `gingham policy explain --from A --to B --port 80/TCP`: reads the policies, pods, namespaces and
-// nodes from the API server once, resolves them with the agent's own compiler and prints why the
-// connection passes or not. A and B are NS/POD, node/NAME, or an address (a pod's, a node's or
+// `gingham policy explain --from A --to B --port 80/TCP`: reads the policies (NetworkPolicy and
+// ClusterNetworkPolicy), pods, namespaces and nodes from the API server once, resolves them with
+// the agent's own compiler and prints why the connection passes or not. A and B are NS/POD, node/NAME, or an address (a pod's, a node's or
 // any other). `gingham policy drops` (verdicts/drops-cli.ts) shows what the kernel did instead.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { type Family, parseIp } from '../../net/ip.js';
@@ -16,8 +16,9 @@ import { DropsUsageError, parseDropsArgs, runDrops } from '../verdicts/drops-cli
 
 export const POLICY_USAGE = `usage:
   gingham policy explain --from A --to B --port PORT[/TCP|UDP|SCTP] [--ipv6] [--json] [--kubeconfig PATH]
-      Whether a connection from A to B passes the cluster's NetworkPolicies, and the policy and
-      rule that decide it (or that no policy isolates the pods), computed by the agent's compiler.
+      Whether a connection from A to B passes the cluster's ClusterNetworkPolicies (Admin tier,
+      then Baseline) and NetworkPolicies, and the tier, policy and rule that decide it (with each
+      Pass that handed it on), or that nothing applies, computed by the agent's compiler.
       A and B: NS/POD, node/NAME or an IP address. --ipv6 judges the pods' IPv6 addresses.
   gingham policy drops [--follow] [--namespace NS] [--pod NS/NAME] [--accepts] [--json]
                        [--agent http://HOST:PORT | --health-port PORT]
