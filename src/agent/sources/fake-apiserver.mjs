@@ -1,5 +1,6 @@
 // A fake Kubernetes API server for tests: just enough of the collections the agent's informers
-// follow (list, and watch) — Nodes, Pods, Namespaces and NetworkPolicies, all namespaces. Plain
+// follow (list, and watch) — Nodes, Pods, Namespaces, NetworkPolicies (all namespaces) and
+// ClusterNetworkPolicies. Plain
 // JavaScript, so a test can run it as its own process, also inside a network namespace next to the
 // agent binary (`ip netns exec NS node fake-apiserver.mjs`).
 //
@@ -8,9 +9,14 @@
 // object's kind (Node when it has none) picks its collection, metadata.namespace/name its key; the
 // event changes that collection and goes to each of its open watches. A line
 // {"type":"CLOSE-WATCHES"} ends all open watches (as an API server does on a timeout), so clients
-// must watch again.
+// must watch again. A watch from resourceVersion 0 begins with an ADDED event for every object, as
+// the API server's does.
 // Over HTTP: GET /stats gives request counts (in all and per path); GET
-// /fail-lists?path=P&on=1 makes lists of P answer 503 until /fail-lists?path=P&on=0.
+// /fail-lists?path=P&on=1 makes lists of P answer 503 until /fail-lists?path=P&on=0;
+// /expire-watches?path=P&on=1 makes watches of P answer 410 Gone (so clients list again; before
+// absent's 404) until on=0;
+// /absent?path=P&on=1 makes P's lists and watches answer 404 and ends its open watches, as when its
+// CRD is not installed, until on=0 (the objects stay, as if the CRD came back with them).
 import { createServer } from 'node:http';
 
 const host = process.argv[2] ?? '127.0.0.1';
@@ -21,17 +27,19 @@ const PATHS = {
   Pod: '/api/v1/pods',
   Namespace: '/api/v1/namespaces',
   NetworkPolicy: '/apis/networking.k8s.io/v1/networkpolicies',
+  ClusterNetworkPolicy: '/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies',
 };
 
 /**
  * @typedef {{ kind: string, apiVersion: string, objects: Map<string, object>,
- *   watchers: Set<import('node:http').ServerResponse>, lists: number, watches: number, failLists: boolean }} Collection
+ *   watchers: Set<import('node:http').ServerResponse>, lists: number, watches: number, failLists: boolean,
+ *   expireWatches: boolean, absent: boolean }} Collection
  */
 /** @type {Map<string, Collection>} path -> collection */
 const collections = new Map(
   Object.entries(PATHS).map(([kind, path]) => [
     path,
-    { kind, apiVersion: path.startsWith('/apis/') ? path.split('/').slice(2, 4).join('/') : 'v1', objects: new Map(), watchers: new Set(), lists: 0, watches: 0, failLists: false },
+    { kind, apiVersion: path.startsWith('/apis/') ? path.split('/').slice(2, 4).join('/') : 'v1', objects: new Map(), watchers: new Set(), lists: 0, watches: 0, failLists: false, expireWatches: false, absent: false },
   ]),
 );
 let rv = 1;
@@ -63,10 +71,15 @@ const server = createServer((req, res) => {
     res.end(JSON.stringify(stats()));
     return;
   }
-  if (url.pathname === '/fail-lists') {
+  const switches = { '/fail-lists': 'failLists', '/expire-watches': 'expireWatches', '/absent': 'absent' };
+  if (Object.hasOwn(switches, url.pathname)) {
     const c = collections.get(url.searchParams.get('path') ?? '');
     if (!c) return status(res, 404, 'no such collection');
-    c.failLists = url.searchParams.get('on') === '1';
+    c[switches[url.pathname]] = url.searchParams.get('on') === '1';
+    if (c.absent) {
+      for (const w of c.watchers) w.end();
+      c.watchers.clear();
+    }
     res.end('{}');
     return;
   }
@@ -74,13 +87,17 @@ const server = createServer((req, res) => {
   if (!c) return status(res, 404, 'not found');
   if (url.searchParams.get('watch') === 'true') {
     c.watches++;
+    if (c.expireWatches) return status(res, 410, 'too old resource version (test)');
+    if (c.absent) return status(res, 404, 'the server could not find the requested resource');
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
+    if (url.searchParams.get('resourceVersion') === '0') for (const obj of c.objects.values()) res.write(`${json({ type: 'ADDED', object: obj })}\n`);
     c.watchers.add(res);
     req.on('close', () => c.watchers.delete(res));
     return;
   }
   c.lists++;
+  if (c.absent) return status(res, 404, 'the server could not find the requested resource');
   if (c.failLists) return status(res, 503, 'lists of this collection fail (test)');
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(json({ kind: `${c.kind}List`, apiVersion: c.apiVersion, metadata: { resourceVersion: String(rv) }, items: [...c.objects.values()] }));
