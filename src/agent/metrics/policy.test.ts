@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Ruleset } from '../policy/model.js';
 import type { PolicyPassSummary } from '../policy/reconcile.js';
-import { EventToEnforced, countUnreadable, countVerdict, forgetGonePods, observePolicyPass, observeRuleset } from './policy.js';
+import { EventToEnforced, countUnreadable, countVerdict, forgetGonePods, observeClusterPolicies, observePolicyPass, observeRuleset } from './policy.js';
 import { registry } from './registry.js';
 import { seriesOf, valueOf } from './testing.js';
 
@@ -34,6 +34,17 @@ describe('policy metrics', () => {
     expect(await valueOf('gingham_policy_sets', { family: 4 })).toBe(2);
     expect(await valueOf('gingham_policy_set_entries', { family: 4 })).toBe(3);
     expect(await valueOf('gingham_policy_rules', { family: 6 })).toBe(0);
+  });
+
+  it('counts the ClusterNetworkPolicies of the inputs by tier, 0 for a tier with none', async () => {
+    const subject = { kind: 'namespaces', namespaces: { matchLabels: {}, matchExpressions: [] } } as const;
+    const cnp = (name: string, tier: 'Admin' | 'Baseline') => ({ name, tier, priority: 1, subject, ingress: [], egress: [] });
+    observeClusterPolicies({ policies: [], pods: [], namespaces: [], clusterPolicies: [cnp('a', 'Admin'), cnp('b', 'Admin'), cnp('c', 'Baseline')] });
+    expect(await valueOf('gingham_policy_cluster_policies', { tier: 'Admin' })).toBe(2);
+    expect(await valueOf('gingham_policy_cluster_policies', { tier: 'Baseline' })).toBe(1);
+    observeClusterPolicies({ policies: [], pods: [], namespaces: [] });
+    expect(await seriesOf('gingham_policy_cluster_policies')).toEqual([{ tier: 'Admin' }, { tier: 'Baseline' }]);
+    expect(await valueOf('gingham_policy_cluster_policies')).toBe(0);
   });
 
   it('times an event to its rules in force from the oldest event a successful sync covered', () => {

@@ -1,9 +1,18 @@
 // Policy loop metrics: each pass's outcome and duration, the size of the ruleset it made true,
-// failed commits, unreadable objects, the time from an event to its rules in force, and the
-// verdict counts that the verdict events feed through countVerdict().
-import type { Ruleset } from '../policy/model.js';
+// failed commits, unreadable objects, the ClusterNetworkPolicies enforced, the time from an event
+// to its rules in force, and the verdict counts that the verdict events feed through countVerdict().
+import { Gauge } from 'prom-client';
+import { type PolicyInputs, type Ruleset, TIERS } from '../policy/model.js';
 import type { PolicyPassSummary } from '../policy/reconcile.js';
-import { metrics } from './registry.js';
+import { metrics, registry } from './registry.js';
+
+/** On the agent's registry like the rest (README: Metrics); kept here until registry.ts lists it. */
+const clusterPolicies = new Gauge({
+  name: 'gingham_policy_cluster_policies',
+  help: 'ClusterNetworkPolicies in the inputs of the last policy pass (those read; ones left out as unreadable are not counted), by tier.',
+  labelNames: ['tier'],
+  registers: [registry],
+});
 
 /** Records one policy pass (undefined: it threw) and its duration. */
 export function observePolicyPass(r: PolicyPassSummary | undefined, seconds: number): void {
@@ -23,6 +32,11 @@ export function observeRuleset(want: Ruleset): void {
     metrics.policySets.set({ family }, want[f].sets.length);
     metrics.policySetEntries.set({ family }, want[f].sets.reduce((n, s) => n + s.entries.length, 0));
   }
+}
+
+/** The ClusterNetworkPolicies a pass enforces, by tier (0 for a tier with none). */
+export function observeClusterPolicies(inputs: PolicyInputs): void {
+  for (const tier of TIERS) clusterPolicies.set({ tier }, (inputs.clusterPolicies ?? []).filter((p) => p.tier === tier).length);
 }
 
 /** Objects newly found unreadable (PolicySource.newProblems()): each counted once. */
