@@ -233,6 +233,7 @@ describe("toClusterPolicy: the API's formats and limits", () => {
     ['a wildcard inside a name', { domainNames: ['a.*.b'] }, '.domainNames[0]: "a.*.b" is not a domain name (peer not used)'],
     ['two kinds in one peer', { namespaces: {}, networks: ['0.0.0.0/0'] }, ': names "namespaces", "networks", not exactly one egress peer (namespaces, pods, networks, nodes, domainNames) (peer not used)'],
     ['a peer that is not an object', 'all', ': "all", not a peer (peer not used)'],
+    ['a peer of a thousand fields', Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`f${i}`, {}])), ': names "f0", "f1", "f2" and 997 more, not exactly one egress peer (namespaces, pods, networks, nodes, domainNames) (peer not used)'],
   ])('an unreadable peer: %s', (_what, peer, problem) => {
     expect(peerProblem(peer)).toEqual([problem]);
   });

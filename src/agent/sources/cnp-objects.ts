@@ -114,6 +114,10 @@ type Problems = string[];
 /** The keys of an object whose values are set (not undefined or null): "exactly one of" counts these. */
 const setKeys = (o: object): string[] => Object.entries(o).filter(([, v]) => isSet(v)).map(([k]) => k);
 
+/** Keys for a problem line: the first three, quoted (an object may have thousands). */
+const listed = (keys: readonly string[]): string =>
+  keys.length === 0 ? 'nothing' : `${keys.slice(0, 3).map((k) => shown(k)).join(', ')}${keys.length > 3 ? ` and ${keys.length - 3} more` : ''}`;
+
 /** A list of 1-25 entries, or undefined with a problem. */
 function boundedList<T>(v: readonly T[] | null | undefined, at: string, what: string, problems: Problems): readonly T[] | undefined {
   if (!isSet(v)) problems.push(`${at}: missing`);
@@ -188,7 +192,7 @@ function readPeer(p: ApiPeer, at: string, direction: Direction, problems: Proble
   const keys = setKeys(p);
   // No field we know: a newer CRD's peer (the API's own case for failing closed).
   if (keys.length !== 1 || !PEER_KINDS[direction].has(keys[0]!)) {
-    problems.push(`${at}: names ${keys.length === 0 ? 'no peer' : keys.map((k) => shown(k)).join(', ')}, not exactly one ${direction} peer (${[...PEER_KINDS[direction]].join(', ')})`);
+    problems.push(`${at}: names ${keys.length === 0 ? 'no peer' : listed(keys)}, not exactly one ${direction} peer (${[...PEER_KINDS[direction]].join(', ')})`);
     return undefined;
   }
   const kind = keys[0]!;
@@ -212,7 +216,7 @@ function readDestinationPort(v: ApiPort | undefined, protocol: Protocol, at: str
   }
   const keys = setKeys(v!);
   if (keys.length !== 1 || (keys[0] !== 'number' && keys[0] !== 'range')) {
-    problems.push(`${at}: names ${keys.length === 0 ? 'nothing' : keys.map((k) => shown(k)).join(', ')}, not exactly one of number, range`);
+    problems.push(`${at}: names ${listed(keys)}, not exactly one of number, range`);
     return undefined;
   }
   if (keys[0] === 'number') {
@@ -237,7 +241,7 @@ function readProtocol(p: ApiProtocol, at: string, problems: Problems): ClusterPo
   const keys = setKeys(p);
   const kind = keys[0];
   if (keys.length !== 1 || (kind !== 'destinationNamedPort' && !Object.hasOwn(PORT_PROTOCOLS, kind!))) {
-    problems.push(`${at}: names ${keys.length === 0 ? 'nothing' : keys.map((k) => shown(k)).join(', ')}, not exactly one of tcp, udp, sctp, destinationNamedPort`);
+    problems.push(`${at}: names ${listed(keys)}, not exactly one of tcp, udp, sctp, destinationNamedPort`);
     return undefined;
   }
   if (kind === 'destinationNamedPort') {
@@ -263,7 +267,7 @@ function readProtocol(p: ApiProtocol, at: string, problems: Problems): ClusterPo
 interface RuleParts {
   /** Undefined: the list itself could not be read. */
   readonly peers?: readonly ClusterPeer[];
-  /** Undefined: absent (every protocol), or the list could not be read (then listed in problems). */
+  /** Undefined: absent (every protocol). [] when the list could not be read, or none of its entries. */
   readonly protocols?: readonly ClusterPort[];
   /** A named port beside peers that have none, which the CRD refuses. */
   readonly conflict: boolean;
@@ -352,7 +356,7 @@ function readSubject(v: unknown, problems: Problems): ClusterPodSelection | unde
   }
   const keys = setKeys(v as object);
   if (keys.length !== 1 || (keys[0] !== 'namespaces' && keys[0] !== 'pods')) {
-    problems.push(`spec.subject: names ${keys.length === 0 ? 'nothing' : keys.map((k) => shown(k)).join(', ')}, not exactly one of namespaces, pods`);
+    problems.push(`spec.subject: names ${listed(keys)}, not exactly one of namespaces, pods`);
     return undefined;
   }
   return readPodSelection(keys[0], (v as Record<string, unknown>)[keys[0]], 'spec.subject', problems);
