@@ -172,7 +172,10 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
       // x/b by default takes no UDP from x/a, and sends none to node2's pods.
       cnp('b-defaults', 'Baseline', 5, podsOf(sel({ ns: 'x' }), sel({ app: 'b' })), {
         ingress: [cnpRule('Deny', [podsOf(sel({ ns: 'x' }), sel({ app: 'a' }))], [{ kind: 'port', protocol: 'UDP', port: 80 }])],
-        egress: [cnpRule('Deny', [{ kind: 'networks', cidrs: [podCidr(1)] }], [{ kind: 'port', protocol: 'UDP', port: 80 }])],
+        egress: [
+          cnpRule('Deny', [{ kind: 'networks', cidrs: [podCidr(1)] }], [{ kind: 'port', protocol: 'UDP', port: 80 }]),
+          cnpRule('Deny', [{ kind: 'networks', cidrs: [`${nodeIp(0)}/32`] }], [{ kind: 'port', protocol: 'TCP', port: 81 }]),
+        ],
       }),
     ];
     await enforce([policy('y', 'c-in', { ingress: [rule([], [{ protocol: 'TCP', port: 81 }])] })]);
@@ -205,8 +208,14 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
         'x-a->x-b 80/UDP no', // Baseline Deny, no NetworkPolicy selects x/b
         'x-a->x-b 80/TCP ok',
         'x-b->y-c 80/UDP no', // Baseline Deny of a network
+        'x-b->node1 81/TCP no', // Baseline Deny, own node
       ]),
     );
+    // Once a NetworkPolicy isolates x/b for egress, it decides: its own node is always allowed, and
+    // Baseline is not asked.
+    await enforce([policies[0]!, policy('x', 'b-out', { select: sel({ app: 'b' }), egress: [rule([{ namespaceSelector: sel({ ns: 'y' }) }])] })]);
+    expect(await connects('x-b', nodeIp(0), 81, 'TCP')).toBe(true);
+    expect(explain(resolveAll(inputs()).policies, { from: ep(pods[1]!), to: node1, port: 81, protocol: 'TCP' }, resolveAll(inputs()).cluster).egress).toMatchObject({ allowed: true, reason: 'own-node' });
     // The rules read back as written: a fresh sync that reads the kernel finds nothing to change.
     const again = await new PolicyApplier(c.ns('node1')).sync(compile(inputs(), { node: 'node1', sctpPorts: true, logDrops: false }).ruleset, { read: true });
     expect({ restores: again.restores, failures: again.failures }).toEqual({ restores: 0, failures: [] });

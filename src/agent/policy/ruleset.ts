@@ -411,6 +411,14 @@ class FamilyBuilder {
 
   private readonly fixedNow = new Map<string, ChainSpec>();
 
+  /** A set of some pods' addresses of this family (undefined: none has one), used by a rule. */
+  podSet(what: string, pods: readonly PodInfo[]): SetEntry | undefined {
+    const entry = this.set(what, 'hash:ip', pods, () => this.ipsOf(pods));
+    if (entry.spec.entries.length === 0) return undefined;
+    this.sets.set(entry.spec.name, entry.spec);
+    return entry;
+  }
+
   /** The set of a tier's subject pods on this node (`local`: the same list object while they are the same). */
   subjectSet(key: string, local: readonly PodInfo[]): SetEntry {
     const entry = this.set(`subject ${key} on this node`, 'hash:ip', local, () => this.ipsOf(local));
@@ -717,17 +725,25 @@ export class RulesetBuilder {
 
   /**
    * INPUT's egress chain: local pods to their own node. Admin first; a pod NetworkPolicy isolates
-   * for egress may reach its own node (v1's rule), which ends it there; then Baseline.
+   * for egress may reach its own node (v1's rule), which ends it there (a set of those pods, so a
+   * pod coming or going changes set entries, not this chain); then Baseline.
    */
   private egressLocal(b: FamilyBuilder, isolated: readonly { pod: PodInfo }[], admin: boolean, baseline: boolean): string[] {
     const out = [CLEAR_BOTH];
     if (admin) out.push(`-j ${tierChain('Admin', 'egress')}`, IF_ALLOWED_RETURN);
     if (baseline) {
-      for (const { pod } of isolated) for (const j of b.dispatch(pod, 'egress')) out.push(j.replace(/ -j \S+$/, ' -j RETURN'));
+      const pods = isolated.map((e) => e.pod);
+      const kept = sameItems(this.isolatedEgress, pods) ? this.isolatedEgress : (this.isolatedEgress = pods);
+      const set = b.podSet('NetworkPolicy egress-isolated on this node', kept);
+      if (set) out.push(`${comment('NetworkPolicy decides: a pod reaches its own node')} -m set --match-set ${set.spec.name} src -j RETURN`);
       out.push(CLEAR_DECIDED, `-j ${tierChain('Baseline', 'egress')}`);
     }
     return out;
   }
+
+  /** Last pass's egress-isolated local pods (the same list object while they are the same pods). */
+  private isolatedEgress: readonly PodInfo[] = [];
+
 }
 
 /** One build with nothing remembered (tests). */
