@@ -14,10 +14,10 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     // The numbered suite files; e2e/compare's tests are pure and run with the unit tests.
     include: ['e2e/[0-9]*.test.ts'],
-    // The NetworkPolicy matrix judges by addresses, which the backend does not change: the vxlan
-    // and dual-stack runs cover it (and src/tests/policy-agent.test.ts routed paths), so the
-    // host-gw run leaves its ~150 s out. E2E_POLICY_MATRIX=1 runs it there anyway.
-    exclude: process.env['BACKEND'] === 'host-gw' && process.env['E2E_POLICY_MATRIX'] !== '1' ? ['e2e/09-policy.test.ts'] : [],
+    // The NetworkPolicy and ClusterNetworkPolicy matrices judge by addresses, which the backend
+    // does not change: the vxlan and dual-stack runs cover them (and src/tests/policy-agent.test.ts
+    // routed paths), so the host-gw run leaves them out. E2E_POLICY_MATRIX=1 runs them there anyway.
+    exclude: process.env['BACKEND'] === 'host-gw' && process.env['E2E_POLICY_MATRIX'] !== '1' ? ['e2e/09-policy.test.ts', 'e2e/11-cluster-policy.test.ts'] : [],
     globalSetup: ['e2e/lib/global-setup.ts'],
     fileParallelism: false,
     maxWorkers: 1,
