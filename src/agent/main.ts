@@ -14,7 +14,7 @@ import { type Logger, errorText, stdoutLogger } from './log.js';
 import { tailCniLog } from './metrics/cni.js';
 import { collectIpamUsage } from './metrics/ipam.js';
 import { observeNetworkPass } from './metrics/network.js';
-import { EventToEnforced, countUnreadable, countVerdict, forgetGonePods, observePolicyPass, observeRuleset } from './metrics/policy.js';
+import { EventToEnforced, countUnreadable, countVerdict, forgetGonePods, observeClusterPolicies, observePolicyPass, observeRuleset } from './metrics/policy.js';
 import { collectProcessMetrics, metrics } from './metrics/registry.js';
 import { metricsRoute, serveOnAllAddresses } from './metrics/serve.js';
 import { CNI_LOG_FILE } from './network/conflist.js';
@@ -257,6 +257,7 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
       countUnreadable(problems.length);
       const inputs = source.snapshot();
       if (inputs === undefined) return undefined;
+      observeClusterPolicies(inputs);
       clock.read();
       forgetGonePods(() => new Set(inputs.pods.filter((p) => p.node === opts.nodeName).map(podKey)));
       return inputs;
