@@ -2,7 +2,7 @@
 // test2json -t` writes them, Go 1.26) read into report rows, and the report's note on what was cut.
 // Run: npx vitest run --config e2e/conformance/vitest.config.ts
 import { describe, expect, it } from 'vitest';
-import { parseTest2Json } from './gotest.ts';
+import { collapseRepeats, parseTest2Json } from './gotest.ts';
 import { type Removed, removedText, renderReport, type Run } from './report.ts';
 
 const TOP = 'TestConformanceProfiles';
@@ -106,6 +106,13 @@ describe('parseTest2Json', () => {
     expect(c[0]!.message).toContain('the installed CRDs version is different from the suite version');
     // A top-level test that failed because one of its tests did is no row of its own.
     expect(parseTest2Json(run()).cases.map((x) => x.name)).not.toContain(TOP);
+  });
+
+  it('keeps a block written again and again in a row once, and says how often it came', () => {
+    const l = (s: string): string => s + '\n';
+    expect(collapseRepeats(['a', 'b', 'a', 'b', 'a', 'b', 'c', 'c', 'd', 'a'].map(l))).toEqual(
+      ['a', 'b', '    (the 2 lines above 2 more times)', 'c', '    (the line above 1 more time)', 'd', 'a'].map(l));
+    expect(collapseRepeats(['x', 'y', 'z'].map(l))).toEqual(['x', 'y', 'z'].map(l));
   });
 
   it('refuses text without events', () => {

@@ -72,7 +72,7 @@ export function parseTest2Json(text: string): JUnitRun {
     if (status === 'failed') {
       // What its failed steps and the test itself said; a step that passed is only in the log.
       const failing = (test: string): boolean => test === name || results.get(test)?.status !== 'passed';
-      let lines = said(failing);
+      let lines = collapseRepeats(said(failing));
       if (r.status === undefined) lines = ['no result: the test binary ended while this test ran (timeout or panic)\n', ...lines.slice(-20)];
       tc.message = lines.join('').replace(/\s+$/, '') + '\n';
     } else if (status === 'skipped') {
@@ -92,3 +92,29 @@ export function parseTest2Json(text: string): JUnitRun {
 }
 
 const depth = (name: string): number => name.split('/').length - 1;
+
+/** Longest block of lines that collapseRepeats looks for. */
+const MAX_PERIOD = 4;
+
+/**
+ * A block of 1 to MAX_PERIOD lines written again and again in a row (a probe retried until its
+ * deadline logs the same pair each time) kept once, with a line saying how often it came.
+ */
+export function collapseRepeats(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  next: while (i < lines.length) {
+    for (let k = 1; k <= MAX_PERIOD && i + 2 * k <= lines.length; k++) {
+      let times = 1;
+      while (i + (times + 1) * k <= lines.length && lines.slice(i + times * k, i + (times + 1) * k).every((l, j) => l === lines[i + j])) times++;
+      if (times > 1) {
+        out.push(...lines.slice(i, i + k), `    (the ${k === 1 ? 'line' : `${k} lines`} above ${times - 1} more time${times > 2 ? 's' : ''})\n`);
+        i += times * k;
+        continue next;
+      }
+    }
+    out.push(lines[i]!);
+    i++;
+  }
+  return out;
+}

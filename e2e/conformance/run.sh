@@ -17,7 +17,10 @@
 #            servers (cnp-patch.sh); the CRD of that release is applied first
 # CONFORMANCE_FOCUS instead runs one selection of one's own, named custom. CONFORMANCE_SKIP (a
 # regular expression) leaves tests out of every suite, CONFORMANCE_PROCS sets the parallel
-# processes (4), CONFORMANCE_TIMEOUT the limit per suite (2h).
+# processes (4), CONFORMANCE_TIMEOUT the limit per suite (2h; 40m for cnp). CONFORMANCE_PARALLEL=1
+# runs the cnp suite beside the others rather than after them: its policies select only its own
+# namespaces (network-policy-conformance-*), so neither disturbs the other's verdicts, and the
+# cnp suite, one test at a time and mostly waiting for probe timeouts, costs no wall time of its own.
 #
 # Output per suite in <repo>/.e2e/conformance/<cluster>/<suite>/: junit_01.xml (the Kubernetes
 # JUnit report, each failed test's log included), ginkgo/report.json and report.xml (Ginkgo's
@@ -169,7 +172,16 @@ main() {
   cni=$(describe_cni)
   note=$(underlay_note)
   [[ -z $note ]] || log "$note"
-  for suite in "${suites[@]}"; do run_suite "$suite" "$cni" "$note" || rc=1; done
+  local beside=
+  if [[ ${CONFORMANCE_PARALLEL:-0} == 1 && ${#suites[@]} -gt 1 && " ${suites[*]} " == *" cnp "* ]]; then
+    log "suite cnp runs beside the others (CONFORMANCE_PARALLEL=1); its output: .e2e/conformance/$CLUSTER/cnp/conformance.log"
+    run_cnp "$cni" "$note" >/dev/null &
+    beside=$!
+  fi
+  for suite in "${suites[@]}"; do
+    [[ -n $beside && $suite == cnp ]] || run_suite "$suite" "$cni" "$note" || rc=1
+  done
+  [[ -z $beside ]] || wait "$beside" || rc=1
   "$NODE" "$CONF_DIR/summary.ts" >&2
   return "$rc"
 }
