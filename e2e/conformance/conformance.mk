@@ -10,7 +10,7 @@
 #                            record side by side in .e2e/conformance/report.md
 #
 # CONFORMANCE_SUITES (network,netpol,cnp), CONFORMANCE_PROCS (4), CONFORMANCE_FOCUS,
-# CONFORMANCE_SKIP, CONFORMANCE_TIMEOUT and CONFORMANCE_PARALLEL (1: cnp beside the others) reach
+# CONFORMANCE_SKIP, CONFORMANCE_TIMEOUT and CONFORMANCE_PARALLEL (1, the default: cnp beside the others; 0: after them) reach
 # run.sh from the environment or the make command line.
 CONFORMANCE_PROCS ?= 4
 export CONFORMANCE_PROCS

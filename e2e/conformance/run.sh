@@ -17,8 +17,8 @@
 #            servers (cnp-patch.sh); the CRD of that release is applied first
 # CONFORMANCE_FOCUS instead runs one selection of one's own, named custom. CONFORMANCE_SKIP (a
 # regular expression) leaves tests out of every suite, CONFORMANCE_PROCS sets the parallel
-# processes (4), CONFORMANCE_TIMEOUT the limit per suite (2h; 40m for cnp). CONFORMANCE_PARALLEL=1
-# runs the cnp suite beside the others rather than after them: its policies select only its own
+# processes (4), CONFORMANCE_TIMEOUT the limit per suite (2h; 40m for cnp). The cnp suite runs
+# beside the others rather than after them (CONFORMANCE_PARALLEL=0: after): its policies select only its own
 # namespaces (network-policy-conformance-*), so neither disturbs the other's verdicts, and the
 # cnp suite, one test at a time and mostly waiting for probe timeouts, costs no wall time of its own.
 #
@@ -173,8 +173,8 @@ main() {
   note=$(underlay_note)
   [[ -z $note ]] || log "$note"
   local beside=
-  if [[ ${CONFORMANCE_PARALLEL:-0} == 1 && ${#suites[@]} -gt 1 && " ${suites[*]} " == *" cnp "* ]]; then
-    log "suite cnp runs beside the others (CONFORMANCE_PARALLEL=1); its output: .e2e/conformance/$CLUSTER/cnp/conformance.log"
+  if [[ ${CONFORMANCE_PARALLEL:-1} == 1 && ${#suites[@]} -gt 1 && " ${suites[*]} " == *" cnp "* ]]; then
+    log "suite cnp runs beside the others (CONFORMANCE_PARALLEL=0: after them); its output: .e2e/conformance/$CLUSTER/cnp/conformance.log"
     run_cnp "$cni" "$note" >/dev/null &
     beside=$!
   fi
