@@ -63,6 +63,21 @@ const step = (name: string, o: { apply?: object[]; act?: () => Promise<void>; ex
 const lines = (out: string): string[] => out.split('\n');
 const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/**
+ * `gingham policy explain` from `src` to `dst` on 80/TCP in every family: the verdict, and a line
+ * naming the tier's policy at priority 10 and its rule 0 (followed by `tail`, e.g. "Pass").
+ */
+async function expectExplained(m: NetpolMatrix, src: string, dst: string, verdict: RegExp, tier: 'Admin' | 'Baseline', name: string, tail = ''): Promise<string[]> {
+  const outs: string[] = [];
+  for (const f of FAMILIES) {
+    const out = await explain(m, src, dst, '80/TCP', f);
+    expect(out).toMatch(verdict);
+    expect(lines(out).some((l) => new RegExp(`${tier}\\s+${re(name)}\\s+\\(priority 10\\).*rule 0${tail ? `.*${tail}` : ''}`).test(l)), `${src}: a line "${tier} ${name} (priority 10) ... rule 0 ${tail}"`).toBe(true);
+    outs.push(out);
+  }
+  return outs;
+}
+
 describe(`ClusterNetworkPolicy precedence on the probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
   scenario('Admin Deny overrides a NetworkPolicy allow', async () => {
     const v1 = m.policy('y', 'a-from-x', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'x' } } }] }] });
@@ -80,12 +95,7 @@ describe(`ClusterNetworkPolicy precedence on the probe matrix (${BACKEND}, ${IP_
       { from: 'x/a', to: 'y/a', port: 80, proto: 'tcp', want: 'allowed' },
       { from: 'x/b', to: 'y/b', port: 80, proto: 'tcp', want: 'allowed' },
     ]);
-    const name = cnp.name('admin-deny');
-    for (const f of FAMILIES) {
-      const out = await explain(m, 'x/b', 'y/a', '80/TCP', f);
-      expect(out).toMatch(/DENIED/);
-      expect(lines(out).some((l) => new RegExp(`Admin\\s+${re(name)}\\s+\\(priority 10\\).*rule 0`).test(l)), `a line "Admin ${name} (priority 10) ... rule 0"`).toBe(true);
-    }
+    await expectExplained(m, 'x/b', 'y/a', /DENIED/, 'Admin', cnp.name('admin-deny'));
   });
 
   scenario('Admin Pass hands the decision to NetworkPolicy, which allows and denies; Admin rules after the Pass do not apply', async () => {
@@ -105,15 +115,11 @@ describe(`ClusterNetworkPolicy precedence on the probe matrix (${BACKEND}, ${IP_
       { from: 'y/b', to: 'y/a', port: 80, proto: 'tcp', want: 'dropped' },
       { from: 'z/c', to: 'y/a', port: 81, proto: 'udp', want: 'dropped' },
     ]);
-    const pass = cnp.name('pass-x');
-    for (const f of FAMILIES) {
-      for (const [src, verdict] of [
-        ['x/a', /ALLOWED/],
-        ['x/b', /DENIED/],
-      ] as const) {
-        const out = await explain(m, src, 'y/a', '80/TCP', f);
-        expect(out).toMatch(verdict);
-        expect(lines(out).some((l) => new RegExp(`Admin\\s+${re(pass)}\\s+\\(priority 10\\).*rule 0.*Pass`).test(l)), `${src}: a line "Admin ${pass} (priority 10) ... rule 0 ... Pass"`).toBe(true);
+    for (const [src, verdict] of [
+      ['x/a', /ALLOWED/],
+      ['x/b', /DENIED/],
+    ] as const) {
+      for (const out of await expectExplained(m, src, 'y/a', verdict, 'Admin', cnp.name('pass-x'), 'Pass')) {
         expect(out, `${src}: the NetworkPolicy that decided after the Pass`).toContain('a-from-xa');
       }
     }
@@ -131,12 +137,7 @@ describe(`ClusterNetworkPolicy precedence on the probe matrix (${BACKEND}, ${IP_
       { from: 'y/a', to: 'z/b', port: 80, proto: 'tcp', want: 'allowed' },
       { from: 'x/a', to: 'y/b', port: 80, proto: 'tcp', want: 'allowed' },
     ]);
-    const name = cnp.name('baseline-z');
-    for (const f of FAMILIES) {
-      const out = await explain(m, 'x/a', 'z/b', '80/TCP', f);
-      expect(out).toMatch(/DENIED/);
-      expect(lines(out).some((l) => new RegExp(`Baseline\\s+${re(name)}\\s+\\(priority 10\\).*rule 0`).test(l)), `a line "Baseline ${name} (priority 10) ... rule 0"`).toBe(true);
-    }
+    await expectExplained(m, 'x/a', 'z/b', /DENIED/, 'Baseline', cnp.name('baseline-z'));
   });
 
   scenario('Baseline Deny loses to a NetworkPolicy allow (and v1 alone decides for the pods it selects)', async () => {

@@ -344,6 +344,18 @@ class FamilyBuilder {
   }
 
   /**
+   * Last pass's chain of an unchanged resolution: the same members, so the same sets (refilled
+   * only if dropped meanwhile).
+   */
+  private reuse(hit: { readonly sets: readonly SetEntry[]; readonly chain: ChainSpec }): ChainSpec {
+    for (const s of hit.sets) {
+      if (!this.setsNow.has(s.what)) this.setsNow.set(s.what, s);
+      this.sets.set(s.spec.name, s.spec);
+    }
+    return hit.chain;
+  }
+
+  /**
    * A policy's chain. Its rules depend on the policy and on which named-port numbers have members
    * of this family, never on who the members are (set names say what a set stands for), so the
    * chain object of the last pass stays while those are the same; the sets it uses are refilled.
@@ -351,14 +363,7 @@ class FamilyBuilder {
   policyChain(rp: ResolvedPolicy, d: Direction): ChainSpec {
     let cached = this.memory.policyChains.get(rp.policy);
     const hit = cached?.[d];
-    if (hit?.rp === rp) {
-      // The same resolution: the same members, so the same sets (refilled only if dropped meanwhile).
-      for (const s of hit.sets) {
-        if (!this.setsNow.has(s.what)) this.setsNow.set(s.what, s);
-        this.sets.set(s.spec.name, s.spec);
-      }
-      return hit.chain;
-    }
+    if (hit?.rp === rp) return this.reuse(hit);
     const rules = rp[d] ?? [];
     const sets = rules.map((r) => this.ruleSets(r));
     const used = sets.flatMap((s) => [...s.peers, ...s.ports]).filter((s) => s !== undefined);
@@ -434,13 +439,7 @@ class FamilyBuilder {
   clusterChain(rcp: ResolvedClusterPolicy, d: Direction): ChainSpec {
     let cached = this.memory.clusterChains.get(rcp.policy);
     const hit = cached?.[d];
-    if (hit?.rcp === rcp) {
-      for (const s of hit.sets) {
-        if (!this.setsNow.has(s.what)) this.setsNow.set(s.what, s);
-        this.sets.set(s.spec.name, s.spec);
-      }
-      return hit.chain;
-    }
+    if (hit?.rcp === rcp) return this.reuse(hit);
     const used: SetEntry[] = [];
     const lines: string[] = [];
     for (const r of rcp[d]) lines.push(...this.clusterRule(rcp, r, d, used));
