@@ -83,7 +83,7 @@ build_e2e() {
     grep -qxF "$image" <<<"$listed" ||
       die "e2e.test $K8S_VERSION does not use $image; it lists: $(grep -E 'agnhost|dnsutils|nginx' <<<"$listed" | paste -sd ' ')"
   done
-  "$E2E_BIN.tmp/agnhost" --version | grep -qF "$AGNHOST_VERSION" || die "agnhost does not report $AGNHOST_VERSION"
+  "$E2E_BIN.tmp/agnhost" --version | grep -F "$AGNHOST_VERSION" >/dev/null || die "agnhost does not report $AGNHOST_VERSION"
   finish_dir "$E2E_BIN"
 }
 
@@ -112,7 +112,7 @@ build_cnp() {
   start_dir "$CNP_BIN"
   bash "$CONF_DIR/cnp-patch.sh" "$src" "$CNP_BIN.tmp/removed.json"
   (cd "$src" && quiet go test -c -mod=mod -trimpath -ldflags "-s -w" -o "$CNP_BIN.tmp/conformance.test" ./conformance)
-  "$CNP_BIN.tmp/conformance.test" -test.list . | grep -qx TestConformanceProfiles ||
+  "$CNP_BIN.tmp/conformance.test" -test.list . | grep -x TestConformanceProfiles >/dev/null ||
     die "$CNP_BIN.tmp/conformance.test has no TestConformanceProfiles"
   finish_dir "$CNP_BIN"
 }

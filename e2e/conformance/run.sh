@@ -43,7 +43,7 @@ log() { echo "conformance/run: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 has_cluster() {
-  docker info >/dev/null 2>&1 && [[ -x $KIND ]] && "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"
+  docker info >/dev/null 2>&1 && [[ -x $KIND ]] && "$KIND" get clusters 2>/dev/null | grep -x "$CLUSTER" >/dev/null
 }
 
 # What networks the cluster: $CNI, its DaemonSets besides kube-proxy, and the backend that

@@ -112,7 +112,7 @@ build_etcd() {
   start_dir "$ETCD_BIN"
   (cd "$src" && quiet go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
     go build -trimpath -ldflags "-s -w" -o "$ETCD_BIN.tmp/etcd" go.etcd.io/etcd/server/v3)
-  "$ETCD_BIN.tmp/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" ||
+  "$ETCD_BIN.tmp/etcd" --version | grep "etcd Version: ${ETCD_VERSION#v}" >/dev/null ||
     die "etcd does not report ${ETCD_VERSION#v}"
   finish_dir "$ETCD_BIN"
 }

@@ -15,7 +15,7 @@ if ! docker info >/dev/null 2>&1; then
   log "no Docker engine answers: no cluster to delete"
 elif [[ ! -x $KIND ]]; then
   log "no kind CLI at $KIND: no cluster was created with it"
-elif "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+elif "$KIND" get clusters 2>/dev/null | grep -x "$CLUSTER" >/dev/null; then
   t0=$SECONDS
   "$KIND" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_OUT"
   log "deleted cluster $CLUSTER in $((SECONDS - t0)) s"

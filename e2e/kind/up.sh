@@ -119,7 +119,7 @@ main() {
   mkdir -p /lib/modules
   raise_inotify
 
-  if "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+  if "$KIND" get clusters 2>/dev/null | grep -x "$CLUSTER" >/dev/null; then
     log "cluster $CLUSTER exists: reusing it"
     # Of the family asked for: its kubeadm config names the pod CIDRs.
     local have
