@@ -645,7 +645,8 @@ export class RulesetBuilder {
         out.push(...v1);
         // A pod NetworkPolicy allowed: it decided (the pod chains of those it denies REJECT).
         if (baseline && v1.length > 0) out.push(IF_ALLOWED_RETURN);
-        if (baseline) out.push(CLEAR_DECIDED, `-j ${tierChain('Baseline', d)}`);
+        // Forget an Admin Pass (without an Admin tier nothing set it since the clear above).
+        if (baseline) out.push(...(admin ? [CLEAR_DECIDED] : []), `-j ${tierChain('Baseline', d)}`);
         return out;
       };
       const local = hasTier('Admin', 'egress') || hasTier('Baseline', 'egress');
@@ -735,7 +736,7 @@ export class RulesetBuilder {
       const kept = sameItems(this.isolatedEgress, pods) ? this.isolatedEgress : (this.isolatedEgress = pods);
       const set = b.podSet('NetworkPolicy egress-isolated on this node', kept);
       if (set) out.push(`${comment('NetworkPolicy decides: a pod reaches its own node')} -m set --match-set ${set.spec.name} src -j RETURN`);
-      out.push(CLEAR_DECIDED, `-j ${tierChain('Baseline', 'egress')}`);
+      out.push(...(admin ? [CLEAR_DECIDED] : []), `-j ${tierChain('Baseline', 'egress')}`);
     }
     return out;
   }
