@@ -19,7 +19,8 @@ case $BACKEND in
   vxlan | host-gw) ;;
   *) echo "${0##*/}: ERROR: BACKEND=$BACKEND: must be vxlan or host-gw" >&2; exit 2 ;;
 esac
-# Pod and Service CIDRs (the address plan in ARCHITECTURE.md), one per family, comma-separated, IPv4 first.
+# Pod and Service CIDRs (the address plan in ARCHITECTURE.md), one per family, comma-separated, IPv4 first;
+# an IPv6-only cluster takes the dual-stack cluster's IPv6 ranges.
 case $IP_FAMILY in
   ipv4)
     DEFAULT_CLUSTER=gingham
@@ -31,7 +32,12 @@ case $IP_FAMILY in
     POD_SUBNET=198.18.128.0/17,fd42:18:8000::/56
     SERVICE_SUBNET=198.18.64.0/20,fd42:18:6400::/112
     ;;
-  *) echo "${0##*/}: ERROR: IP_FAMILY=$IP_FAMILY: must be ipv4 or dual" >&2; exit 2 ;;
+  ipv6)
+    DEFAULT_CLUSTER=gingham-ipv6
+    POD_SUBNET=fd42:18:8000::/56
+    SERVICE_SUBNET=fd42:18:6400::/112
+    ;;
+  *) echo "${0##*/}: ERROR: IP_FAMILY=$IP_FAMILY: must be ipv4, ipv6 or dual" >&2; exit 2 ;;
 esac
 # CNI: what the cluster runs: gingham, or for the class beside it Flannel (e2e/flannel/) or the
 # reference bridge + host-local with static routes and no agent (e2e/bridge/). It names the default
