@@ -4,7 +4,7 @@
 // and the agent as the runtime really runs it: two capabilities, no new privileges, seccomp on,
 // its health endpoints answering, its log on stdout.
 import { describe, expect, it } from 'vitest';
-import { POD_CIDRS } from './lib/env.js';
+import { FAMILIES, NODE_NET, POD_CIDRS, PRIMARY } from './lib/env.js';
 import { familyOf, inCidr } from './lib/ip.js';
 import { apps, clusterNodes, core } from './lib/kube.js';
 import { agentRoutes, conflist, dockerExec, sh, wantedAgentRoutes } from './lib/node.js';
@@ -29,15 +29,14 @@ describe('cluster', () => {
       }),
     );
     expect(nodes).toHaveLength(3);
-    const families = POD_CIDRS.map((c) => familyOf(c.split('/')[0]!));
     for (const n of nodes) {
       // One range per family of the cluster, each inside the cluster's CIDR of that family.
-      expect(n.podCIDRs.map((c) => familyOf(c.split('/')[0]!)), `${n.name} podCIDRs ${n.podCIDRs.join(', ')}`).toEqual(families);
+      expect(n.podCIDRs.map((c) => familyOf(c.split('/')[0]!)), `${n.name} podCIDRs ${n.podCIDRs.join(', ')}`).toEqual(FAMILIES);
       for (const [i, c] of n.podCIDRs.entries()) expect(inCidr(c.split('/')[0]!, POD_CIDRS[i]!), `${n.name} podCIDR ${c} in ${POD_CIDRS[i]}`).toBe(true);
       // The suite sends traffic to the nodes' InternalIPs: they must be Docker's (198.19.0.0/16, fd42:19::/32).
-      expect(inCidr(n.internalIP, '198.19.0.0/16'), `${n.name} InternalIP ${n.internalIP}`).toBe(true);
-      expect(n.internalIPs.map(familyOf).sort(), `${n.name} InternalIPs ${n.internalIPs.join(', ')}`).toEqual(families);
-      for (const ip of n.internalIPs) expect(inCidr(ip, '198.19.0.0/16') || inCidr(ip, 'fd42:19::/32'), `${n.name} InternalIP ${ip}`).toBe(true);
+      expect(inCidr(n.internalIP, NODE_NET[PRIMARY]!), `${n.name} InternalIP ${n.internalIP} in ${NODE_NET[PRIMARY]}`).toBe(true);
+      expect(n.internalIPs.map(familyOf).sort(), `${n.name} InternalIPs ${n.internalIPs.join(', ')}`).toEqual(FAMILIES);
+      for (const ip of n.internalIPs) expect(inCidr(ip, NODE_NET[familyOf(ip)!]!), `${n.name} InternalIP ${ip}`).toBe(true);
     }
     expect(new Set(nodes.map((n) => n.podCIDR)).size).toBe(3);
   });

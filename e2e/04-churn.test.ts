@@ -6,7 +6,9 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discrepancies, account, waitNodeClean } from './lib/checks.js';
-import { inCidr } from './lib/ip.js';
+import { formatIp, offset, parseCidr } from '../src/net/ip.js';
+import { TCP_PORT } from './lib/env.js';
+import { hostPort, inCidr } from './lib/ip.js';
 import { type NodeInfo, clusterNodes, createPod, deletePods, podsByName, probePod, waitPods, watchRunning } from './lib/kube.js';
 import { iptablesSave, podRules, reservations } from './lib/node.js';
 import { log, percentile, phase, record, waitFor } from './lib/timing.js';
@@ -69,10 +71,10 @@ describe(`${COUNT} pods at once`, () => {
       const ip = p.status!.podIP!;
       const node = nodes.find((n) => n.name === p.spec?.nodeName)!;
       expect(inCidr(ip, node.podCIDR), `${name} ${ip} in ${node.name}'s ${node.podCIDR}`).toBe(true);
-      // Not the range's network address nor its gateway (.1 of the node's range, on the bridge).
-      const base = node.podCIDR.split('/')[0]!.split('.').map(Number);
-      const net = base.join('.');
-      const gw = [...base.slice(0, 3), base[3]! + 1].join('.');
+      // Not the range's network address nor its gateway (the first address after it, on the bridge).
+      const base = parseCidr(node.podCIDR)!.ip;
+      const net = formatIp(base);
+      const gw = formatIp(offset(base, 1n));
       expect([net, gw], `${name} ${ip}`).not.toContain(ip);
       expect(ips.has(ip), `${name} and ${ips.get(ip)} share ${ip}`).toBe(false);
       ips.set(ip, name);
@@ -93,7 +95,8 @@ describe(`${COUNT} pods at once`, () => {
       if (i % 2 !== 0) continue;
       const p = running.get(name)!;
       const rules = await iptablesSave(p.spec!.nodeName!);
-      expect(rules.some((l) => l.includes(`--dport ${20000 + i}`) && l.includes(`--to-destination ${p.status!.podIP}:`)), `hostPort DNAT of ${name}`).toBe(true);
+      const to = `--to-destination ${hostPort(p.status!.podIP!, TCP_PORT)}`;
+      expect(rules.some((l) => l.includes(`--dport ${20000 + i}`) && l.includes(to)), `hostPort DNAT of ${name}`).toBe(true);
     }
     log(`${COUNT} pods: ${[...ips.keys()].length} distinct addresses over ${nodes.length} nodes`);
   });
@@ -113,7 +116,8 @@ describe(`${COUNT} pods at once`, () => {
         });
         expect(rules).toEqual(baseline.get(n.name));
         const all = await iptablesSave(n.name);
-        const naming = all.filter((l) => ips.some((ip) => new RegExp(`(^|[^0-9.])${ip.replace(/\./g, '\\.')}([^0-9]|$)`).test(l)));
+        // The address alone, not as the start of a longer one (IPv4: digits and dots, IPv6: hex digits and colons).
+        const naming = all.filter((l) => ips.some((ip) => new RegExp(`(^|[^0-9a-f.:])${ip.replace(/\./g, '\\.')}([^0-9a-f:]|$)`).test(l)));
         expect(naming, `rules on ${n.name} naming a deleted pod's address`).toEqual([]);
       }
     });

@@ -10,7 +10,7 @@ import { core, podsByName } from './lib/kube.js';
 import { agentRoutes, conflist, isActive, systemctlRestart } from './lib/node.js';
 import { connectFromPod, podExec } from './lib/probe.js';
 import { GINGHAM_IN_IMAGE } from './lib/env.js';
-import { assertSafe } from './lib/ip.js';
+import { assertSafe, hostPort } from './lib/ip.js';
 import { log, phase, sleep, waitFor } from './lib/timing.js';
 
 let f: Fixture;
@@ -36,7 +36,7 @@ async function snapshot(): Promise<string> {
  * number of answered and failed connections.
  */
 async function probeLoop(seconds: number): Promise<{ ok: number; fail: number; out: string }> {
-  const target = `${f.pods.a1.ip}:${TCP_PORT}/tcp`;
+  const target = `${hostPort(f.pods.a1.ip, TCP_PORT)}/tcp`;
   assertSafe(f.pods.a1.ip);
   const n = seconds * 2;
   const script = `ok=0; fail=0; i=0; while [ $i -lt ${n} ]; do i=$((i+1)); if ${GINGHAM_IN_IMAGE} probe connect ${target} --timeout 2000 >/dev/null 2>&1; then ok=$((ok+1)); else fail=$((fail+1)); echo "miss $i $(date +%T)"; fi; sleep 0.5; done; echo "ok=$ok fail=$fail"`;

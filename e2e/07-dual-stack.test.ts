@@ -1,11 +1,12 @@
 // Dual-stack (IP_FAMILY=dual): every pod has an IPv4 and an IPv6 address from its node's ranges;
 // pods reach each other over IPv6 on one node and across nodes (TCP, UDP, the client's own address
 // arriving); a RequireDualStack Service answers on both ClusterIPs, and CoreDNS gives its name an A
-// and an AAAA record. In an IPv4 cluster the file checks that pods have exactly one IPv4 address.
+// and an AAAA record. In a single-stack cluster (IPv4 or IPv6) the file checks that pods have
+// exactly one address, of the cluster's family.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DUAL, TCP_PORT, UDP_PORT } from './lib/env.js';
+import { DUAL, PRIMARY, TCP_PORT, UDP_PORT } from './lib/env.js';
 import { type Fixture, type Placed, fixture } from './lib/fixtures.js';
-import { canonicalIp, familyOf, inCidr, isIPv4, ofFamily } from './lib/ip.js';
+import { canonicalIp, familyOf, inCidr, ofFamily } from './lib/ip.js';
 import { core, createService, namespace, waitEndpoints } from './lib/kube.js';
 import { type Proto, connectFromPod, resolveFromPod } from './lib/probe.js';
 import { log, phase } from './lib/timing.js';
@@ -34,10 +35,10 @@ async function reach(from: Placed, to: string, port: (p: Proto) => number, want:
 }
 
 describe.runIf(!DUAL)('single-stack cluster', () => {
-  it('gives every pod exactly one address, an IPv4 one', () => {
+  it(`gives every pod exactly one address, an IPv${PRIMARY} one`, () => {
     for (const p of Object.values(f.pods)) {
       expect(p.ips, `${p.name} podIPs`).toEqual([p.ip]);
-      expect(isIPv4(p.ip), `${p.name} ${p.ip}`).toBe(true);
+      expect(familyOf(p.ip), `${p.name} ${p.ip}`).toBe(PRIMARY);
     }
   });
 });

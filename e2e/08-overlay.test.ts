@@ -7,12 +7,14 @@
 // backend on the running cluster leaves nothing of the old one.
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND, DUAL, GINGHAM_IN_IMAGE, IMAGE } from './lib/env.js';
+import { vtepMac } from '../src/agent/network/vxlan.js';
+import { formatIp, lastOf, offset, parseCidr } from '../src/net/ip.js';
+import { BACKEND, FAMILIES, GINGHAM_IN_IMAGE, IMAGE, NODE_NET, PRIMARY, SERVICE_CIDR } from './lib/env.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { clusterNodes, core, createPod, namespace, probePod, waitPods } from './lib/kube.js';
-import { agentRoutes, conflist, dockerExec, sh, wantedAgentRoutes } from './lib/node.js';
+import { agentRoutes, conflist, dockerExec, sh, vxlanDevice, wantedAgentRoutes } from './lib/node.js';
 import { connectFromPod, kubectl, podExec } from './lib/probe.js';
-import { assertSafe } from './lib/ip.js';
+import { assertSafe, hostPort, inCidr } from './lib/ip.js';
 import { log, sleep, waitFor } from './lib/timing.js';
 
 /** The agent's default resync; a heal must come within it (plus the pass itself). */
@@ -21,6 +23,11 @@ const OUTSIDE = 'gingham-e2e-outside';
 const OUTSIDE_PORT = 7000;
 const GHOST = 'gingham-e2e-ghost';
 const VXLAN = BACKEND === 'vxlan';
+// What the file checks on the nodes is of the cluster's primary family (IPv4 unless IPv6-only): its
+// VXLAN device, its routes and its iptables.
+const VX = vxlanDevice();
+const IPTABLES = PRIMARY === 6 ? 'ip6tables' : 'iptables';
+const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let f: Fixture;
 
@@ -62,24 +69,24 @@ describe(`the ${BACKEND} backend`, () => {
   it.runIf(VXLAN)('sends cross-node pod traffic as UDP to the peer\'s port 8472, and routes no pod CIDR via a node', async () => {
     const { w1, w2 } = f;
     for (const n of [w1, w2]) {
-      const details = await dockerExec(n.name, ['ip', '-d', 'link', 'show', 'gingham-vx4']);
-      expect(details).toMatch(new RegExp(`vxlan id 1 local ${n.internalIP.replaceAll('.', '\\.')} dev eth0 .*dstport 8472 nolearning`));
+      const details = await dockerExec(n.name, ['ip', '-d', 'link', 'show', VX]);
+      expect(details).toMatch(new RegExp(`vxlan id 1 local ${re(n.internalIP)} dev eth0 .*dstport 8472 nolearning`));
     }
     const route = await dockerExec(w1.name, ['ip', 'route', 'show', w2.podCIDR]);
-    expect(route).toMatch(/dev gingham-vx4 proto 199 onlink/);
+    expect(route).toMatch(new RegExp(`dev ${VX} proto 199 .*onlink`));
     expect(route).not.toContain(`via ${w2.internalIP}`);
     // A counting rule of our own (removed below) on the UDP packets w1 sends to w2's port 8472.
     const rule = ['-p', 'udp', '-d', w2.internalIP, '--dport', '8472', '-m', 'comment', '--comment', 'gingham-e2e-count'];
-    await dockerExec(w1.name, ['iptables', '-w', '-I', 'OUTPUT', ...rule]);
+    await dockerExec(w1.name, [IPTABLES, '-w', '-I', 'OUTPUT', ...rule]);
     try {
-      const count = async (): Promise<number> => Number(/^\s*(\d+)/.exec(await sh(w1.name, 'iptables -w -L OUTPUT -vnx | grep gingham-e2e-count'))?.[1]);
+      const count = async (): Promise<number> => Number(/^\s*(\d+)/.exec(await sh(w1.name, `${IPTABLES} -w -L OUTPUT -vnx | grep gingham-e2e-count`))?.[1]);
       const before = await count();
       const src = await connectFromPod(f.pods.a1.name, f.pods.b1.ip, 8080, 'tcp');
       expect(src).toBe(f.pods.a1.ip);
       expect((await count()) - before).toBeGreaterThanOrEqual(3);
-      expect(await sh(w1.name, 'bridge fdb show dev gingham-vx4')).toContain(`dst ${w2.internalIP} self permanent`);
+      expect(await sh(w1.name, `bridge fdb show dev ${VX}`)).toContain(`dst ${w2.internalIP} self permanent`);
     } finally {
-      await dockerExec(w1.name, ['iptables', '-w', '-D', 'OUTPUT', ...rule]);
+      await dockerExec(w1.name, [IPTABLES, '-w', '-D', 'OUTPUT', ...rule]);
     }
   });
 
@@ -93,19 +100,21 @@ describe(`the ${BACKEND} backend`, () => {
 
   it('gives pods the underlay MTU minus the overlay; a packet of that size with DF crosses nodes, one byte more is refused', async () => {
     const underlay = Number((await dockerExec(f.w1.name, ['cat', '/sys/class/net/eth0/mtu'])).trim());
-    // VXLAN costs 50 bytes over IPv4 and 70 over IPv6; a dual-stack node has both devices and its
-    // pods take the smaller MTU.
-    const mtu = VXLAN ? underlay - (DUAL ? 70 : 50) : underlay;
+    // VXLAN costs 50 bytes over an IPv4 underlay and 70 over IPv6; the nodes' InternalIPs are of
+    // the cluster's families, and a dual-stack node has both devices: its pods take the smaller MTU.
+    const mtu = VXLAN ? underlay - (FAMILIES.includes(6) ? 70 : 50) : underlay;
     const plugins = (await conflist(f.w1.name))['plugins'] as { mtu?: number }[];
     expect(plugins[0]!.mtu).toBe(mtu);
     expect((await podExec(f.pods.a1.name, ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe(String(mtu));
     assertSafe(f.pods.b1.ip);
-    const ping = (size: number): ReturnType<typeof podExec> => podExec(f.pods.a1.name, ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', String(size - 28), f.pods.b1.ip]);
+    // The ICMP payload that makes a packet of `size`: less the IP header (20, 40 for IPv6) and the echo header (8).
+    const headers = PRIMARY === 6 ? 48 : 28;
+    const ping = (size: number): ReturnType<typeof podExec> => podExec(f.pods.a1.name, ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', String(size - headers), f.pods.b1.ip]);
     const fits = await ping(mtu);
     expect(fits.exitCode, fits.stdout + fits.stderr).toBe(0);
     const over = await ping(mtu + 1);
     expect(over.exitCode).not.toBe(0);
-    expect(over.stdout + over.stderr).toMatch(new RegExp(`mtu\\s*=\\s*${mtu}`));
+    expect(over.stdout + over.stderr).toMatch(new RegExp(`mtu\\s*[=:]\\s*${mtu}`));
   });
 
   describe('masquerade, seen by the receiver', () => {
@@ -115,7 +124,8 @@ describe(`the ${BACKEND} backend`, () => {
     beforeAll(async () => {
       await execa('docker', ['rm', '-f', OUTSIDE], { reject: false });
       await execa('docker', ['run', '-d', '--rm', '--name', OUTSIDE, '--network', 'kind', IMAGE, 'probe', 'serve', '--tcp', String(OUTSIDE_PORT)]);
-      outsideIP = (await execa('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', OUTSIDE])).stdout.trim();
+      const field = PRIMARY === 6 ? 'GlobalIPv6Address' : 'IPAddress';
+      outsideIP = (await execa('docker', ['inspect', '-f', `{{range .NetworkSettings.Networks}}{{.${field}}}{{end}}`, OUTSIDE])).stdout.trim();
       // A probe server in w2's own network namespace: "pod to node".
       const pod = probePod(HOSTNET, f.w2.name, { ready: false, command: [GINGHAM_IN_IMAGE, 'probe', 'serve', '--tcp', '7001'] });
       await createPod({ ...pod, spec: { ...pod.spec!, hostNetwork: true, containers: pod.spec!.containers.map((c) => ({ ...c, ports: [] })) } });
@@ -127,18 +137,22 @@ describe(`the ${BACKEND} backend`, () => {
     });
 
     it('to a host outside the cluster, the node\'s address; to another node, the pod\'s own', async () => {
-      expect(outsideIP).toMatch(/^198\.19\./);
+      expect(inCidr(outsideIP, NODE_NET[PRIMARY]!), `outside host ${outsideIP} in ${NODE_NET[PRIMARY]}`).toBe(true);
       expect(await connectFromPod(f.pods.a1.name, outsideIP, OUTSIDE_PORT, 'tcp')).toBe(f.w1.internalIP);
       expect(await connectFromPod(f.pods.a1.name, f.w2.internalIP, 7001, 'tcp')).toBe(f.pods.a1.ip);
     });
   });
 
   it('refuses a packet to a Service IP that no Service holds, instead of routing it out', async () => {
-    // 198.18.79.250: the top of the Service CIDR 198.18.64.0/20, which kube-proxy never hands out first.
-    assertSafe('198.18.79.250');
-    const r = await podExec(f.pods.a1.name, [GINGHAM_IN_IMAGE, 'probe', 'connect', '198.18.79.250:80/tcp', '--timeout', '3000']);
-    expect(r.exitCode).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/refused/i);
+    for (const family of FAMILIES) {
+      // Near the top of the family's Service CIDR (198.18.79.250 of 198.18.64.0/20,
+      // fd42:18:6400::fffa of fd42:18:6400::/112), which the API server hands out last.
+      const ip = formatIp(offset(lastOf(parseCidr(SERVICE_CIDR[family]!)!), -5n));
+      assertSafe(ip);
+      const r = await podExec(f.pods.a1.name, [GINGHAM_IN_IMAGE, 'probe', 'connect', `${hostPort(ip, 80)}/tcp`, '--timeout', '3000']);
+      expect(r.exitCode, `${ip}: ${r.stdout}${r.stderr}`).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/refused/i);
+    }
   });
 
   it('puts back within one resync what was deleted by hand: FDB entry, neighbour, route, then the device', async () => {
@@ -146,7 +160,7 @@ describe(`the ${BACKEND} backend`, () => {
     await waitFor('w1 to match its plan', 30_000, () => matches(w1.name));
     const vtep = w2.podCIDR.split('/')[0]!;
     const breakIt = VXLAN
-      ? `bridge fdb del $(bridge fdb show dev gingham-vx4 | awk '/dst ${w2.internalIP} /{print $1}') dev gingham-vx4 dst ${w2.internalIP} self; ip neigh del ${vtep} dev gingham-vx4; ip route del ${w2.podCIDR}`
+      ? `bridge fdb del $(bridge fdb show dev ${VX} | awk '/dst ${w2.internalIP} /{print $1}') dev ${VX} dst ${w2.internalIP} self; ip neigh del ${vtep} dev ${VX}; ip route del ${w2.podCIDR}`
       : `ip route del ${w2.podCIDR}`;
     // Broken for sure (checked in the same exec), then seen as drift by inspect, unless a pass
     // that a Node event set off healed it within the second inspect takes to run.
@@ -158,7 +172,7 @@ describe(`the ${BACKEND} backend`, () => {
     log(`healed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(await connectFromPod(f.pods.a1.name, f.pods.b1.ip, 8080, 'tcp')).toBe(f.pods.a1.ip);
     if (!VXLAN) return;
-    await sh(w1.name, 'ip link del gingham-vx4');
+    await sh(w1.name, `ip link del ${VX}`);
     const t1 = Date.now();
     await waitFor('w1 device back', RESYNC_MS + 15_000, () => matches(w1.name));
     log(`device back in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
@@ -166,8 +180,11 @@ describe(`the ${BACKEND} backend`, () => {
   });
 
   describe('a Node that comes and goes', () => {
-    const ghostCIDR = '198.18.250.0/24';
-    const ghostIP = '198.19.1.250';
+    // A pod range no node has and an address on the Docker network no container has, of the
+    // primary family; the ghost's VTEP is the range's first address.
+    const ghostCIDR = PRIMARY === 6 ? 'fd42:18:8000:fa::/64' : '198.18.250.0/24';
+    const ghostIP = PRIMARY === 6 ? 'fd42:19:1::fa' : '198.19.1.250';
+    const ghostVtep = ghostCIDR.split('/')[0]!;
     afterAll(async () => {
       await core().deleteNode({ name: GHOST }).catch(() => undefined);
     });
@@ -178,27 +195,30 @@ describe(`the ${BACKEND} backend`, () => {
       const patch = await kubectl(['patch', 'node', GHOST, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { addresses: [{ type: 'InternalIP', address: ghostIP }] } })]);
       expect(patch.exitCode, patch.stderr).toBe(0);
       const { w1 } = f;
-      const mac = '0e:67:c6:13:01:fa';
+      const mac = vtepMac(ghostIP);
       await waitFor('ghost entries on w1', 20_000, async (why) => {
         const r = (await agentRoutes(w1.name)).get(ghostCIDR);
-        const fdb = VXLAN ? await sh(w1.name, 'bridge fdb show dev gingham-vx4') : '';
+        const fdb = VXLAN ? await sh(w1.name, `bridge fdb show dev ${VX}`) : '';
         why(`route ${r}; fdb ${fdb}`);
-        return r === (VXLAN ? '198.18.250.0' : ghostIP) && (!VXLAN || fdb.includes(`${mac} dst ${ghostIP} self permanent`)) ? true : undefined;
+        return r === (VXLAN ? ghostVtep : ghostIP) && (!VXLAN || fdb.includes(`${mac} dst ${ghostIP} self permanent`)) ? true : undefined;
       });
       await core().deleteNode({ name: GHOST });
       await waitFor('ghost entries gone on w1', 20_000, async (why) => {
         const routes = await agentRoutes(w1.name);
-        const overlay = VXLAN ? await sh(w1.name, 'bridge fdb show dev gingham-vx4; ip neigh show dev gingham-vx4') : '';
+        const overlay = VXLAN ? await sh(w1.name, `bridge fdb show dev ${VX}; ip neigh show dev ${VX}`) : '';
         why(`${[...routes]} ${overlay}`);
-        return !routes.has(ghostCIDR) && !overlay.includes(ghostIP) && !overlay.includes('198.18.250.0') ? true : undefined;
+        return !routes.has(ghostCIDR) && !overlay.includes(ghostIP) && !overlay.includes(ghostVtep) ? true : undefined;
       });
-      expect(await sh(w1.name, 'iptables -w -t nat -S GINGHAM-MASQ')).not.toContain(ghostIP);
+      expect(await sh(w1.name, `${IPTABLES} -w -t nat -S GINGHAM-MASQ`)).not.toContain(ghostIP);
     });
   });
 
   it('an agent restart changes no entry and loses no packet of a continuous ping across nodes', async () => {
     const { w1 } = f;
-    const state = (): Promise<string> => sh(w1.name, VXLAN ? 'ip -o link show gingham-vx4 | cut -d: -f1; bridge fdb show dev gingham-vx4 | sort; ip neigh show dev gingham-vx4 | sort; ip route show proto 199' : 'ip route show proto 199');
+    // The agent's entries: its device, FDB, permanent neighbours and routes (the kernel's own
+    // neighbour discovery may come and go on an IPv6 device).
+    const routes = `ip -${PRIMARY} route show proto 199`;
+    const state = (): Promise<string> => sh(w1.name, VXLAN ? `ip -o link show ${VX} | cut -d: -f1; bridge fdb show dev ${VX} | sort; ip neigh show dev ${VX} nud permanent | sort; ${routes}` : routes);
     const before = await state();
     assertSafe(f.pods.a1.ip);
     // 20 s of pings from b1 (w2) to a1 (w1), five a second, while w1's agent pod is replaced.
@@ -236,7 +256,7 @@ describe(`the ${BACKEND} backend`, () => {
           const r = await inspect(n.name);
           const links = await dockerExec(n.name, ['ip', '-o', 'link', 'show', 'type', 'vxlan']);
           why(`${r.out.split('\n')[0]} / ${links} / ${r.out.slice(r.out.indexOf('kernel:'))}`);
-          const hasDevice = links.includes('gingham-vx4');
+          const hasDevice = links.includes(VX);
           return r.exitCode === 0 && r.out.includes(`backend ${backend}`) && hasDevice === (backend === 'vxlan') ? true : undefined;
         });
         const routes = [...(await agentRoutes(n.name)).values()];

@@ -5,7 +5,7 @@
 // cell: `ingress` is the destination pod's verdict, `egress` the source pod's; a connection passes
 // when both allow it.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND, DUAL, GINGHAM_IN_IMAGE, IP_FAMILY, POD_CIDR4, POD_CIDR6, SERVICE_CIDR4, SERVICE_CIDR6 } from './lib/env.js';
+import { BACKEND, DUAL, GINGHAM_IN_IMAGE, IP_FAMILY, NODE_NET, POD_CIDR, PRIMARY, SERVICE_CIDR } from './lib/env.js';
 import { hostPort, inCidr } from './lib/ip.js';
 import { type Cell, type Endpoint, FAMILIES, type Family, type Ns, NetpolMatrix, expected, inNs, isPod, parseRounds } from './lib/netpol.js';
 import { kubectl } from './lib/probe.js';
@@ -50,15 +50,14 @@ const host = (ip: string | undefined): string => {
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 };
 /** ipBlock peers, one per family of the cluster: cidr[family] with the given exceptions. */
-const ipBlocks = (cidr: Record<Family, string | undefined>, except: (f: Family) => string[] = () => []): { ipBlock: { cidr: string; except?: string[] } }[] =>
+const ipBlocks = (cidr: Partial<Record<Family, string>>, except: (f: Family) => string[] = () => []): { ipBlock: { cidr: string; except?: string[] } }[] =>
   FAMILIES.map((f) => ({ ipBlock: { cidr: cidr[f]!, ...(except(f).length > 0 ? { except: except(f) } : {}) } }));
 /** Whether an address matches one of the ipBlock peers (in the cidr, in none of its exceptions). */
 const inBlocks = (ip: string, blocks: { ipBlock: { cidr: string; except?: string[] } }[]): boolean =>
   blocks.some((b) => inCidr(ip, b.ipBlock.cidr) && !(b.ipBlock.except ?? []).some((e) => inCidr(ip, e)));
 
-const POD_CIDRS = { 4: POD_CIDR4, 6: POD_CIDR6 };
-const NODE_NETS = { 4: '198.19.0.0/16', 6: DUAL ? 'fd42:19::/32' : undefined };
-const SERVICE_CIDRS = { 4: SERVICE_CIDR4, 6: SERVICE_CIDR6 };
+/** The node networks, as the step names say them. */
+const nodeNets = FAMILIES.map((f) => NODE_NET[f]).join(' and ');
 
 /** `gingham probe resolve` in a matrix pod: the resolver's verdict (true: it answered). */
 async function resolves(id: string, name: string): Promise<boolean> {
@@ -215,7 +214,7 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
 
   scenario('ipBlock with except, ingress: the pod CIDR but one pod', async () => {
     const yb = m.pod('y/b');
-    const blocks = ipBlocks(POD_CIDRS, (f) => [host(yb.ips[f])]);
+    const blocks = ipBlocks(POD_CIDR, (f) => [host(yb.ips[f])]);
     await m.step('x/a from the pod CIDR except y/b', {
       apply: [m.policy('x', 'a-from-block', { podSelector: pod('a'), ingress: [{ from: blocks }] })],
       // Judged by the source address the pod sees: nodes of other nodes fall in or out by theirs.
@@ -225,7 +224,7 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
 
   scenario('ipBlock with except, egress: the pod CIDR but one pod, also through its Service', async () => {
     const zc = m.pod('z/c');
-    const blocks = ipBlocks(POD_CIDRS, (f) => [host(zc.ips[f])]);
+    const blocks = ipBlocks(POD_CIDR, (f) => [host(zc.ips[f])]);
     await m.step('x/a to the pod CIDR except z/c', {
       apply: [m.policy('x', 'a-to-block', { podSelector: pod('a'), policyTypes: ['Egress'], egress: [{ to: blocks }] })],
       expect: { egress: (c) => !from(c, 'x/a') || inBlocks(c.dstIp, blocks) },
@@ -234,16 +233,16 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
 
   scenario('ipBlock with except, egress to node addresses: the node network but one node', async () => {
     const w2 = m.node('n:w2');
-    const blocks = ipBlocks(NODE_NETS, (f) => [host(w2.ips[f])]);
-    await m.step('x/a to 198.19.0.0/16 except worker 2', {
+    const blocks = ipBlocks(NODE_NET, (f) => [host(w2.ips[f])]);
+    await m.step(`x/a to ${nodeNets} except worker 2`, {
       apply: [m.policy('x', 'a-to-nodes', { podSelector: pod('a'), policyTypes: ['Egress'], egress: [{ to: blocks }] })],
       expect: { egress: (c) => !from(c, 'x/a') || (c.to.kind === 'node' && inBlocks(c.dstIp, blocks)) },
     });
   });
 
   scenario('ipBlock ingress from node addresses: pods denied, other nodes by the address they arrive from', async () => {
-    const blocks = ipBlocks(NODE_NETS);
-    await m.step('pods of x from 198.19.0.0/16', {
+    const blocks = ipBlocks(NODE_NET);
+    await m.step(`pods of x from ${nodeNets}`, {
       apply: [m.policy('x', 'from-nodes', { podSelector: ALL, ingress: [{ from: blocks }] })],
       expect: { ingress: (c) => !inNs(c.to, 'x') || inBlocks(c.srcIp, blocks) },
     });
@@ -427,7 +426,7 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
     });
     await m.deletePolicy('x', 'a-to-yb');
     await m.step('x/a to the Service CIDR only', {
-      apply: [m.policy('x', 'a-to-services', { podSelector: pod('a'), policyTypes: ['Egress'], egress: [{ to: ipBlocks(SERVICE_CIDRS) }] })],
+      apply: [m.policy('x', 'a-to-services', { podSelector: pod('a'), policyTypes: ['Egress'], egress: [{ to: ipBlocks(SERVICE_CIDR) }] })],
       expect: { egress: (c) => !from(c, 'x/a') },
     });
   });
@@ -483,8 +482,8 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
       expect: { ingress: (c) => !inNs(c.to, 'x') || from(c, 'y/b') },
     });
     const node = m.node('n:w1').node;
-    const yaIp = m.pod('y/a').ips[4]!;
-    const ybIp = m.pod('y/b').ips[4]!;
+    const yaIp = m.pod('y/a').ips[PRIMARY]!;
+    const ybIp = m.pod('y/b').ips[PRIMARY]!;
     // Ingress: y/a (not allowed) and y/b (allowed) probe the addresses the IPAM will give next,
     // from before the pod exists; egress: the new pod probes y/a and y/b from its first instant.
     const candidates = await m.nextPodIPs(node, 3);
@@ -494,14 +493,14 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
     const probers = Promise.all([m.probeRounds('y/a', targets, rounds), m.probeRounds('y/b', targets, rounds)]);
     await sleep(1500);
     const tCreate = Date.now();
-    const egressTargets = [yaIp, ybIp].flatMap((ip) => [`${ip}:80/tcp`, `${ip}:80/udp`]);
+    const egressTargets = [yaIp, ybIp].flatMap((ip) => [`${hostPort(ip, 80)}/tcp`, `${hostPort(ip, 80)}/udp`]);
     const serveAndProbe = `${GINGHAM_IN_IMAGE} probe serve --tcp 80,81 --udp 80,81 & ${GINGHAM_IN_IMAGE} probe matrix --rounds ${rounds.rounds} --interval ${rounds.intervalMs} --timeout ${rounds.timeoutMs} ${egressTargets.join(' ')}; wait`;
     await m.createExtraPod('x', 'd', node, { pod: 'd' }, ['sh', '-c', serveAndProbe]);
     const [fromYa, fromYb] = await probers;
     const d = await waitFor('x/d has an address', 30_000, async () => (await m.readPod('x', 'd')).status?.podIP);
     expect(candidates, `the IPAM gave x/d ${d}; the probers aimed at ${candidates.join(', ')}`).toContain(d);
 
-    const answered = (rs: typeof fromYa, ip: string): number[] => rs.filter((r) => r.results.some((o) => o.ok && o.target.startsWith(`${ip}:`))).map((r) => r.at);
+    const answered = (rs: typeof fromYa, ip: string): number[] => rs.filter((r) => r.results.some((o) => o.ok && o.target.startsWith(`${hostPort(ip, 80)}/`))).map((r) => r.at);
     const leakedIn = answered(fromYa, d);
     const allowedIn = answered(fromYb, d);
     const out = await waitFor('x/d finished probing', 60_000, async () => {
@@ -526,8 +525,8 @@ describe(`NetworkPolicy probe matrix (${BACKEND}, ${IP_FAMILY})`, () => {
   it.runIf(DUAL)('IPv6: an IPv6-only ipBlock admits IPv6 traffic and no IPv4', async () => {
     m.begin('IPv6 ipBlock');
     await m.step('x/a from the IPv6 pod CIDR', {
-      apply: [m.policy('x', 'a-from-v6', { podSelector: pod('a'), ingress: [{ from: [{ ipBlock: { cidr: POD_CIDR6 } }] }] })],
-      expect: { ingress: (c) => !to(c, 'x/a') || (c.family === 6 && inCidr(c.srcIp, POD_CIDR6!)) },
+      apply: [m.policy('x', 'a-from-v6', { podSelector: pod('a'), ingress: [{ from: [{ ipBlock: { cidr: POD_CIDR[6]! } }] }] })],
+      expect: { ingress: (c) => !to(c, 'x/a') || (c.family === 6 && inCidr(c.srcIp, POD_CIDR[6]!)) },
     });
   });
 });

@@ -10,7 +10,7 @@
 // ClusterNetworkPolicies are cluster-scoped: every one of this file is named and labelled with the
 // run, and its subjects and peers select only this file's namespaces, by name.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND, IP_FAMILY, POD_CIDR4, POD_CIDR6 } from './lib/env.js';
+import { BACKEND, IP_FAMILY, POD_CIDR } from './lib/env.js';
 import { DEADLINE_MS, ClusterPolicies, expectPing, expectVerdicts, explain, hostCidr, installPing, port, recordEnforcement } from './lib/cluster-policy.js';
 import { SUITE_LABEL, core, namespace } from './lib/kube.js';
 import { type Cell, type Expect, FAMILIES, type Ns, NetpolMatrix, TCP_PORT_NAMES, inNs, isPod } from './lib/netpol.js';
@@ -251,7 +251,7 @@ describe(`ClusterNetworkPolicy precedence on the probe matrix (${BACKEND}, ${IP_
         cnp.policy('networks', 'Admin', 60, { pods: cnp.pods(['x'], { pod: 'a' }) }, {
           egress: [
             { name: 'accept-y-b', action: 'Accept', peers: [{ networks: FAMILIES.map((f) => hostCidr(yb.ips[f])) }] },
-            { name: 'deny-pods', action: 'Deny', peers: [{ networks: FAMILIES.map((f) => (f === 4 ? POD_CIDR4 : POD_CIDR6!)) }] },
+            { name: 'deny-pods', action: 'Deny', peers: [{ networks: FAMILIES.map((f) => POD_CIDR[f]!) }] },
           ],
         }),
       ],

@@ -4,7 +4,7 @@ import { ghVeths, reservations, reservedIPs } from './node.js';
 import { waitFor } from './timing.js';
 
 export interface NodeAccount {
-  /** ip: the primary (IPv4) address; ips: one per family. */
+  /** ip: the address of the primary family (status.podIP); ips: one per family. */
   pods: { name: string; ip: string; ips: string[] }[];
   veths: string[];
   reserved: string[];

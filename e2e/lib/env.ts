@@ -34,9 +34,19 @@ function choice<T extends string>(name: string, allowed: readonly T[], dflt: T):
 // `make kind-up` and `make e2e` use); change both together.
 /** How the agent carries pod traffic between nodes (its ConfigMap, written by e2e/install.sh). */
 export const BACKEND = choice('BACKEND', ['vxlan', 'host-gw'], 'vxlan');
-export const IP_FAMILY = choice('IP_FAMILY', ['ipv4', 'dual'], 'ipv4');
+/** The cluster's address families (kind's networking.ipFamily): ipv4, ipv6 or dual. */
+export const IP_FAMILY = choice('IP_FAMILY', ['ipv4', 'ipv6', 'dual'], 'ipv4');
+/** An address family, numbered as src/net/ip.ts numbers them. */
+export type Family = 4 | 6;
+/**
+ * The cluster's families, in kind's order (IPv4 first in a dual-stack cluster): every node and pod
+ * has one address of each. The first is the primary one: status.podIP's, spec.podCIDR's, and the
+ * family of the node's first InternalIP.
+ */
+export const FAMILIES: readonly Family[] = IP_FAMILY === 'ipv4' ? [4] : IP_FAMILY === 'ipv6' ? [6] : [4, 6];
+export const PRIMARY: Family = FAMILIES[0]!;
 /** A dual-stack cluster: every pod and node has an IPv4 and an IPv6 address. */
-export const DUAL = IP_FAMILY === 'dual';
+export const DUAL = FAMILIES.length === 2;
 // paths.sh knows a third CNI, the reference bridge without an agent (CNI=bridge, e2e/bridge/), for
 // make conformance and make compare (whose measure.ts takes --cni bridge rather than this
 // variable); the suite and the benches test gingham's agent.
@@ -44,16 +54,25 @@ if (process.env['CNI'] === 'bridge') throw new Error('CNI=bridge: the e2e suite,
 /** What the cluster runs: gingham, or Flannel beside it (e2e/flannel/). */
 export const CNI = choice('CNI', ['gingham', 'flannel'], 'gingham');
 const clusterBase = CNI === 'gingham' ? 'gingham' : `gingham-${CNI}`;
-export const CLUSTER = process.env['KIND_CLUSTER'] || (DUAL ? `${clusterBase}-dual` : clusterBase);
+export const CLUSTER = process.env['KIND_CLUSTER'] || (IP_FAMILY === 'ipv4' ? clusterBase : `${clusterBase}-${IP_FAMILY}`);
 export const KUBECONFIG =
   process.env['GINGHAM_E2E_KUBECONFIG'] || process.env['KIND_KUBECONFIG'] || `${REPO}/.e2e/${CLUSTER === 'gingham' ? 'kubeconfig' : `kubeconfig-${CLUSTER}`}`;
-/** The cluster's pod CIDRs (kind's podSubnet), per family; POD_CIDR6 only in a dual-stack cluster. */
-export const POD_CIDR4 = '198.18.128.0/17';
-export const POD_CIDR6: string | undefined = DUAL ? 'fd42:18:8000::/56' : undefined;
-export const POD_CIDRS: readonly string[] = POD_CIDR6 ? [POD_CIDR4, POD_CIDR6] : [POD_CIDR4];
-/** The Service CIDRs (kind's serviceSubnet), per family. */
-export const SERVICE_CIDR4 = '198.18.64.0/20';
-export const SERVICE_CIDR6: string | undefined = DUAL ? 'fd42:18:6400::/112' : undefined;
+// The address plan (ARCHITECTURE.md), per family: the pod and Service CIDRs (kind's podSubnet and
+// serviceSubnet, as paths.sh sets them) and the ranges of the Docker network the kind nodes sit on
+// (e2e/kind/up.sh makes it inside them), where the suite also puts a host outside the cluster.
+const PLAN: Record<Family, { pods: string; services: string; nodes: string }> = {
+  4: { pods: '198.18.128.0/17', services: '198.18.64.0/20', nodes: '198.19.0.0/16' },
+  6: { pods: 'fd42:18:8000::/56', services: 'fd42:18:6400::/112', nodes: 'fd42:19::/32' },
+};
+const ofCluster = (key: keyof (typeof PLAN)[Family]): Readonly<Partial<Record<Family, string>>> => Object.fromEntries(FAMILIES.map((f) => [f, PLAN[f][key]]));
+/** The cluster's pod CIDRs by family (only its own families). */
+export const POD_CIDR = ofCluster('pods');
+/** The cluster's pod CIDRs in family order, one per family. */
+export const POD_CIDRS: readonly string[] = FAMILIES.map((f) => PLAN[f].pods);
+/** The Service CIDRs by family. */
+export const SERVICE_CIDR = ofCluster('services');
+/** The nodes' Docker networks by family (198.19.0.0/16, fd42:19::/32). */
+export const NODE_NET = ofCluster('nodes');
 /** The test pods run the gingham image itself (`gingham probe ...`), loaded into the nodes by install.sh. */
 export const IMAGE = process.env['GINGHAM_IMAGE'] ?? 'gingham-e2e/gingham:dev';
 export const GINGHAM_IN_IMAGE = '/usr/local/bin/gingham';

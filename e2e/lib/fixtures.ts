@@ -8,7 +8,7 @@ import { type NodeInfo, clusterNodes, ensurePods, probePod } from './kube.js';
 export interface Placed {
   name: string;
   node: NodeInfo;
-  /** status.podIP: the primary address, IPv4 in both kinds of cluster. */
+  /** status.podIP: the address of the cluster's primary family (IPv4 unless IPv6-only). */
   ip: string;
   /** status.podIPs: one address per family. */
   ips: string[];

@@ -5,7 +5,6 @@
 import { type Family, contains, formatIp, parseCidr, parseIp } from '../../src/net/ip.js';
 
 export const familyOf = (ip: string): Family | undefined => parseIp(ip)?.family;
-export const isIPv4 = (ip: string): boolean => familyOf(ip) === 4;
 export const isIPv6 = (ip: string): boolean => familyOf(ip) === 6;
 
 /** True when ip lies in cidr (same family); false for anything that does not parse. */

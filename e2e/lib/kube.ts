@@ -2,7 +2,7 @@
 // pinned to nodes, waits, Services, and a watch that times pods from creation to Running.
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, type V1Node, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { KUBECONFIG, POD_CIDRS } from './env.js';
+import { FAMILIES, KUBECONFIG, PRIMARY } from './env.js';
 import { ofFamily } from './ip.js';
 import { SUITE_LABEL } from './pods.ts';
 import { watchRunning as watchPods } from './watch.ts';
@@ -26,11 +26,11 @@ export const namespace = (): string => inject('namespace');
 
 export interface NodeInfo {
   name: string;
-  /** The IPv4 InternalIP (on the Docker network, 198.19.0.0/16). */
+  /** The InternalIP of the cluster's primary family (on the Docker network, 198.19.0.0/16 or fd42:19::/32). */
   internalIP: string;
-  /** Every InternalIP: the IPv4 one, and in a dual-stack cluster the IPv6 one. */
+  /** Every InternalIP: one per family of the cluster. */
   internalIPs: string[];
-  /** spec.podCIDR: the first of podCIDRs (IPv4 in both kinds of cluster). */
+  /** spec.podCIDR: the first of podCIDRs, of the primary family. */
   podCIDR: string;
   /** spec.podCIDRs: one per family. */
   podCIDRs: string[];
@@ -42,7 +42,7 @@ export function nodeInfo(n: V1Node): NodeInfo {
   const internalIPs = (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
   return {
     name: n.metadata?.name ?? '?',
-    internalIP: ofFamily(internalIPs, 4) ?? internalIPs[0] ?? '',
+    internalIP: ofFamily(internalIPs, PRIMARY) ?? internalIPs[0] ?? '',
     internalIPs,
     podCIDR: n.spec?.podCIDR ?? '',
     podCIDRs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []),
@@ -95,7 +95,7 @@ export async function waitPods(names: readonly string[], o: { timeoutMs?: number
     for (const n of names) {
       const p = pods.get(n);
       if (!p) bad.push(`${n}: missing`);
-      else if (p.status?.phase !== 'Running' || !p.status.podIP || (p.status.podIPs ?? []).length < POD_CIDRS.length || (o.ready !== false && !isReady(p)) || (o.accept && !o.accept(p))) bad.push(podSummary(p));
+      else if (p.status?.phase !== 'Running' || !p.status.podIP || (p.status.podIPs ?? []).length < FAMILIES.length || (o.ready !== false && !isReady(p)) || (o.accept && !o.accept(p))) bad.push(podSummary(p));
     }
     if (bad.length > 0) {
       why(bad.slice(0, 5).join('; ') + (bad.length > 5 ? ` (+${bad.length - 5} more)` : ''));

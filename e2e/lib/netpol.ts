@@ -16,25 +16,25 @@
 // cannot block itself, and hairpin through its own Service is implementation-defined).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { CoreV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
-import { DATA_DIR, DUAL, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from './env.js';
+import { DATA_DIR, DUAL, FAMILIES, type Family, GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from './env.js';
 import { assertSafe, canonicalIp, familyOf, hostPort } from './ip.js';
 import { type NodeInfo, SUITE_LABEL, clusterNodes, kubeConfig, namespace } from './kube.js';
 import { sh } from './node.js';
 import { pinnedPod } from './pods.js';
 import { kubectl } from './probe.js';
 import { log, record, sleep, waitFor } from './timing.js';
-import { formatIp, offset, parseCidr, parseIp } from '../../src/net/ip.js';
+import { bits, formatIp, offset, parseCidr, parseIp } from '../../src/net/ip.js';
 
 export type Ns = 'x' | 'y' | 'z';
 export type PodName = 'a' | 'b' | 'c';
 export type Port = 80 | 81;
 export type Proto = 'tcp' | 'udp';
-export type Family = 4 | 6;
 export const NAMESPACES: readonly Ns[] = ['x', 'y', 'z'];
 export const POD_NAMES: readonly PodName[] = ['a', 'b', 'c'];
 export const PORTS: readonly Port[] = [80, 81];
 export const PROTOS: readonly Proto[] = ['tcp', 'udp'];
-export const FAMILIES: readonly Family[] = DUAL ? [4, 6] : [4];
+// The families the matrix probes: the cluster's (lib/env.ts).
+export { FAMILIES, type Family };
 
 /**
  * The containerPort names. TCP ports carry a per-pod name so that one name means different numbers
@@ -595,9 +595,9 @@ export class NetpolMatrix {
   }
 
   /**
-   * The next IPv4 addresses gingham's IPAM will hand out on a node: it allocates in order after
-   * the last one it reserved (last_reserved_ip.0), skipping the claimed ones. Lets a prober aim
-   * at a pod before the API knows its address.
+   * The next addresses of the primary family gingham's IPAM will hand out on a node: it allocates
+   * in order after the last one it reserved in its first range (last_reserved_ip.0), skipping the
+   * claimed ones. Lets a prober aim at a pod before the API knows its address.
    */
   async nextPodIPs(node: string, count: number): Promise<string[]> {
     const info = (await clusterNodes()).all.find((n) => n.name === node)!;
@@ -606,14 +606,15 @@ export class NetpolMatrix {
     const [list = '', last = ''] = out.split('@@');
     const claimed = new Set(list.split('\n').map((l) => l.trim()).filter(Boolean));
     const start = parseIp(last.trim()) ?? offset(cidr.ip, 1n);
-    const size = 1n << BigInt(32 - cidr.prefix);
+    const size = 1n << BigInt(bits(cidr.ip.family) - cidr.prefix);
     const first = cidr.ip.value;
     const candidates: string[] = [];
     for (let i = 1n; i < size && candidates.length < count; i++) {
-      // Wrapping within the range, past the network address and the gateway (.1), before broadcast.
+      // Wrapping within the range, past the network address and the gateway (.1), before the last
+      // address (IPv4's broadcast).
       const v = first + ((start.value - first + i) % size);
       if (v - first < 2n || v - first === size - 1n) continue;
-      const ip = formatIp({ family: 4, value: v });
+      const ip = formatIp({ family: cidr.ip.family, value: v });
       if (!claimed.has(ip)) candidates.push(ip);
     }
     return candidates;

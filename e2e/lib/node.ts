@@ -1,7 +1,7 @@
 // The node side: kind nodes are Docker containers, inspected with `docker exec` (links, routes,
 // iptables, gingham's reservations, its log).
 import { execa } from 'execa';
-import { BACKEND, CNI_LOG, CONFLIST, DATA_DIR } from './env.js';
+import { BACKEND, CNI_LOG, CONFLIST, DATA_DIR, type Family, PRIMARY } from './env.js';
 
 export async function dockerExec(node: string, cmd: string[], timeoutMs = 60_000): Promise<string> {
   const r = await execa('docker', ['exec', node, ...cmd], { timeout: timeoutMs, reject: false });
@@ -64,17 +64,20 @@ export async function reservations(node: string): Promise<Reservations> {
 /** The addresses (without prefix length) of a node's reservation records, sorted. */
 export const reservedIPs = (r: Reservations): string[] => r.records.flatMap((x) => x.ips.map((ip) => ip.split('/')[0]!)).sort();
 
-/** iptables-save of a node, counters cleared. */
-export async function iptablesSave(node: string): Promise<string[]> {
-  return (await dockerExec(node, ['iptables-save'])).split('\n').map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]')).filter((l) => l && !l.startsWith('#'));
+/** iptables-save (ip6tables-save for IPv6) of a node, counters cleared. */
+export async function iptablesSave(node: string, family: Family = PRIMARY): Promise<string[]> {
+  return (await dockerExec(node, [family === 6 ? 'ip6tables-save' : 'iptables-save'])).split('\n').map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]')).filter((l) => l && !l.startsWith('#'));
 }
 
 /** The rules that belong to gingham (GH-*) and to portmap's per-pod chains (CNI-DN-*), sorted. */
 export const podRules = (lines: readonly string[]): string[] => lines.filter((l) => /GH-|CNI-DN-/.test(l)).sort();
 
-/** Routes the gingham agent owns (proto 199) in the node's main table: destination -> gateway. */
-export async function agentRoutes(node: string): Promise<Map<string, string>> {
-  const routes = JSON.parse((await dockerExec(node, ['ip', '-j', 'route', 'show', 'proto', '199'])) || '[]') as { dst: string; gateway?: string }[];
+/** The agent's VXLAN device of a family (the primary one unless told): gingham-vx4, gingham-vx6. */
+export const vxlanDevice = (family: Family = PRIMARY): string => `gingham-vx${family}`;
+
+/** Routes of one family (the primary one unless told) the gingham agent owns (proto 199) in the node's main table: destination -> gateway. */
+export async function agentRoutes(node: string, family: Family = PRIMARY): Promise<Map<string, string>> {
+  const routes = JSON.parse((await dockerExec(node, ['ip', '-j', `-${family}`, 'route', 'show', 'proto', '199'])) || '[]') as { dst: string; gateway?: string }[];
   return new Map(routes.map((r) => [r.dst, r.gateway ?? '']));
 }
 
@@ -99,7 +102,7 @@ export async function isActive(node: string, unit: string): Promise<boolean> {
 /**
  * The routes (destination -> gateway) the agent must keep on `self` for the backend under test:
  * host-gw via each other node's InternalIP, vxlan via each other node's VTEP (the first address of
- * its pod CIDR) through gingham-vx4. IPv4 only, as agentRoutes reads them.
+ * its pod CIDR) through the family's VXLAN device. The primary family, as agentRoutes reads them.
  */
 export function wantedAgentRoutes(all: readonly { name: string; podCIDR: string; internalIP: string }[], self: string): Map<string, string> {
   const vtep = (cidr: string): string => cidr.split('/')[0]!;
