@@ -28,8 +28,8 @@ import { AGENT_STATE_PATH } from './state.js';
 import { startVerdictEvents } from './verdicts/index.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
+import { runPolicyCli as policyCli } from './policy/explain-cli.js';
 
-export { runPolicyCli } from './policy/explain-cli.js';
 
 declare const GINGHAM_VERSION: string;
 
@@ -83,6 +83,12 @@ function buildLabels(backend: string): { version: string; commit: string; backen
   const text = typeof GINGHAM_VERSION === 'string' ? GINGHAM_VERSION : 'dev';
   const m = /^(\S+) \(([^,)]+)/.exec(text);
   return { version: m?.[1] ?? text, commit: m?.[2] ?? '', backend };
+}
+
+/** `gingham policy ...`: the same API client, so the same warning, which would land on its stderr. */
+export async function runPolicyCli(argv: string[]): Promise<number> {
+  muteDeprecation('DEP0169');
+  return policyCli(argv);
 }
 
 export async function runAgent(argv: string[]): Promise<number> {

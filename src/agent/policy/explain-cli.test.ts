@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ExplainUsageError, endpointOf, parseExplainArgs } from './explain-cli.js';
+import { ExplainUsageError, connectionFamily, endpointOf, parseExplainArgs } from './explain-cli.js';
 import { ns, pod } from './testing.js';
 
 describe('gingham policy explain arguments', () => {
-  it('parses both flag styles; the protocol defaults to TCP; --ipv6 and --json', () => {
-    expect(parseExplainArgs(['explain', '--from', 'x/a', '--to=y/b', '--port', '80'])).toEqual({ from: 'x/a', to: 'y/b', port: 80, protocol: 'TCP', family: 4, json: false });
+  it('parses both flag styles; the protocol defaults to TCP, the family to none asked; --ipv4, --ipv6 and --json', () => {
+    expect(parseExplainArgs(['explain', '--from', 'x/a', '--to=y/b', '--port', '80'])).toEqual({ from: 'x/a', to: 'y/b', port: 80, protocol: 'TCP', json: false });
+    expect(parseExplainArgs(['explain', '--from', 'x/a', '--to=y/b', '--port', '80', '--ipv4'])).toMatchObject({ family: 4 });
     expect(parseExplainArgs(['explain', '--from', 'x/a', '--to', '198.19.1.5', '--port', '53/udp', '--ipv6', '--json', '--kubeconfig', '/k'])).toEqual({ from: 'x/a', to: '198.19.1.5', port: 53, protocol: 'UDP', family: 6, json: true, kubeconfig: '/k' });
   });
 
@@ -14,6 +15,7 @@ describe('gingham policy explain arguments', () => {
     [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '70000'], /--port 70000/],
     [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '80/ICMP'], /--port 80\/ICMP/],
     [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '80', '--nope'], /unknown argument "--nope"/],
+    [['explain', '--from', 'x/a', '--to', 'y/b', '--port', '80', '--ipv4', '--ipv6'], /exclude each other/],
   ])('%j is refused', (argv, msg) => expect(() => parseExplainArgs(argv)).toThrow(msg));
 });
 
@@ -34,6 +36,18 @@ describe('endpoints', () => {
     expect(endpointOf('198.19.1.2', 4, inputs, nodes)).toEqual({ kind: 'ip', ip: '198.19.1.2', node: 'n1' });
     expect(endpointOf('kube-system/agent', 4, inputs, nodes)).toEqual({ kind: 'ip', ip: '198.19.1.2', node: 'n1' });
     expect(endpointOf('198.19.7.7', 4, inputs, nodes)).toEqual({ kind: 'ip', ip: '198.19.7.7' });
+  });
+
+  it('takes the family both ends have, IPv4 first, unless one is asked for', () => {
+    const v6 = pod('y', 'v6', ['fd42:18:8002::5']);
+    const more = { ...inputs, pods: [a, h, v6] };
+    const family = (from: string, to: string, asked?: 4 | 6): number => connectionFamily({ from, to, ...(asked ? { family: asked } : {}) }, more, nodes);
+    expect(family('x/a', 'node/n1')).toBe(4);
+    expect(family('x/a', 'node/n1', 6)).toBe(6);
+    // An IPv6-only cluster's pods, and an address, which names its own family.
+    expect(family('x/a', 'y/v6')).toBe(6);
+    expect(family('x/a', 'fd42:19:1::2')).toBe(6);
+    expect(() => family('kube-system/agent', 'y/v6')).toThrow(/kube-system\/agent has IPv4, y\/v6 has IPv6: no family in common/);
   });
 
   it('says what is missing', () => {

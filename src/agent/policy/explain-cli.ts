@@ -15,11 +15,12 @@ import { familyOf, podKey, resolveAll } from './resolve.js';
 import { DropsUsageError, parseDropsArgs, runDrops } from '../verdicts/drops-cli.js';
 
 export const POLICY_USAGE = `usage:
-  gingham policy explain --from A --to B --port PORT[/TCP|UDP|SCTP] [--ipv6] [--json] [--kubeconfig PATH]
+  gingham policy explain --from A --to B --port PORT[/TCP|UDP|SCTP] [--ipv4|--ipv6] [--json] [--kubeconfig PATH]
       Whether a connection from A to B passes the cluster's ClusterNetworkPolicies (Admin tier,
       then Baseline) and NetworkPolicies, and the tier, policy and rule that decide it (with each
       Pass that handed it on), or that nothing applies, computed by the agent's compiler.
-      A and B: NS/POD, node/NAME or an IP address. --ipv6 judges the pods' IPv6 addresses.
+      A and B: NS/POD, node/NAME or an IP address. The family is the one both ends have (IPv4
+      when they have both; an address given names its own); --ipv4 or --ipv6 chooses it.
   gingham policy drops [--follow] [--namespace NS] [--pod NS/NAME] [--accepts] [--json]
                        [--agent http://HOST:PORT | --health-port PORT]
       The packets this node's policies denied (with --accepts, also the new connections they
@@ -38,7 +39,8 @@ export interface ExplainArgs {
   to: string;
   port: number;
   protocol: Protocol;
-  family: Family;
+  /** Asked for with --ipv4 or --ipv6; else the ends decide (connectionFamily). */
+  family?: Family;
   json: boolean;
   kubeconfig?: string;
 }
@@ -47,11 +49,15 @@ export function parseExplainArgs(argv: readonly string[]): ExplainArgs {
   const [sub, ...rest] = argv;
   if (sub !== 'explain') throw new ExplainUsageError(sub === undefined ? 'missing command' : `unknown command "${sub}"`);
   const opts = new Map<string, string>();
-  let family: Family = 4;
+  let family: Family | undefined;
   let json = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
-    if (a === '--ipv6') family = 6;
+    if (a === '--ipv4' || a === '--ipv6') {
+      const f = a === '--ipv4' ? 4 : 6;
+      if (family !== undefined && family !== f) throw new ExplainUsageError('--ipv4 and --ipv6 exclude each other');
+      family = f;
+    }
     else if (a === '--json') json = true;
     else if (/^--(from|to|port|kubeconfig)(=|$)/.test(a)) {
       const eq = a.indexOf('=');
@@ -68,30 +74,49 @@ export function parseExplainArgs(argv: readonly string[]): ExplainArgs {
   const protocol = (m?.[2] ?? 'TCP').toUpperCase() as Protocol;
   if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || !PROTOCOLS.includes(protocol)) throw new ExplainUsageError(`--port ${portText}: want PORT or PORT/TCP|UDP|SCTP`);
   const kubeconfig = opts.get('kubeconfig');
-  return { from, to, port: Number(m[1]), protocol, family, json, ...(kubeconfig ? { kubeconfig } : {}) };
+  return { from, to, port: Number(m[1]), protocol, json, ...(family ? { family } : {}), ...(kubeconfig ? { kubeconfig } : {}) };
+}
+
+/** The addresses NS/POD, node/NAME or an address stands for, every family. */
+function addressesOf(spec: string, inputs: PolicyInputs, nodes: readonly NodeInfo[]): readonly string[] {
+  if (parseIp(spec)) return [spec];
+  const slash = spec.indexOf('/');
+  if (slash <= 0) throw new ExplainUsageError(`"${spec}" is not NS/POD, node/NAME or an IP address`);
+  if (spec.startsWith('node/')) {
+    const node = nodes.find((n) => n.name === spec.slice(5));
+    if (!node) throw new ExplainUsageError(`no node "${spec.slice(5)}"`);
+    return node.internalIPs;
+  }
+  const pod = inputs.pods.find((p) => podKey(p) === spec);
+  if (!pod) throw new ExplainUsageError(`no pod ${spec} with an address`);
+  return pod.ips;
+}
+
+/** The family asked for, else one both ends have, IPv4 first (an IPv6-only cluster gets IPv6). */
+export function connectionFamily(args: Pick<ExplainArgs, 'from' | 'to' | 'family'>, inputs: PolicyInputs, nodes: readonly NodeInfo[]): Family {
+  if (args.family) return args.family;
+  const has = (spec: string): Set<Family> => new Set(addressesOf(spec, inputs, nodes).flatMap((ip) => familyOf(ip) ?? []));
+  const [from, to] = [has(args.from), has(args.to)];
+  const shared = ([4, 6] as const).find((f) => from.has(f) && to.has(f));
+  if (shared) return shared;
+  const show = (fs: Set<Family>): string => [...fs].map((f) => `IPv${f}`).join(' and ') || 'no address';
+  throw new ExplainUsageError(`${args.from} has ${show(from)}, ${args.to} has ${show(to)}: no family in common`);
 }
 
 /** NS/POD, node/NAME or an address, as an endpoint of `family`. */
 export function endpointOf(spec: string, family: Family, inputs: PolicyInputs, nodes: readonly NodeInfo[]): Endpoint {
-  const ofFamily = (ips: readonly string[]): string | undefined => ips.find((ip) => familyOf(ip) === family);
   if (parseIp(spec)) {
     const pod = inputs.pods.find((p) => !p.hostNetwork && p.ips.includes(spec));
     if (pod) return { kind: 'pod', pod, ip: spec };
     const node = nodes.find((n) => n.internalIPs.includes(spec));
     return { kind: 'ip', ip: spec, ...(node ? { node: node.name } : {}) };
   }
-  const slash = spec.indexOf('/');
-  if (slash <= 0) throw new ExplainUsageError(`"${spec}" is not NS/POD, node/NAME or an IP address`);
+  const ip = addressesOf(spec, inputs, nodes).find((a) => familyOf(a) === family);
   if (spec.startsWith('node/')) {
-    const node = nodes.find((n) => n.name === spec.slice(5));
-    if (!node) throw new ExplainUsageError(`no node "${spec.slice(5)}"`);
-    const ip = ofFamily(node.internalIPs);
-    if (!ip) throw new ExplainUsageError(`node ${node.name} has no IPv${family} InternalIP`);
-    return { kind: 'ip', ip, node: node.name };
+    if (!ip) throw new ExplainUsageError(`node ${spec.slice(5)} has no IPv${family} InternalIP`);
+    return { kind: 'ip', ip, node: spec.slice(5) };
   }
-  const pod = inputs.pods.find((p) => podKey(p) === spec);
-  if (!pod) throw new ExplainUsageError(`no pod ${spec} with an address`);
-  const ip = ofFamily(pod.ips);
+  const pod = inputs.pods.find((p) => podKey(p) === spec)!;
   if (!ip) throw new ExplainUsageError(`pod ${spec} has no IPv${family} address`);
   // A hostNetwork pod has its node's address: it is judged as that node.
   return pod.hostNetwork ? { kind: 'ip', ip, node: pod.node } : { kind: 'pod', pod, ip };
@@ -133,7 +158,8 @@ export async function runPolicyCli(argv: string[]): Promise<number> {
   }
   let c: Connection;
   try {
-    c = { from: endpointOf(args.from, args.family, inputs, nodes), to: endpointOf(args.to, args.family, inputs, nodes), port: args.port, protocol: args.protocol };
+    const family = connectionFamily(args, inputs, nodes);
+    c = { from: endpointOf(args.from, family, inputs, nodes), to: endpointOf(args.to, family, inputs, nodes), port: args.port, protocol: args.protocol };
   } catch (e) {
     if (!(e instanceof ExplainUsageError)) throw e;
     process.stderr.write(`gingham policy: ${e.message}\n`);
