@@ -25,8 +25,8 @@ help:
 	@echo "make bench      gingham vs the reference bridge + host-local, side by side; then kind-bench"
 	@echo "make clean      remove build output and whatever an aborted run left behind"
 	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
-	@echo "make kind-up    kind cluster with gingham installed: BACKEND=vxlan|host-gw, IP_FAMILY=ipv4|dual"
-	@echo "                (cluster gingham or gingham-dual; \$$KIND_CLUSTER overrides)"
+	@echo "make kind-up    kind cluster with gingham installed: BACKEND=vxlan|host-gw, IP_FAMILY=ipv4|ipv6|dual"
+	@echo "                (cluster gingham, gingham-ipv6 or gingham-dual; \$$KIND_CLUSTER overrides)"
 	@echo "                CNI=flannel: Flannel v0.28.4 instead (cluster gingham-flannel), for comparison;"
 	@echo "                CNI=bridge: the reference bridge + host-local, static routes, no agent (gingham-bridge)"
 	@echo "make kind-down  remove that cluster (same variables)"
@@ -99,7 +99,7 @@ build/policy-bench.mjs: $(SOURCES) | npm-deps
 	npx esbuild --bundle --platform=node --format=esm --target=node20 --log-level=warning src/scripts/policy-bench.ts --outfile=$@
 
 # The kind e2e cluster (kind-up, kind-down, e2e): the agent's backend and the cluster's IP
-# families; e2e/kind/paths.sh checks them and names the cluster (gingham, gingham-dual).
+# families; e2e/kind/paths.sh checks them and names the cluster (gingham, gingham-ipv6, gingham-dual).
 BACKEND   ?= vxlan
 IP_FAMILY ?= ipv4
 # CNI=flannel|bridge: the same node image with Flannel (e2e/flannel/) or the reference bridge and

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Delete the e2e kind cluster $KIND_CLUSTER (default gingham, or gingham-dual
-# with IP_FAMILY=dual; paths.sh), and only it, its kubeconfig
+# Delete the e2e kind cluster $KIND_CLUSTER (default gingham; gingham-ipv6 or
+# gingham-dual with IP_FAMILY=ipv6 or dual; paths.sh), and only it, its kubeconfig
 # (<repo>/.e2e/kubeconfig[-<name>], or $KIND_KUBECONFIG) and its rendered kind
 # config. The Docker engine, the "kind" network (shared by every kind cluster
 # on this engine) and the build cache stay.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create the e2e kind cluster (or reuse it) and write its kubeconfig.
 #
-#   up.sh      cluster $KIND_CLUSTER (default gingham, or gingham-dual with
-#              IP_FAMILY=dual) from cluster.yaml with the family's networking
+#   up.sh      cluster $KIND_CLUSTER (default gingham; gingham-ipv6 with
+#              IP_FAMILY=ipv6, gingham-dual with dual) from cluster.yaml with the family's networking
 #              (paths.sh), node image gingham-e2e/kind-node:<k8s version> built
 #              offline, or $KIND_NODE_IMAGE; kubeconfig in <repo>/.e2e/kubeconfig
 #              (kubeconfig-<name> for another name, or $KIND_KUBECONFIG)
@@ -46,8 +46,8 @@ create_network() {
 
 # The network as it is, if it is ours to use: both subnets in our ranges. An
 # IPv4-only one (made by an earlier up.sh) is recreated dual-stack when no
-# container uses it; when one does, an ipv4 cluster still works on it, a dual
-# one cannot.
+# container uses it; when one does, an ipv4 cluster still works on it, an ipv6
+# or dual one cannot.
 ensure_network() {
   local info s v6=
   info=$(docker network inspect -f '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{end}}' "$NETWORK" 2>/dev/null) ||
@@ -68,8 +68,8 @@ ensure_network() {
     log "Docker network $NETWORK is IPv4-only and unused: recreating it dual-stack"
     docker network rm "$NETWORK" >/dev/null
     create_network
-  elif [[ $IP_FAMILY == dual ]]; then
-    die "Docker network $NETWORK is IPv4-only, and a dual-stack cluster needs IPv6 on it; containers use it: $users.
+  elif [[ $IP_FAMILY != ipv4 ]]; then
+    die "Docker network $NETWORK is IPv4-only, and an $IP_FAMILY cluster needs IPv6 on it; containers use it: $users.
   Delete their clusters (make kind-down, or $KIND delete cluster --name NAME), then rerun: up.sh recreates it dual-stack."
   else
     log "Docker network $NETWORK is IPv4-only (in use by $users): enough for an ipv4 cluster"
