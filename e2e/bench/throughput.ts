@@ -79,7 +79,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { type Family, contains, formatIp, parseCidr, parseIp } from '../../src/net/ip.ts';
-import { IMAGE } from '../lib/env.ts';
+import { IMAGE, PRIMARY } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
 import { core, kubectl, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median, percentile } from './stats.ts';
@@ -93,8 +93,8 @@ const { values: args } = parseArgs({
     rr: { type: 'string', default: '1000' },
     backends: { type: 'string', default: 'vxlan,host-gw' },
     namespace: { type: 'string', default: 'gingham-throughput' },
-    // IP_FAMILY as `make kind-up` reads it: the IPv6-only cluster is measured in IPv6, the others in IPv4.
-    family: { type: 'string', default: process.env['IP_FAMILY'] === 'ipv6' ? '6' : '4' },
+    // The cluster's first family: IPv6 on the IPv6-only cluster, IPv4 on the others.
+    family: { type: 'string', default: String(PRIMARY) },
   },
 });
 const { rounds: ROUNDS, reps: REPS, seconds: SECONDS, pings: PINGS, rr: RR } = positiveIntegers(args, ['rounds', 'reps', 'seconds', 'pings', 'rr']);
