@@ -62,7 +62,7 @@ describe('services', () => {
       const viaPodUdp = await connectFromPod(a1.name, node.internalIP, udp, 'udp');
       const viaHost = await connectFromHost(node.internalIP, tcp, 'tcp');
       const viaHostUdp = await connectFromHost(node.internalIP, udp, 'udp');
-      log(`NodePort ${node.name} ${node.internalIP}:${tcp}/tcp,${udp}/udp: from a1 seen as ${viaPod}/${viaPodUdp}, from host as ${viaHost}/${viaHostUdp}`);
+      log(`NodePort ${node.name} ${hostPort(node.internalIP, tcp)}/tcp,${udp}/udp: from a1 seen as ${viaPod}/${viaPodUdp}, from host as ${viaHost}/${viaHostUdp}`);
       for (const seen of [viaPod, viaPodUdp, viaHost, viaHostUdp]) expect(inPods(seen) || onNodeNet(seen), `answer from ${seen}`).toBe(true);
     }
   });
@@ -105,7 +105,7 @@ describe('services', () => {
     for (const s of seen) expect([a1.ip, f.w1.internalIP]).toContain(s);
     // From the host, to the node's Docker address.
     const fromHost = [await connectFromHost(node.internalIP, HOST_TCP, 'tcp'), await connectFromHost(node.internalIP, HOST_UDP, 'udp')];
-    log(`hostPort ${node.internalIP}:${HOST_TCP}/tcp,${HOST_UDP}/udp: from a1 seen as ${seen.join('/')}, from host as ${fromHost.join('/')}`);
+    log(`hostPort ${hostPort(node.internalIP, HOST_TCP)}/tcp,${HOST_UDP}/udp: from a1 seen as ${seen.join('/')}, from host as ${fromHost.join('/')}`);
     for (const s of fromHost) expect(onNodeNet(s), `answer from ${s}`).toBe(true);
   });
 });

@@ -27,6 +27,8 @@ const VXLAN = BACKEND === 'vxlan';
 // VXLAN device, its routes and its iptables.
 const VX = vxlanDevice();
 const IPTABLES = PRIMARY === 6 ? 'ip6tables' : 'iptables';
+// `ip route show PREFIX` lists IPv4 routes only unless told the family.
+const IP_ROUTE = `ip -${PRIMARY} route`;
 const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let f: Fixture;
@@ -72,7 +74,7 @@ describe(`the ${BACKEND} backend`, () => {
       const details = await dockerExec(n.name, ['ip', '-d', 'link', 'show', VX]);
       expect(details).toMatch(new RegExp(`vxlan id 1 local ${re(n.internalIP)} dev eth0 .*dstport 8472 nolearning`));
     }
-    const route = await dockerExec(w1.name, ['ip', 'route', 'show', w2.podCIDR]);
+    const route = await sh(w1.name, `${IP_ROUTE} show ${w2.podCIDR}`);
     expect(route).toMatch(new RegExp(`dev ${VX} proto 199 .*onlink`));
     expect(route).not.toContain(`via ${w2.internalIP}`);
     // A counting rule of our own (removed below) on the UDP packets w1 sends to w2's port 8472.
@@ -160,11 +162,11 @@ describe(`the ${BACKEND} backend`, () => {
     await waitFor('w1 to match its plan', 30_000, () => matches(w1.name));
     const vtep = w2.podCIDR.split('/')[0]!;
     const breakIt = VXLAN
-      ? `bridge fdb del $(bridge fdb show dev ${VX} | awk '/dst ${w2.internalIP} /{print $1}') dev ${VX} dst ${w2.internalIP} self; ip neigh del ${vtep} dev ${VX}; ip route del ${w2.podCIDR}`
-      : `ip route del ${w2.podCIDR}`;
+      ? `bridge fdb del $(bridge fdb show dev ${VX} | awk '/dst ${w2.internalIP} /{print $1}') dev ${VX} dst ${w2.internalIP} self; ip neigh del ${vtep} dev ${VX}; ${IP_ROUTE} del ${w2.podCIDR}`
+      : `${IP_ROUTE} del ${w2.podCIDR}`;
     // Broken for sure (checked in the same exec), then seen as drift by inspect, unless a pass
     // that a Node event set off healed it within the second inspect takes to run.
-    expect((await sh(w1.name, `${breakIt}; ip route show ${w2.podCIDR} | wc -l`)).trim()).toBe('0');
+    expect((await sh(w1.name, `${breakIt}; ${IP_ROUTE} show ${w2.podCIDR} | wc -l`)).trim()).toBe('0');
     const drift = await inspect(w1.name);
     expect([0, 1], `inspect after breaking: ${drift.out}`).toContain(drift.exitCode);
     const t0 = Date.now();
@@ -217,7 +219,7 @@ describe(`the ${BACKEND} backend`, () => {
     const { w1 } = f;
     // The agent's entries: its device, FDB, permanent neighbours and routes (the kernel's own
     // neighbour discovery may come and go on an IPv6 device).
-    const routes = `ip -${PRIMARY} route show proto 199`;
+    const routes = `${IP_ROUTE} show proto 199`;
     const state = (): Promise<string> => sh(w1.name, VXLAN ? `ip -o link show ${VX} | cut -d: -f1; bridge fdb show dev ${VX} | sort; ip neigh show dev ${VX} nud permanent | sort; ${routes}` : routes);
     const before = await state();
     assertSafe(f.pods.a1.ip);
