@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vtepMac } from '../src/agent/network/vxlan.js';
 import { formatIp, lastOf, offset, parseCidr } from '../src/net/ip.js';
+import { escapeRegExp } from './lib/checks.js';
 import { BACKEND, FAMILIES, GINGHAM_IN_IMAGE, IMAGE, NODE_NET, PRIMARY, SERVICE_CIDR } from './lib/env.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { clusterNodes, core, createPod, namespace, probePod, waitPods } from './lib/kube.js';
@@ -29,7 +30,6 @@ const VX = vxlanDevice();
 const IPTABLES = PRIMARY === 6 ? 'ip6tables' : 'iptables';
 // `ip route show PREFIX` lists IPv4 routes only unless told the family.
 const IP_ROUTE = `ip -${PRIMARY} route`;
-const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let f: Fixture;
 
@@ -72,7 +72,7 @@ describe(`the ${BACKEND} backend`, () => {
     const { w1, w2 } = f;
     for (const n of [w1, w2]) {
       const details = await dockerExec(n.name, ['ip', '-d', 'link', 'show', VX]);
-      expect(details).toMatch(new RegExp(`vxlan id 1 local ${re(n.internalIP)} dev eth0 .*dstport 8472 nolearning`));
+      expect(details).toMatch(new RegExp(`vxlan id 1 local ${escapeRegExp(n.internalIP)} dev eth0 .*dstport 8472 nolearning`));
     }
     const route = await sh(w1.name, `${IP_ROUTE} show ${w2.podCIDR}`);
     expect(route).toMatch(new RegExp(`dev ${VX} proto 199 .*onlink`));

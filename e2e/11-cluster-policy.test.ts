@@ -10,6 +10,7 @@
 // ClusterNetworkPolicies are cluster-scoped: every one of this file is named and labelled with the
 // run, and its subjects and peers select only this file's namespaces, by name.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { escapeRegExp } from './lib/checks.js';
 import { BACKEND, IP_FAMILY, POD_CIDR } from './lib/env.js';
 import { DEADLINE_MS, ClusterPolicies, expectPing, expectVerdicts, explain, hostCidr, installPing, port, recordEnforcement } from './lib/cluster-policy.js';
 import { SUITE_LABEL, core, namespace } from './lib/kube.js';
@@ -61,7 +62,6 @@ const isWeb = (c: Cell): boolean => isPod(c.to) && c.proto === 'tcp' && TCP_PORT
 const step = (name: string, o: { apply?: object[]; act?: () => Promise<void>; expect: Expect }): ReturnType<NetpolMatrix['step']> => m.step(name, { ...o, deadlineMs: DEADLINE_MS });
 /** Lines of explain's output. */
 const lines = (out: string): string[] => out.split('\n');
-const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * `gingham policy explain` from `src` to `dst` on 80/TCP in every family: the verdict, and a line
@@ -72,7 +72,7 @@ async function expectExplained(m: NetpolMatrix, src: string, dst: string, verdic
   for (const f of FAMILIES) {
     const out = await explain(m, src, dst, '80/TCP', f);
     expect(out).toMatch(verdict);
-    expect(lines(out).some((l) => new RegExp(`${tier}\\s+${re(name)}\\s+\\(priority 10\\).*rule 0${tail ? `.*${tail}` : ''}`).test(l)), `${src}: a line "${tier} ${name} (priority 10) ... rule 0 ${tail}"`).toBe(true);
+    expect(lines(out).some((l) => new RegExp(`${tier}\\s+${escapeRegExp(name)}\\s+\\(priority 10\\).*rule 0${tail ? `.*${tail}` : ''}`).test(l)), `${src}: a line "${tier} ${name} (priority 10) ... rule 0 ${tail}"`).toBe(true);
     outs.push(out);
   }
   return outs;

@@ -1,4 +1,5 @@
-// What a node must look like at rest: gingham's state matches the pods kubelet runs there.
+// What a node must look like at rest: gingham's state matches the pods kubelet runs there; and the
+// regex escaper the files match command output with.
 import { type NodeInfo, networkedPodsOn } from './kube.js';
 import { ghVeths, reservations, reservedIPs } from './node.js';
 import { waitFor } from './timing.js';
@@ -48,3 +49,6 @@ export async function waitNodeClean(node: NodeInfo, timeoutMs = 90_000): Promise
     return d.length === 0 ? a : undefined;
   }, 2000);
 }
+
+/** `s` as a literal inside a RegExp (an address's dots, a generated name's dashes). */
+export const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -30,7 +30,6 @@ import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
 import { runPolicyCli as policyCli } from './policy/explain-cli.js';
 
-
 declare const GINGHAM_VERSION: string;
 
 /** After SIGTERM, give a pass in progress this long, then exit whatever still holds the loop. */

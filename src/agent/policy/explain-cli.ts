@@ -10,7 +10,7 @@ import { loadKubeConfig } from '../sources/kubernetes.js';
 import { toNodeInfo } from '../sources/node-info.js';
 import { listPolicyInputs } from '../sources/policy-source.js';
 import { type Connection, type Endpoint, explain, showExplanation } from './explain.js';
-import { PROTOCOLS, type PolicyInputs, type Protocol } from './model.js';
+import { PROTOCOLS, type PodInfo, type PolicyInputs, type Protocol } from './model.js';
 import { familyOf, podKey, resolveAll } from './resolve.js';
 import { DropsUsageError, parseDropsArgs, runDrops } from '../verdicts/drops-cli.js';
 
@@ -77,25 +77,27 @@ export function parseExplainArgs(argv: readonly string[]): ExplainArgs {
   return { from, to, port: Number(m[1]), protocol, json, ...(family ? { family } : {}), ...(kubeconfig ? { kubeconfig } : {}) };
 }
 
-/** The addresses NS/POD, node/NAME or an address stands for, every family. */
-function addressesOf(spec: string, inputs: PolicyInputs, nodes: readonly NodeInfo[]): readonly string[] {
-  if (parseIp(spec)) return [spec];
+/** What NS/POD or node/NAME names: a node, or a pod; an address stands for itself. */
+type Named = { readonly ips: readonly string[] } & ({ readonly node: NodeInfo } | { readonly pod: PodInfo } | { readonly ip: string });
+
+function lookup(spec: string, inputs: PolicyInputs, nodes: readonly NodeInfo[]): Named {
+  if (parseIp(spec)) return { ips: [spec], ip: spec };
   const slash = spec.indexOf('/');
   if (slash <= 0) throw new ExplainUsageError(`"${spec}" is not NS/POD, node/NAME or an IP address`);
   if (spec.startsWith('node/')) {
     const node = nodes.find((n) => n.name === spec.slice(5));
     if (!node) throw new ExplainUsageError(`no node "${spec.slice(5)}"`);
-    return node.internalIPs;
+    return { ips: node.internalIPs, node };
   }
   const pod = inputs.pods.find((p) => podKey(p) === spec);
   if (!pod) throw new ExplainUsageError(`no pod ${spec} with an address`);
-  return pod.ips;
+  return { ips: pod.ips, pod };
 }
 
 /** The family asked for, else one both ends have, IPv4 first (an IPv6-only cluster gets IPv6). */
 export function connectionFamily(args: Pick<ExplainArgs, 'from' | 'to' | 'family'>, inputs: PolicyInputs, nodes: readonly NodeInfo[]): Family {
   if (args.family) return args.family;
-  const has = (spec: string): Set<Family> => new Set(addressesOf(spec, inputs, nodes).flatMap((ip) => familyOf(ip) ?? []));
+  const has = (spec: string): Set<Family> => new Set(lookup(spec, inputs, nodes).ips.flatMap((ip) => familyOf(ip) ?? []));
   const [from, to] = [has(args.from), has(args.to)];
   const shared = ([4, 6] as const).find((f) => from.has(f) && to.has(f));
   if (shared) return shared;
@@ -105,18 +107,19 @@ export function connectionFamily(args: Pick<ExplainArgs, 'from' | 'to' | 'family
 
 /** NS/POD, node/NAME or an address, as an endpoint of `family`. */
 export function endpointOf(spec: string, family: Family, inputs: PolicyInputs, nodes: readonly NodeInfo[]): Endpoint {
-  if (parseIp(spec)) {
+  const named = lookup(spec, inputs, nodes);
+  if ('ip' in named) {
     const pod = inputs.pods.find((p) => !p.hostNetwork && p.ips.includes(spec));
     if (pod) return { kind: 'pod', pod, ip: spec };
     const node = nodes.find((n) => n.internalIPs.includes(spec));
     return { kind: 'ip', ip: spec, ...(node ? { node: node.name } : {}) };
   }
-  const ip = addressesOf(spec, inputs, nodes).find((a) => familyOf(a) === family);
-  if (spec.startsWith('node/')) {
-    if (!ip) throw new ExplainUsageError(`node ${spec.slice(5)} has no IPv${family} InternalIP`);
-    return { kind: 'ip', ip, node: spec.slice(5) };
+  const ip = named.ips.find((a) => familyOf(a) === family);
+  if ('node' in named) {
+    if (!ip) throw new ExplainUsageError(`node ${named.node.name} has no IPv${family} InternalIP`);
+    return { kind: 'ip', ip, node: named.node.name };
   }
-  const pod = inputs.pods.find((p) => podKey(p) === spec)!;
+  const { pod } = named;
   if (!ip) throw new ExplainUsageError(`pod ${spec} has no IPv${family} address`);
   // A hostNetwork pod has its node's address: it is judged as that node.
   return pod.hostNetwork ? { kind: 'ip', ip, node: pod.node } : { kind: 'pod', pod, ip };
