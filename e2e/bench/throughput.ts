@@ -144,8 +144,9 @@ const nproc = (): number => readFileSync('/proc/cpuinfo', 'utf8').split('\n').fi
 
 const inPod = (pod: string, cmd: string[], timeoutMs: number): Promise<string> => kubectl(['-n', NS, 'exec', pod, '--', ...cmd], timeoutMs);
 
-
 // ---- NETWORK SAFETY: addresses we send to or configure, all of the measured family ----
+// Its own small check, not e2e/lib/ip.ts's: the bench runs on Node's type stripping, which cannot
+// resolve that file's `.js` import of src/net/ip.ts.
 /** Pods, Services and the hand-built pair; the kind nodes' Docker networks. */
 const TEST_NET = V6 ? 'fd42:18::/32' : '198.18.0.0/15';
 const NODE_NET = V6 ? 'fd42:19::/32' : '198.19.0.0/16';
