@@ -64,7 +64,7 @@ async function timed(compiler: PolicyCompiler, applier: PolicyApplier, inputs: P
   return { compile: t1 - t0, apply: t2 - t1, total: t2 - t0, restores: r.restores, reads: r.reads, timings: r.timings };
 }
 
-const split = (p: Pass): string => `render ${ms(p.timings.renderMs)}, ipset ${ms(p.timings.ipsetMs)}, iptables ${ms(p.timings.iptablesMs)}`;
+const split = (p: Pass): string => `render ${ms(p.timings.renderMs)}, ipset ${ms(p.timings.setsMs)}, iptables ${ms(p.timings.rulesMs)}`;
 
 /** The median pass (by total time) of a series, as a table cell. */
 function medianPass(passes: readonly Pass[]): string {

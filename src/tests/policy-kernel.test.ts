@@ -371,7 +371,7 @@ describe('policy kernel layer timing (a figure, not a benchmark)', () => {
     const trusted = await applier.sync(want(sets), { read: false });
     expect([trusted.failures, trusted.reads, trusted.restores]).toEqual([[], 0, 1]);
     const ms = (r: PolicySyncResult): string =>
-      `${r.timings.totalMs.toFixed(0)} ms (read ${r.timings.readMs.toFixed(0)}, render ${r.timings.renderMs.toFixed(0)}, ipset ${r.timings.ipsetMs.toFixed(0)}, iptables ${r.timings.iptablesMs.toFixed(0)}; ${r.restores} restores)`;
+      `${r.timings.totalMs.toFixed(0)} ms (read ${r.timings.readMs.toFixed(0)}, render ${r.timings.renderMs.toFixed(0)}, ipset ${r.timings.setsMs.toFixed(0)}, iptables ${r.timings.rulesMs.toFixed(0)}; ${r.restores} restores)`;
     console.log(`policy sync, ${sets.length} sets x 20 entries, ${rules} rules in ${policyChains.length + 1} chains (IPv4):\n  first:       ${ms(first)}\n  no-op:       ${ms(noop)}\n  one entry:   ${ms(one)}\n  one entry, trusting the last state: ${ms(trusted)}`);
     const cleaned = await applier.cleanup();
     expect(cleaned.failures).toEqual([]);

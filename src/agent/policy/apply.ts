@@ -34,10 +34,10 @@ import {
 
 export interface PolicyFailure {
   /**
-   * read: the state could not be read; render: the ruleset is invalid; ipset, iptables, destroy:
-   * that restore failed; exec: a tool could not be started.
+   * read: the state could not be read; render: the ruleset is invalid; ipset, iptables, nft,
+   * destroy: that restore or transaction failed; exec: a tool could not be started.
    */
-  readonly step: 'read' | 'render' | 'ipset' | 'iptables' | 'destroy' | 'exec';
+  readonly step: 'read' | 'render' | 'ipset' | 'iptables' | 'nft' | 'destroy' | 'exec';
   readonly family?: Family;
   /** The tool's error text. */
   readonly error: string;
@@ -51,7 +51,8 @@ export interface PolicySyncResult {
   reads: number;
   /** Execs that changed the kernel (restores); 0 when it already matched. */
   restores: number;
-  readonly timings: { readMs: number; renderMs: number; ipsetMs: number; iptablesMs: number; destroyMs: number; totalMs: number };
+  /** setsMs: ipset restores (nftables: 0, sets change in the rules' transaction); rulesMs: iptables-restore or nft. */
+  readonly timings: { readMs: number; renderMs: number; setsMs: number; rulesMs: number; destroyMs: number; totalMs: number };
 }
 
 const EMPTY: Ruleset = { 4: { sets: [], chains: [] }, 6: { sets: [], chains: [] } };
@@ -65,7 +66,7 @@ function emptyResult(): PolicySyncResult {
     failures: [],
     reads: 0,
     restores: 0,
-    timings: { readMs: 0, renderMs: 0, ipsetMs: 0, iptablesMs: 0, destroyMs: 0, totalMs: 0 },
+    timings: { readMs: 0, renderMs: 0, setsMs: 0, rulesMs: 0, destroyMs: 0, totalMs: 0 },
   };
 }
 
@@ -211,7 +212,7 @@ export class PolicyApplier {
     if (setPlan.update !== '') {
       result.restores++;
       const error = await this.ipset(setPlan.update);
-      t.ipsetMs += lap();
+      t.setsMs += lap();
       // Without the sets the new rules need, committing them would fail or misjudge: stop here.
       if (error !== undefined) {
         result.failures.push({ step: 'ipset', error });
@@ -240,7 +241,7 @@ export class PolicyApplier {
         mergeChains(result, f, plan.changes);
       }),
     );
-    t.iptablesMs += lap();
+    t.rulesMs += lap();
 
     // A set some rule in force still matches on cannot be destroyed (and must not be): after a
     // failed commit the family's old rules are those in force.
