@@ -26,7 +26,9 @@ help:
 	@echo "make clean      remove build output and whatever an aborted run left behind"
 	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
 	@echo "make kind-up    kind cluster with gingham installed: BACKEND=vxlan|host-gw, IP_FAMILY=ipv4|ipv6|dual"
-	@echo "                (cluster gingham, gingham-ipv6 or gingham-dual; \$$KIND_CLUSTER overrides)"
+	@echo "                (cluster gingham, gingham-ipv6 or gingham-dual; \$$KIND_CLUSTER overrides);"
+	@echo "                KUBE_PROXY_MODE=iptables|nftables (kube-proxy's mode), DATAPLANE=iptables|nftables"
+	@echo "                (the agent's packet filter); e2e and conformance take the same variables"
 	@echo "                CNI=flannel: Flannel v0.28.4 instead (cluster gingham-flannel), for comparison;"
 	@echo "                CNI=bridge: the reference bridge + host-local, static routes, no agent (gingham-bridge)"
 	@echo "make kind-down  remove that cluster (same variables)"
@@ -105,7 +107,11 @@ IP_FAMILY ?= ipv4
 # CNI=flannel|bridge: the same node image with Flannel (e2e/flannel/) or the reference bridge and
 # static routes (e2e/bridge/) instead, in cluster gingham-flannel or gingham-bridge.
 CNI       ?= gingham
-E2E_ENV   := BACKEND=$(BACKEND) IP_FAMILY=$(IP_FAMILY) CNI=$(CNI)
+# KUBE_PROXY_MODE=iptables|nftables: kube-proxy's mode (kind's kubeProxyMode); DATAPLANE=iptables|nftables:
+# the agent's packet filter (its ConfigMap key dataplane). Neither names the cluster.
+KUBE_PROXY_MODE ?= iptables
+DATAPLANE ?= iptables
+E2E_ENV   := BACKEND=$(BACKEND) IP_FAMILY=$(IP_FAMILY) CNI=$(CNI) KUBE_PROXY_MODE=$(KUBE_PROXY_MODE) DATAPLANE=$(DATAPLANE)
 KIND_UP   := $(E2E_ENV) bash e2e/kind/up.sh && $(E2E_ENV) bash e2e/install.sh
 
 kind-image:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install gingham on the kind cluster the way users do: build the image, load it into every node,
 # apply the ClusterNetworkPolicy CRD (conf/kube/clusternetworkpolicies-*.yaml) and
-# conf/kube/gingham.yaml, then the agent's ConfigMap for this cluster (BACKEND, and the pod
-# CIDRs of IP_FAMILY; see e2e/kind/paths.sh), and wait until the DaemonSet runs everywhere, every
+# conf/kube/gingham.yaml, then the agent's ConfigMap for this cluster (BACKEND, DATAPLANE, and the
+# pod CIDRs of IP_FAMILY; see e2e/kind/paths.sh), and wait until the DaemonSet runs everywhere, every
 # node is Ready and CoreDNS runs. Re-running it rolls out a new binary and config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,11 @@ json_list() {
   echo "[${items%,}]"
 }
 # Verdict events on: the suite checks them (and everything else works with them on).
-config="{\"backend\":\"$BACKEND\",\"policyLogDrops\":true,\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
+# dataplane only when it is not the default: the agent refuses unknown keys, and one that predates
+# the key runs iptables anyway.
+dataplane=
+[[ $DATAPLANE == iptables ]] || dataplane="\"dataplane\":\"$DATAPLANE\","
+config="{\"backend\":\"$BACKEND\",$dataplane\"policyLogDrops\":true,\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
 kubectl -n kube-system create configmap gingham --from-literal=config.json="$config" --dry-run=client -o yaml |
   kubectl apply -f - >/dev/null
 echo "install.sh: config.json $config" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gingham image, built without a registry: a small Debian root filesystem (debootstrap, cached)
-# with what the agent and the install step call (iproute2, iptables, ipset, nsenter, ulogd2 with
-# its JSON output for the verdict events, the reference portmap and loopback plugins), plus
+# with what the agent and the install step call (iproute2, iptables, ipset, nft for the nftables
+# dataplane, nsenter, ulogd2 with its JSON output for the verdict events, the reference portmap and
+# loopback plugins), plus
 # bin/gingham; `docker import`ed as gingham-e2e/gingham:dev.
 # The same image runs test pods: `gingham probe`, ping (iputils: `ping -M do -s N` for MTU tests)
 # and iperf3 (throughput). Prints the image name.
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source e2e/kind/paths.sh
 IMAGE=${GINGHAM_IMAGE:-gingham-e2e/gingham:dev}
-PACKAGES=iproute2,iptables,ipset,util-linux,containernetworking-plugins,ca-certificates,iputils-ping,iperf3,ulogd2,ulogd2-json
+PACKAGES=iproute2,iptables,ipset,nftables,util-linux,containernetworking-plugins,ca-certificates,iputils-ping,iperf3,ulogd2,ulogd2-json
 ROOTFS=$CACHE/rootfs/gingham-image-$DEBIAN_SUITE-$(echo "$PACKAGES" | sha256sum | cut -c1-12)
 
 if [ ! -f "$ROOTFS/.complete" ]; then

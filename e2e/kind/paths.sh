@@ -39,6 +39,19 @@ case $IP_FAMILY in
     ;;
   *) echo "${0##*/}: ERROR: IP_FAMILY=$IP_FAMILY: must be ipv4, ipv6 or dual" >&2; exit 2 ;;
 esac
+# KUBE_PROXY_MODE: kube-proxy's mode, kind's networking.kubeProxyMode (up.sh writes it; it does not
+# name the cluster: one made in the other mode is refused, not reused). DATAPLANE: the agent's
+# packet filter, the ConfigMap key dataplane (install.sh writes it).
+KUBE_PROXY_MODE=${KUBE_PROXY_MODE:-iptables}
+DATAPLANE=${DATAPLANE:-iptables}
+case $KUBE_PROXY_MODE in
+  iptables | nftables) ;;
+  *) echo "${0##*/}: ERROR: KUBE_PROXY_MODE=$KUBE_PROXY_MODE: must be iptables or nftables" >&2; exit 2 ;;
+esac
+case $DATAPLANE in
+  iptables | nftables) ;;
+  *) echo "${0##*/}: ERROR: DATAPLANE=$DATAPLANE: must be iptables or nftables" >&2; exit 2 ;;
+esac
 # CNI: what the cluster runs: gingham, or for the class beside it Flannel (e2e/flannel/) or the
 # reference bridge + host-local with static routes and no agent (e2e/bridge/). It names the default
 # cluster too (gingham-flannel, gingham-bridge), so one of each can be up at once.

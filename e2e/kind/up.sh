@@ -3,7 +3,7 @@
 #
 #   up.sh      cluster $KIND_CLUSTER (default gingham; gingham-ipv6 with
 #              IP_FAMILY=ipv6, gingham-dual with dual) from cluster.yaml with the family's networking
-#              (paths.sh), node image gingham-e2e/kind-node:<k8s version> built
+#              (paths.sh) and kube-proxy in $KUBE_PROXY_MODE (iptables or nftables), node image gingham-e2e/kind-node:<k8s version> built
 #              offline, or $KIND_NODE_IMAGE; kubeconfig in <repo>/.e2e/kubeconfig
 #              (kubeconfig-<name> for another name, or $KIND_KUBECONFIG)
 #
@@ -86,9 +86,10 @@ kind_config() {
     die "cluster.yaml sets etcd imageTag $tag, versions.env says ETCD_IMAGE_TAG=$ETCD_IMAGE_TAG"
   sed -E -e "s|^(  ipFamily:).*|\1 $IP_FAMILY|" \
     -e "s|^(  podSubnet:).*|\1 $POD_SUBNET|" \
-    -e "s|^(  serviceSubnet:).*|\1 $SERVICE_SUBNET|" "$HERE/cluster.yaml" >"$CLUSTER_CONFIG"
+    -e "s|^(  serviceSubnet:).*|\1 $SERVICE_SUBNET|" \
+    -e "s|^(  kubeProxyMode:).*|\1 $KUBE_PROXY_MODE|" "$HERE/cluster.yaml" >"$CLUSTER_CONFIG"
   [[ -z ${KIND_NODE_IMAGE:-} ]] || sed -i '/^# Keep this block last/,$d' "$CLUSTER_CONFIG"
-  for key in "ipFamily: $IP_FAMILY" "podSubnet: $POD_SUBNET" "serviceSubnet: $SERVICE_SUBNET"; do
+  for key in "ipFamily: $IP_FAMILY" "podSubnet: $POD_SUBNET" "serviceSubnet: $SERVICE_SUBNET" "kubeProxyMode: $KUBE_PROXY_MODE"; do
     grep -qxF "  $key" "$CLUSTER_CONFIG" || die "cluster.yaml has no networking line to set to '$key'"
   done
   echo "$CLUSTER_CONFIG"
@@ -126,11 +127,15 @@ main() {
     have=$(docker exec "$CLUSTER-control-plane" sed -nE 's/^[[:space:]]*podSubnet:[[:space:]]*"?([^"]*)"?$/\1/p' /kind/kubeadm.conf 2>/dev/null | head -n1 || true)
     [[ -z $have || $have == "$POD_SUBNET" ]] ||
       die "cluster $CLUSTER has podSubnet $have, not $POD_SUBNET (IP_FAMILY=$IP_FAMILY); delete it first (make kind-down with its variables)"
+    # And of the kube-proxy mode asked for: kind writes it into the same file (mode: "nftables").
+    have=$(docker exec "$CLUSTER-control-plane" sed -nE 's/^mode:[[:space:]]*"?([a-z]*)"?$/\1/p' /kind/kubeadm.conf 2>/dev/null | head -n1 || true)
+    [[ -z $have || $have == "$KUBE_PROXY_MODE" ]] ||
+      die "cluster $CLUSTER runs kube-proxy in $have mode, not KUBE_PROXY_MODE=$KUBE_PROXY_MODE; delete it first (make kind-down with its variables)"
     "$KIND" export kubeconfig --name "$CLUSTER" --kubeconfig "$KUBECONFIG_OUT"
   else
     local t1=$SECONDS config
     config=$(kind_config)
-    log "creating cluster $CLUSTER ($IP_FAMILY, backend $BACKEND) from $IMAGE"
+    log "creating cluster $CLUSTER ($IP_FAMILY, backend $BACKEND, kube-proxy $KUBE_PROXY_MODE, dataplane $DATAPLANE) from $IMAGE"
     # kubeadm's control-plane start and node joins have fixed timeouts that a loaded 2-core
     # machine can miss; kind removes the nodes of a failed attempt, so one more try is clean.
     local attempt
