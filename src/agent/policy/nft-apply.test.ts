@@ -1,0 +1,113 @@
+// The nftables policy applier's planning, without a kernel: which syncs that trust the last state
+// become a delta (and which elements, chains, maps and sets it touches) and which a whole-table
+// replace, on a small hand-made policy-shaped ruleset (hook chain, dispatch chain, pod chains,
+// a policy chain with set matches, a nets set with an except).
+import { describe, expect, it } from 'vitest';
+import type { AddrSet, Chain, FamilyRules, Rule } from '../../kernel/packet-filter/model.js';
+import { type FamilyDelta, type Wanted, familyDelta, planSync } from './nft-apply.js';
+
+const ALLOW = 0x20000;
+const setAllow: Rule = { action: { kind: 'mark', value: ALLOW, mask: ALLOW } };
+const clearAllow: Rule = { action: { kind: 'mark', value: 0, mask: ALLOW } };
+const ifAllowedReturn: Rule = { mark: { value: ALLOW, mask: ALLOW }, action: { kind: 'return' } };
+const replies: Rule = { ct: 'established-related', action: { kind: 'return' } };
+const tcpReset: Rule = { proto: 'tcp', action: { kind: 'reject', with: 'tcp-reset' } };
+const unreachable: Rule = { action: { kind: 'reject', with: 'port-unreachable' } };
+const denyEvent = (chain: string): Rule => ({ limit: { perSecond: 10, burst: 20 }, action: { kind: 'log', prefix: `gingham deny ingress ${chain}`, group: 9917, snaplen: 128 } });
+
+const peers: AddrSet = { name: 'gingham-np-peers', family: 4, kind: 'addrs', entries: ['198.18.0.12', '198.18.0.13'] };
+const nets: AddrSet = { name: 'gingham-np-nets', family: 4, kind: 'nets', entries: ['198.18.0.0/16'], except: ['198.18.5.0/24'] };
+const policyChain: Chain = {
+  name: 'GINGHAM-NPP-web',
+  rules: [
+    { proto: 'tcp', comment: 'x/web ingress rule 0', sets: [{ set: peers.name, dir: 'src' }], dport: { from: 80, to: 80 }, action: setAllow.action },
+    { sets: [{ set: nets.name, dir: 'src' }], action: setAllow.action },
+  ],
+};
+const podChain = (name: string): Chain => ({ name, rules: [clearAllow, { comment: 'x/web ingress', action: { kind: 'jump', chain: policyChain.name } }, ifAllowedReturn, denyEvent(name), tcpReset, unreachable] });
+const pod1 = podChain('GINGHAM-NPI-p1');
+const pod2 = podChain('GINGHAM-NPI-p2');
+const dispatch = (entries: { addr: string; chain: string }[]): Chain => ({ name: 'GINGHAM-NP-INGRESS', rules: [{ dispatch: { by: 'dst', map: 'ingress-dispatch', entries } }] });
+const ingress = dispatch([{ addr: '198.18.0.11', chain: pod1.name }]);
+const forward: Chain = { name: 'GINGHAM-NP-FORWARD', rules: [replies, { action: { kind: 'jump', chain: ingress.name } }] };
+const hooks = [{ at: 'forward', chain: forward.name }] as const;
+
+const v4: FamilyRules = { sets: [peers, nets], chains: [forward, ingress, pod1, policyChain], hooks };
+const none: FamilyRules = { sets: [], chains: [], hooks: [] };
+const both = (f4: FamilyRules, f6: FamilyRules = none): Wanted => ({ 4: f4, 6: f6 });
+/** Elements as the renderer would print them; entries are enough here. */
+const elements = (s: AddrSet): readonly string[] => [...s.entries, ...(s.except ?? []).map((e) => `not ${e}`)];
+
+const delta = (have: FamilyRules, want: FamilyRules): FamilyDelta => {
+  const d = familyDelta(have, want, elements);
+  if (!d) throw new Error('not a delta');
+  return d;
+};
+const nothing: FamilyDelta = { newSets: [], setElements: [], newChains: [], refilled: [], newMaps: [], mapElements: [], goneChains: [], goneMaps: [], goneSets: [] };
+
+describe('nftables policy delta', () => {
+  it('the same objects: nothing to do', () => {
+    expect(delta(v4, v4)).toEqual(nothing);
+    expect(planSync(both(v4), both(v4), elements)).toEqual({ kind: 'delta', families: { 4: nothing, 6: nothing } });
+  });
+
+  it('equal copies (not the same objects) are nothing to do either', () => {
+    const copy: FamilyRules = structuredClone(v4);
+    expect(delta(v4, copy)).toEqual(nothing);
+  });
+
+  it('a set member changed: element add and delete, no chain touched', () => {
+    const moved: AddrSet = { ...peers, entries: ['198.18.0.13', '198.18.0.14'] };
+    expect(delta(v4, { ...v4, sets: [moved, nets] })).toEqual({ ...nothing, setElements: [{ name: peers.name, add: ['198.18.0.14'], remove: ['198.18.0.12'] }] });
+  });
+
+  it('a nets set whose except changed: the printed elements differ', () => {
+    const narrowed: AddrSet = { ...nets, except: ['198.18.6.0/24'] };
+    expect(delta(v4, { ...v4, sets: [peers, narrowed] }).setElements).toEqual([{ name: nets.name, add: ['not 198.18.6.0/24'], remove: ['not 198.18.5.0/24'] }]);
+  });
+
+  it('a pod isolated: its chain added and one map element, the dispatch chain not refilled', () => {
+    const want: FamilyRules = { ...v4, chains: [forward, dispatch([{ addr: '198.18.0.11', chain: pod1.name }, { addr: '198.18.0.12', chain: pod2.name }]), pod1, pod2, policyChain] };
+    expect(delta(v4, want)).toEqual({ ...nothing, newChains: [pod2], mapElements: [{ name: 'ingress-dispatch', add: [{ addr: '198.18.0.12', chain: pod2.name }], remove: [] }] });
+  });
+
+  it('a pod released: its element deleted, its chain gone', () => {
+    const two: FamilyRules = { ...v4, chains: [forward, dispatch([{ addr: '198.18.0.11', chain: pod1.name }, { addr: '198.18.0.12', chain: pod2.name }]), pod1, pod2, policyChain] };
+    expect(delta(two, v4)).toEqual({ ...nothing, goneChains: [pod2.name], mapElements: [{ name: 'ingress-dispatch', add: [], remove: [{ addr: '198.18.0.12', chain: pod2.name }] }] });
+  });
+
+  it('an address that moves to another chain: delete and add of the same key', () => {
+    const want: FamilyRules = { ...v4, chains: [forward, dispatch([{ addr: '198.18.0.11', chain: pod2.name }]), pod2, policyChain] };
+    expect(delta(v4, want)).toEqual({
+      ...nothing,
+      newChains: [pod2],
+      goneChains: [pod1.name],
+      mapElements: [{ name: 'ingress-dispatch', add: [{ addr: '198.18.0.11', chain: pod2.name }], remove: [{ addr: '198.18.0.11', chain: pod1.name }] }],
+    });
+  });
+
+  it('a changed policy chain is refilled; a set no rule uses any more goes', () => {
+    const narrower: Chain = { ...policyChain, rules: [policyChain.rules[0]!] };
+    expect(delta(v4, { ...v4, sets: [peers], chains: [forward, ingress, pod1, narrower] })).toEqual({ ...nothing, refilled: [narrower], goneSets: [nets.name] });
+  });
+
+  it('a new dispatch map (egress appears) and a map that goes', () => {
+    const egress: Chain = { name: 'GINGHAM-NP-EGRESS', rules: [{ dispatch: { by: 'src', map: 'egress-dispatch', entries: [{ addr: '198.18.0.11', chain: pod2.name }] } }] };
+    const fwd2: Chain = { ...forward, rules: [...forward.rules, { action: { kind: 'jump', chain: egress.name } }] };
+    const want: FamilyRules = { ...v4, chains: [fwd2, ingress, egress, pod1, pod2, policyChain] };
+    const d = delta(v4, want);
+    expect(d).toEqual({ ...nothing, newChains: [egress, pod2], refilled: [fwd2], newMaps: [{ name: 'egress-dispatch', by: 'src', entries: egress.rules.flatMap((s) => ('dispatch' in s ? s.dispatch.entries : [])) }] });
+    expect(delta(want, v4)).toEqual({ ...nothing, refilled: [forward], goneChains: [egress.name, pod2.name], goneMaps: ['egress-dispatch'] });
+  });
+
+  it('a set changing kind, a family appearing or going, or hooks changing: a whole-table replace', () => {
+    expect(familyDelta(v4, { ...v4, sets: [{ ...peers, kind: 'nets' }, nets] }, elements)).toBeUndefined();
+    expect(planSync(both(v4), both({ ...v4, sets: [{ ...peers, kind: 'nets' }, nets] }), elements)).toMatchObject({ kind: 'replace' });
+    const v6: FamilyRules = { sets: [], chains: [forward], hooks };
+    expect(planSync(both(v4), both(v4, v6), elements)).toEqual({ kind: 'replace', why: 'IPv6 appears' });
+    expect(planSync(both(v4, v6), both(v4), elements)).toEqual({ kind: 'replace', why: 'IPv6 goes' });
+    expect(planSync(both(v4), both({ ...v4, hooks: [...hooks, { at: 'input', chain: forward.name }] }), elements)).toEqual({ kind: 'replace', why: 'IPv4 hooks changed' });
+    // Equal hooks, other objects: still a delta.
+    expect(planSync(both(v4), both({ ...v4, hooks: [{ at: 'forward', chain: forward.name }] }), elements)).toMatchObject({ kind: 'delta' });
+  });
+});
