@@ -11,7 +11,7 @@ CNITOOL     := $(CACHE)/bin/cnitool
 # overlay MTU tests) inside namespaces; debootstrap, gcc and jq for the kind platform and the
 # conformance images, installed here once so that their builds, which CI runs side by side, never
 # race for dpkg's lock.
-APT_PACKAGES := iproute2 iptables ipset util-linux containernetworking-plugins containerd runc \
+APT_PACKAGES := iproute2 iptables ipset nftables util-linux containernetworking-plugins containerd runc \
                 busybox-static iperf3 hyperfine iputils-ping ulogd2 ulogd2-json debootstrap gcc libc6-dev jq
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs src/build/assert-shim.cjs package-lock.json
 

@@ -130,3 +130,62 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 
 export const sameIp = (a: Ip, b: Ip): boolean => a.family === b.family && a.value === b.value;
 export const offset = (ip: Ip, by: bigint): Ip => ({ family: ip.family, value: ip.value + by });
+
+/** A range of addresses of one family, first..last inclusive. */
+interface Span {
+  lo: bigint;
+  hi: bigint;
+}
+
+/** Spans sorted and merged: overlapping or touching ones become one. */
+function mergeSpans(spans: Span[]): Span[] {
+  const sorted = [...spans].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+  const out: Span[] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && s.lo <= last.hi + 1n) {
+      if (s.hi > last.hi) last.hi = s.hi;
+    } else out.push({ lo: s.lo, hi: s.hi });
+  }
+  return out;
+}
+
+/** The fewest CIDRs that cover exactly lo..hi: the largest aligned block at each step. */
+function spanCidrs(family: Family, span: Span): Cidr[] {
+  const width = bits(family);
+  const out: Cidr[] = [];
+  let lo = span.lo;
+  while (lo <= span.hi) {
+    let size = width;
+    // Grow the block while lo stays aligned to it and it stays within the span.
+    while (size > 0 && (lo & ((1n << BigInt(width - size + 1)) - 1n)) === 0n && lo + (1n << BigInt(width - size + 1)) - 1n <= span.hi) size--;
+    out.push({ ip: { family, value: lo }, prefix: size });
+    lo += 1n << BigInt(width - size);
+  }
+  return out;
+}
+
+/**
+ * The addresses in `include` and in none of `exclude`, as the fewest CIDRs, sorted and not
+ * overlapping (an ipBlock with its excepts, for a packet filter without ipset's `nomatch`). All
+ * CIDRs must be of `family`; host bits are ignored.
+ */
+export function cidrsMinus(family: Family, include: readonly Cidr[], exclude: readonly Cidr[] = []): Cidr[] {
+  const span = (c: Cidr): Span => {
+    if (c.ip.family !== family) throw new Error(`${formatCidr(c)} is not an IPv${family} CIDR`);
+    return { lo: networkOf(c).value, hi: lastOf(c).value };
+  };
+  let kept = mergeSpans(include.map(span));
+  for (const cut of mergeSpans(exclude.map(span))) {
+    const next: Span[] = [];
+    for (const s of kept) {
+      if (cut.hi < s.lo || cut.lo > s.hi) next.push(s);
+      else {
+        if (s.lo < cut.lo) next.push({ lo: s.lo, hi: cut.lo - 1n });
+        if (s.hi > cut.hi) next.push({ lo: cut.hi + 1n, hi: s.hi });
+      }
+    }
+    kept = next;
+  }
+  return kept.flatMap((s) => spanCidrs(family, s));
+}
