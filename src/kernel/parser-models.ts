@@ -1,6 +1,6 @@
-// Models of the real parsers of iptables-restore and `ipset restore`, written from their sources
-// (see the facts at the top of iptables-text.ts and ipset-text.ts), for tests only: the property
-// tests check that rendered text splits back into exactly the intended lines and tokens.
+// Models of the real parsers of iptables-restore, `ipset restore` and `nft -f`, written from their
+// sources (see the facts at the top of iptables-text.ts, ipset-text.ts and nft-text.ts), for tests
+// only: the property tests check that rendered text splits back into exactly the intended lines and tokens.
 
 /** fgets(buffer, size): lines of at most size-1 bytes each, a newline kept at the end of its line. */
 function fgetsLines(text: string, size: number): Buffer[] {
@@ -132,5 +132,65 @@ export function parseIpsetRestore(text: string): string[][] {
     if (args.length + 1 >= 32) throw new ModelParseError('Line is too long to parse.');
     out.push(args.filter((a) => !IPSET_OPTIONS.has(a.startsWith('--') ? a.slice(1) : a)));
   }
+  return out;
+}
+
+export type NftToken =
+  | { readonly word: string }
+  | { readonly str: string }
+  | { readonly punct: '{' | '}' | ',' | ';' }
+  /** `$name`: nft expands (or refuses) a variable. */
+  | { readonly variable: string }
+  /** `# …` to the end of the line: nft ignores it. */
+  | { readonly comment: string };
+
+/**
+ * nft's scanner and its command split for the subset we write (nftables 1.0.6, scanner.l and the
+ * measured facts in nft-text.ts): quoted strings are `"[^"]*"` with no escape (a line break
+ * inside is kept); '#' outside quotes starts a comment to the end of the line; '$' starts a
+ * variable; '{', '}', ',' are punctuation; a newline or ';' outside braces ends a command, inside
+ * braces either separates statements (given as ';'); blanks separate words. Commands as token lists.
+ */
+export function nftCommands(text: string): NftToken[][] {
+  const out: NftToken[][] = [];
+  let cmd: NftToken[] = [];
+  let depth = 0;
+  const end = (): void => {
+    if (cmd.length > 0) out.push(cmd);
+    cmd = [];
+  };
+  const WORD_END = /[\s"{},;#$]/;
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t') i++;
+    else if (c === '\n' || c === ';') {
+      if (depth > 0) cmd.push({ punct: ';' });
+      else end();
+      i++;
+    } else if (c === '"') {
+      const close = text.indexOf('"', i + 1);
+      if (close < 0) throw new ModelParseError('unterminated string');
+      cmd.push({ str: text.slice(i + 1, close) });
+      i = close + 1;
+    } else if (c === '#') {
+      const nl = text.indexOf('\n', i);
+      const stop = nl < 0 ? text.length : nl;
+      cmd.push({ comment: text.slice(i + 1, stop) });
+      i = stop;
+    } else if (c === '{' || c === '}' || c === ',') {
+      if (c === '{') depth++;
+      if (c === '}' && --depth < 0) throw new ModelParseError("unbalanced '}'");
+      cmd.push({ punct: c });
+      i++;
+    } else {
+      let j = i + 1;
+      while (j < text.length && !WORD_END.test(text[j]!)) j++;
+      if (c === '$') cmd.push({ variable: text.slice(i + 1, j) });
+      else cmd.push({ word: text.slice(i, j) });
+      i = j;
+    }
+  }
+  if (depth !== 0) throw new ModelParseError("unclosed '{'");
+  end();
   return out;
 }
