@@ -163,6 +163,6 @@ export async function nftAvailable(wrap: Wrap = []): Promise<boolean> {
   }
   const v = parseNftVersion(out);
   if (!v) return false;
-  for (let k = 0; k < 3; k++) if (v[k] !== OLDEST[k]) return v[k]! > OLDEST[k];
-  return true;
+  const [major, minor, patch] = v;
+  return major !== OLDEST[0] ? major > OLDEST[0] : minor !== OLDEST[1] ? minor > OLDEST[1] : patch >= OLDEST[2];
 }
