@@ -24,7 +24,7 @@
 //   `meta l4proto ipv6-icmp`, or `icmpv6 type NAME` with a type (names for the known ones).
 // - Marks print as 0x%08x; `meta mark & M == V`, or `meta mark V` for a full mask. A mark action
 //   is `meta mark set V` (full mask), `… meta mark | V` (set bits), `… meta mark & ~M` (clear
-//   bits), else `… meta mark & ~M | V`.
+//   bits), else `… meta mark & (~M | V) | V` (nft folds the set bits into the AND mask).
 // - `limit rate N/second burst B packets`, the burst left out when it is nft's default 5.
 // - `reject` in an inet table answers ICMP or ICMPv6 port-unreachable by the packet's family and
 //   prints as plain `reject`; `reject with tcp reset` needs the rule's proto tcp.
@@ -113,10 +113,10 @@ function markAction(value: number, mask: number): string {
   if (mask === 0) refuse('mark action', 'an empty mask changes nothing');
   if ((value & ~mask) >>> 0 !== 0) refuse('mark action', `value ${nftMark(value)} outside mask ${nftMark(mask)}`);
   if (mask === FULL) return `meta mark set ${nftMark(value)}`;
-  const keep = (~mask >>> 0) as number;
-  if (value === 0) return `meta mark set meta mark & ${nftMark(keep)}`;
+  if (value === 0) return `meta mark set meta mark & ${nftMark(~mask >>> 0)}`;
   if (value === mask) return `meta mark set meta mark | ${nftMark(value)}`;
-  return `meta mark set meta mark & ${nftMark(keep)} | ${nftMark(value)}`;
+  // nft folds the bits the OR sets into the AND's mask, and prints it so.
+  return `meta mark set meta mark & ${nftMark((~mask | value) >>> 0)} | ${nftMark(value)}`;
 }
 
 function markMatch(value: number, mask: number): string {
