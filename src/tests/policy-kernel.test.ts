@@ -9,6 +9,9 @@ import { type ResultPromise, execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTool } from '../kernel/exec.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from '../agent/policy/apply.js';
+import { DATAPLANES, type PolicyDataplane, policyDataplane } from '../agent/policy/dataplane.js';
+import { nftSctpPortsSupported } from '../agent/policy/nft-apply.js';
+import type { AddrSet, Chain, FamilyRules, Hook, Rule } from '../kernel/packet-filter/model.js';
 import { PolicyCompiler } from '../agent/policy/compile.js';
 import type { ChainSpec, FamilyRuleset, IpSetSpec, PodInfo, Ruleset } from '../agent/policy/model.js';
 import { EGRESS_CHAIN, INGRESS_CHAIN } from '../agent/policy/ruleset.js';
@@ -91,6 +94,280 @@ const noChanges = (r: PolicySyncResult): void => {
   for (const f of FAMILIES) expect(r.chains[f]).toEqual({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
   expect(r.sets).toEqual({ created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 });
 };
+
+// ---- Both dataplanes: the same model ruleset, the same verdicts. ----
+
+const ALLOW = 0x20000;
+const SET_ALLOW: Rule = { action: { kind: 'mark', value: ALLOW, mask: ALLOW } };
+const CLEAR_ALLOW: Rule = { action: { kind: 'mark', value: 0, mask: ALLOW } };
+const IF_ALLOWED_RETURN: Rule = { mark: { value: ALLOW, mask: ALLOW }, action: { kind: 'return' } };
+const REPLIES: Rule = { ct: 'established-related', action: { kind: 'return' } };
+const REJECT: Rule = { action: { kind: 'reject', with: 'port-unreachable' } };
+const denyEvent = (chain: string): Rule => ({ limit: { perSecond: 10, burst: 20 }, action: { kind: 'log', prefix: `gingham deny ingress ${chain}`, group: 9917, snaplen: 128 } });
+const podChainName = (i: number): string => `GINGHAM-NPI-p${i}`;
+/** The pod chain of an isolated pod: its policy chain decides, the rest is rejected (with an event). */
+const podChain = (i: number): Chain => ({
+  name: podChainName(i),
+  rules: [CLEAR_ALLOW, { comment: 'test/web ingress', action: { kind: 'jump', chain: 'GINGHAM-NP-POL' } }, IF_ALLOWED_RETURN, denyEvent(podChainName(i)), REJECT],
+});
+const POD_CHAINS = new Map([1, 2, 3].map((i) => [i, podChain(i)]));
+const modelSets = new Map<string, AddrSet>();
+/** The same AddrSet object for the same content (the compiler's identity caching, in small). */
+const addrSet = (name: string, f: Fam, members: readonly number[]): AddrSet => {
+  const entries = members.map((i) => POD_IP[i]![f]).sort();
+  const key = `${name} ${entries.join(',')}`;
+  let s = modelSets.get(key);
+  if (!s) modelSets.set(key, (s = { name, family: f, kind: 'addrs', entries }));
+  return s;
+};
+const policyChain = (f: Fam): Chain => ({ name: 'GINGHAM-NP-POL', rules: [{ proto: 'tcp', sets: [{ set: allowSet(f), dir: 'src' }], dport: { from: 80, to: 80 }, action: SET_ALLOW.action }] });
+const POLICY_CHAINS = { 4: policyChain(4), 6: policyChain(6) };
+const FORWARD: Chain = { name: 'GINGHAM-NP-FORWARD', rules: [REPLIES, { action: { kind: 'jump', chain: 'GINGHAM-NP-INGRESS' } }] };
+const HOOKS: readonly Hook[] = [{ at: 'forward', chain: FORWARD.name, comment: 'gingham-policy' }];
+
+/** The pods in `isolated` take ingress to TCP 80 only from the members of the allow set: a dispatch map by destination to their pod chains. */
+function isolate(f: Fam, allow: readonly number[], isolated: readonly number[] = [1], extra: Partial<FamilyRules> = {}): FamilyRules {
+  const ingress: Chain = { name: 'GINGHAM-NP-INGRESS', rules: [{ dispatch: { by: 'dst', map: 'ingress-pods', entries: isolated.map((i) => ({ addr: POD_IP[i]![f], chain: podChainName(i) })) } }] };
+  return {
+    sets: [addrSet(allowSet(f), f, allow), ...(extra.sets ?? [])],
+    chains: [FORWARD, ingress, ...isolated.map((i) => POD_CHAINS.get(i)!), POLICY_CHAINS[f], ...(extra.chains ?? [])],
+    hooks: HOOKS,
+  };
+}
+const isolating = (allow: readonly number[], isolated: readonly number[] = [1]): Ruleset => ({ 4: isolate(4, allow, isolated), 6: isolate(6, allow, isolated) });
+
+/** Every rule shape the compiler writes (ruleset.ts), as model rules. */
+function modelShapes(f: Fam, sctp: boolean): Partial<FamilyRules> {
+  const [a, b] = f === 4 ? ['198.18.0.11', '198.18.0.0/24'] : ['fd42:18::11', 'fd42:18::/64'];
+  const s1 = `gingham-np${f}-shape1`;
+  const s2 = `gingham-np${f}-shape2`;
+  const rules: Rule[] = [
+    { src: { cidr: a }, action: { kind: 'return' } },
+    { dst: { cidr: b }, action: { kind: 'return' } },
+    { src: { cidr: a }, dst: { cidr: b }, proto: 'tcp', dport: { from: 80, to: 80 }, action: { kind: 'return' } },
+    { proto: 'tcp', comment: 'x/y ingress rule 0', sets: [{ set: s1, dir: 'src' }, { set: s2, dir: 'dst' }], dport: { from: 80, to: 80 }, action: SET_ALLOW.action },
+    { proto: 'udp', comment: 'x/y ingress rule 1', sets: [{ set: s2, dir: 'src' }], dport: { from: 80, to: 90 }, action: SET_ALLOW.action },
+    { proto: 'udp', action: { kind: 'return' } },
+    ...(sctp ? [{ proto: 'sctp', dport: { from: 80, to: 80 }, action: { kind: 'return' } } as const, { proto: 'sctp', action: { kind: 'return' } } as const] : []),
+    ...(f === 6 ? [{ proto: 'icmpv6', icmpv6Type: 135, action: { kind: 'return' } } as const, { proto: 'icmpv6', icmpv6Type: 136, action: { kind: 'return' } } as const] : []),
+    REPLIES,
+    IF_ALLOWED_RETURN,
+    { mark: { value: ALLOW | 0x40000, mask: ALLOW | 0x40000 }, action: { kind: 'return' } },
+    { comment: 'x/y ingress', action: { kind: 'jump', chain: 'GINGHAM-NP-POL' } },
+    CLEAR_ALLOW,
+    { action: { kind: 'mark', value: 0, mask: ALLOW | 0x40000 } },
+    { ct: 'new', mark: IF_ALLOWED_RETURN.mark!, limit: { perSecond: 10, burst: 20 }, action: { kind: 'log', prefix: 'gingham accept ingress GINGHAM-NP-SHAPES', group: 9917, snaplen: 128 } },
+    denyEvent('GINGHAM-NP-SHAPES'),
+    { proto: 'tcp', action: { kind: 'reject', with: 'tcp-reset' } },
+    REJECT,
+    { action: { kind: 'drop' } },
+    { action: { kind: 'goto', chain: 'GINGHAM-NP-POL' } },
+    { action: { kind: 'return' } },
+  ];
+  return {
+    sets: [
+      { name: s1, family: f, kind: 'addrs', entries: [POD_IP[3]![f]] },
+      f === 4
+        ? { name: s2, family: f, kind: 'nets', entries: ['198.18.0.0/16'], except: ['198.18.0.16/28'] }
+        : { name: s2, family: f, kind: 'nets', entries: ['fd42:18::/64'], except: ['fd42:18::10/124'] },
+    ],
+    chains: [{ name: 'GINGHAM-NP-SHAPES', rules }],
+  };
+}
+
+describe.each(DATAPLANES)('policy dataplane %s in a namespace', (dataplane) => {
+  const c = new Cluster();
+  const servers: ResultPromise[] = [];
+  let applier: PolicyDataplane;
+  let sctp = false;
+  const hookName = dataplane === 'iptables' ? 'FORWARD' : 'forward';
+
+  const sh = (ns: string, cmd: string): Promise<string> => c.exec(ns, ['sh', '-c', cmd]);
+  const reaches = async (from: number, to: number, port: number, f: Fam): Promise<boolean> => {
+    const host = f === 4 ? POD_IP[to]![4] : `[${POD_IP[to]![6]}]`;
+    const r = await c.sh(['ip', 'netns', 'exec', c.ns(`p${from}`), GINGHAM, 'probe', 'connect', `${host}:${port}`, '--timeout', '2000']);
+    return r.exitCode === 0;
+  };
+  /** Verdicts of p2 and p3 to p1 on 80 and 81, and of p1 to p3 on 80, per family. */
+  const matrix = async (): Promise<Record<string, boolean>> => {
+    const out: Record<string, boolean> = {};
+    const pairs: [number, number, number][] = [[2, 1, 80], [2, 1, 81], [3, 1, 80], [3, 1, 81], [1, 3, 80]];
+    await Promise.all(FAMILIES.flatMap((f) => pairs.map(async ([a, b, p]) => (out[`v${f} p${a}->p${b}:${p}`] = await reaches(a, b, p, f)))));
+    return Object.fromEntries(Object.entries(out).sort());
+  };
+  const expected = (allowed: number | undefined): Record<string, boolean> =>
+    Object.fromEntries(
+      FAMILIES.flatMap((f) => [
+        [`v${f} p1->p3:80`, true],
+        [`v${f} p2->p1:80`, allowed === undefined || allowed === 2],
+        [`v${f} p2->p1:81`, allowed === undefined],
+        [`v${f} p3->p1:80`, allowed === undefined || allowed === 3],
+        [`v${f} p3->p1:81`, allowed === undefined],
+      ]).sort(),
+    );
+  /**
+   * Our kernel state in a form that shows any rewrite: iptables with rule counters (a rewritten
+   * rule starts again from zero; counters may grow meanwhile) and ipsets; nftables with rule
+   * handles (a replaced table or refilled chain gets new ones).
+   */
+  const ourState = async (): Promise<string> => {
+    if (dataplane === 'nftables') return (await c.sh(['ip', 'netns', 'exec', c.ns('node'), 'nft', '-a', '-s', 'list', 'table', 'inet', 'gingham-policy'])).stdout;
+    const parts = await Promise.all([sh('node', 'iptables-save -t filter'), sh('node', 'ip6tables-save -t filter'), sh('node', 'ipset save')]);
+    return parts.join('').split('\n').filter((l) => /GINGHAM-NP|gingham-np/.test(l)).join('\n');
+  };
+  const nothingChanged = (r: PolicySyncResult): void => {
+    expect(r.failures).toEqual([]);
+    expect(r.restores).toBe(0);
+    for (const f of FAMILIES) expect(r.chains[f]).toEqual({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
+    expect(r.sets).toEqual({ created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 });
+  };
+  const READS = dataplane === 'iptables' ? 3 : 1;
+
+  beforeAll(async () => {
+    await c.addNamespace('node');
+    await sh('node', 'ip link add br0 type bridge && ip link set br0 up && ip addr add 198.18.0.1/24 dev br0 && ip addr add fd42:18::1/64 dev br0 nodad');
+    // Bridged pod-to-pod traffic reaches the forward hook (iptables FORWARD, nft's inet forward) only with these on.
+    await c.exec('node', ['sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1']);
+    for (const i of [1, 2, 3]) {
+      await c.addNamespace(`p${i}`);
+      await c.exec('node', ['ip', 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c.ns(`p${i}`)]);
+      await c.exec('node', ['ip', 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
+      await sh(`p${i}`, `ip addr add ${POD_IP[i]![4]}/24 dev eth0 && ip addr add ${POD_IP[i]![6]}/64 dev eth0 nodad && ip link set eth0 up`);
+    }
+    for (const i of [1, 3]) servers.push(execa('ip', ['netns', 'exec', c.ns(`p${i}`), GINGHAM, 'probe', 'serve', '--tcp', '80,81'], { reject: false }));
+    for (let n = 0; n < 50 && !((await reaches(2, 1, 81, 6)) && (await reaches(2, 3, 80, 4))); n++) await new Promise((r) => setTimeout(r, 100));
+    applier = policyDataplane(dataplane, c.ns('node'));
+    sctp = dataplane === 'iptables' ? await sctpPortsSupported(c.ns('node')) : await nftSctpPortsSupported(c.ns('node'));
+  });
+  afterAll(async () => {
+    for (const s of servers) s.kill();
+    await Promise.all(servers);
+    await c.destroy();
+  });
+
+  it('before any policy every pair connects, in both families; the SCTP probe leaves nothing behind', async () => {
+    expect(await matrix()).toEqual(expected(undefined));
+    expect(await ourState()).toBe('');
+    console.log(`${dataplane}: SCTP port matches accepted here: ${sctp}`);
+  });
+
+  it('isolates p1: only the set member reaches TCP 80, in both families', async () => {
+    const r = await applier.sync(isolating([2]));
+    expect(r.failures).toEqual([]);
+    for (const f of FAMILIES) {
+      expect(r.chains[f].created.sort()).toEqual(['GINGHAM-NP-FORWARD', 'GINGHAM-NP-INGRESS', 'GINGHAM-NP-POL', 'GINGHAM-NPI-p1']);
+      expect(r.chains[f].hooked).toEqual([hookName]);
+    }
+    expect(r.restores).toBe(dataplane === 'iptables' ? 3 : 1);
+    expect(await matrix()).toEqual(expected(2));
+  });
+
+  it('a second sync with the same ruleset only reads: nothing rewritten', async () => {
+    const before = await ourState();
+    const r = await applier.sync(isolating([2]));
+    nothingChanged(r);
+    expect(r.reads).toBe(READS);
+    expect(await ourState()).toBe(before);
+  });
+
+  it('a set membership change flips the verdict in one exec, no chain rewritten', async () => {
+    const r = await applier.sync(isolating([3]));
+    expect(r.failures).toEqual([]);
+    expect(r.restores).toBe(1);
+    for (const f of FAMILIES) expect(r.chains[f]).toEqual({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
+    expect(r.sets).toMatchObject({ updated: [allowSet(4), allowSet(6)], added: 2, removed: 2 });
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('a sync that trusts the last state execs only the change; what it cannot see waits for the next sync that reads', async () => {
+    const r = await applier.sync(isolating([2]), { read: false });
+    expect([r.failures, r.reads, r.restores]).toEqual([[], 0, 1]);
+    expect(await matrix()).toEqual(expected(2));
+    await sh('node', dataplane === 'iptables' ? `ipset del ${allowSet(4)} ${POD_IP[2]![4]}` : `nft delete element inet gingham-policy ${allowSet(4)} '{ ${POD_IP[2]![4]} }'`);
+    const blind = await applier.sync(isolating([2]), { read: false });
+    expect([blind.reads, blind.restores]).toEqual([0, 0]);
+    expect(await reaches(2, 1, 80, 4)).toBe(false);
+    const healed = await applier.sync(isolating([2]));
+    expect(healed.failures).toEqual([]);
+    expect(healed.sets).toMatchObject({ updated: [allowSet(4)], added: 1, removed: 0 });
+    expect(await reaches(2, 1, 80, 4)).toBe(true);
+    expect((await applier.sync(isolating([3]), { read: false })).failures).toEqual([]);
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('a pod isolated and released again, trusting the last state: one exec each, verdicts follow', async () => {
+    // p3 isolated too (its pod chain allows from the set's member, p3 itself: nobody else reaches it).
+    const added = await applier.sync(isolating([3], [1, 3]), { read: false });
+    expect([added.failures, added.reads, added.restores]).toEqual([[], 0, 1]);
+    for (const f of FAMILIES) expect(added.chains[f].created).toEqual(['GINGHAM-NPI-p3']);
+    expect(await reaches(1, 3, 80, 4)).toBe(false);
+    expect(await reaches(1, 3, 80, 6)).toBe(false);
+    nothingChanged(await applier.sync(isolating([3], [1, 3])));
+    const released = await applier.sync(isolating([3]), { read: false });
+    expect([released.failures, released.reads, released.restores]).toEqual([[], 0, 1]);
+    for (const f of FAMILIES) expect(released.chains[f].removed).toEqual(['GINGHAM-NPI-p3']);
+    expect(await matrix()).toEqual(expected(3));
+    nothingChanged(await applier.sync(isolating([3])));
+  });
+
+  it('every rule shape the compiler writes reads back as written: the next sync changes nothing', async () => {
+    const want: Ruleset = { 4: isolate(4, [3], [1], modelShapes(4, sctp)), 6: isolate(6, [3], [1], modelShapes(6, sctp)) };
+    const r = await applier.sync(want);
+    expect(r.failures).toEqual([]);
+    for (const f of FAMILIES) expect(r.chains[f].created).toEqual(['GINGHAM-NP-SHAPES']);
+    nothingChanged(await applier.sync(want));
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('a rule, a hook and a set entry deleted by hand come back on the next sync that reads', async () => {
+    const want: Ruleset = { 4: isolate(4, [3], [1], modelShapes(4, sctp)), 6: isolate(6, [3], [1], modelShapes(6, sctp)) };
+    if (dataplane === 'iptables') await sh('node', `iptables -D GINGHAM-NPI-p1 5; ip6tables -D FORWARD 1; ipset del ${allowSet(6)} ${POD_IP[3]![6]}`);
+    else {
+      const handle = async (chain: string, pattern: RegExp): Promise<string> => {
+        const listing = await c.exec('node', ['nft', '-a', 'list', 'chain', 'inet', 'gingham-policy', chain]);
+        return /# handle (\d+)/.exec(listing.split('\n').find((l) => pattern.test(l)) ?? '')![1]!;
+      };
+      await c.exec('node', ['nft', 'delete', 'rule', 'inet', 'gingham-policy', 'GINGHAM-NPI-p1-4', 'handle', await handle('GINGHAM-NPI-p1-4', /^\s*reject/)]);
+      await c.exec('node', ['nft', 'delete', 'rule', 'inet', 'gingham-policy', 'hook-forward', 'handle', await handle('hook-forward', /jump GINGHAM-NP-FORWARD-6/)]);
+      await c.exec('node', ['nft', 'delete', 'element', 'inet', 'gingham-policy', allowSet(6), `{ ${POD_IP[3]![6]} }`]);
+    }
+    expect(await reaches(2, 1, 80, 4)).toBe(true);
+    expect(await reaches(2, 1, 81, 6)).toBe(true);
+    const r = await applier.sync(want);
+    expect(r.failures).toEqual([]);
+    expect(r.chains[4]).toMatchObject({ rewritten: ['GINGHAM-NPI-p1'], hooked: [] });
+    expect(r.chains[6]).toMatchObject({ rewritten: [], hooked: [hookName] });
+    expect(r.sets).toMatchObject({ updated: [allowSet(6)], added: 1, removed: 0 });
+    expect(await matrix()).toEqual(expected(3));
+    nothingChanged(await applier.sync(want));
+  });
+
+  it('a change the kernel refuses keeps the previous rules in force, is reported, and makes the next sync read', async () => {
+    const before = await ourState();
+    const broken = isolate(4, [2], [1], { chains: [{ name: 'GINGHAM-NP-BROKEN', rules: [{ action: { kind: 'jump', chain: 'GINGHAM-NP-NOSUCH' } }] }] });
+    const r = await applier.sync({ 4: broken, 6: isolate(6, [2]) }, { read: false });
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]!.step).toBe(dataplane === 'iptables' ? 'iptables' : 'nft');
+    if (dataplane === 'nftables') expect(await ourState()).toBe(before);
+    expect(await reaches(2, 1, 80, 4)).toBe(false);
+    expect(await reaches(3, 1, 80, 4)).toBe(true);
+    const next = await applier.sync(isolating([3]), { read: false });
+    expect([next.failures, next.reads]).toEqual([[], READS]);
+    expect(await matrix()).toEqual(expected(3));
+  });
+
+  it('cleanup leaves nothing of ours; every pair connects again', async () => {
+    const r = await applier.cleanup();
+    expect(r.failures).toEqual([]);
+    for (const f of FAMILIES) {
+      expect(r.chains[f].removed.sort()).toEqual(['GINGHAM-NP-FORWARD', 'GINGHAM-NP-INGRESS', 'GINGHAM-NP-POL', 'GINGHAM-NPI-p1']);
+      expect(r.chains[f].unhooked).toEqual([hookName]);
+    }
+    expect(await ourState()).toBe('');
+    expect(await matrix()).toEqual(expected(undefined));
+    nothingChanged(await applier.cleanup());
+  });
+});
 
 describe('policy kernel layer in a namespace', () => {
   const c = new Cluster();

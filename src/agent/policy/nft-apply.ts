@@ -11,8 +11,35 @@
 //   transaction. What cannot be said as a delta (hooks changed, a family appearing or leaving, a
 //   set changing kind) is a whole-table replace instead.
 import { isDeepStrictEqual } from 'node:util';
-import type { AddrSet, Chain, DispatchEntry, Family, FamilyRules } from '../../kernel/packet-filter/model.js';
+import type { AddrSet, Chain, Dispatch, DispatchEntry, Family, FamilyRules } from '../../kernel/packet-filter/model.js';
 import { isDispatch } from '../../kernel/packet-filter/model.js';
+import {
+  addChainLines,
+  addMapLines,
+  addSetLines,
+  deleteChainLines,
+  deleteMapLines,
+  deleteSetLines,
+  dispatchElementLines,
+  hookChainName,
+  hookChains,
+  joinNft,
+  nftChainName,
+  printedHook,
+  printedMapElements,
+  printedMapType,
+  printedSetType,
+  printedStep,
+  refillChainLines,
+  replaceTableText,
+  deleteTableText,
+  setElements as printedElements,
+  setElementLines,
+} from '../../kernel/packet-filter/nft-render.js';
+import { NftReadError, type ParsedChain, type ParsedSet, type ParsedTable, applyNft, listTable } from '../../kernel/nft.js';
+import { type NftLine, RefusedNftText, nftCommand } from '../../kernel/nft-text.js';
+import type { PolicySyncResult } from './apply.js';
+import type { PolicyDataplane } from './dataplane.js';
 
 /** The policy's table (family inet: both address families, names suffixed -4/-6 by the renderer). */
 export const POLICY_TABLE = 'gingham-policy';
@@ -20,11 +47,7 @@ export const POLICY_TABLE = 'gingham-policy';
 export type Wanted = Readonly<Record<Family, FamilyRules>>;
 
 /** A dispatch map as the chains' Dispatch steps declare it. */
-export interface DispatchMap {
-  readonly name: string;
-  readonly by: 'src' | 'dst';
-  readonly entries: readonly DispatchEntry[];
-}
+export type DispatchMap = Dispatch['dispatch'];
 
 /** Elements of an existing set or map that change (deletes run before adds: a key may move). */
 export interface Elements<T> {
@@ -38,7 +61,7 @@ export interface Elements<T> {
  * added; new chains declared, then new maps with their elements (they jump to chains), then the new
  * chains' rules and the refilled chains (flush and refill; they may use the new sets and maps);
  * map elements deleted then added (a key may move to another chain); set elements deleted; last
- * what nothing refers to any more: gone chains (flushed, then deleted), maps and sets.
+ * what nothing refers to any more: gone chains flushed, then gone maps, chains and sets deleted.
  */
 export interface FamilyDelta {
   readonly newSets: readonly AddrSet[];
@@ -61,7 +84,7 @@ export const isEmptyDelta = (d: FamilyDelta): boolean => Object.values(d).every(
 /** The dispatch maps a family's chains use, by name. */
 export function dispatchMaps(chains: readonly Chain[]): Map<string, DispatchMap> {
   const maps = new Map<string, DispatchMap>();
-  for (const c of chains) for (const s of c.rules) if (isDispatch(s)) maps.set(s.dispatch.map, { name: s.dispatch.map, by: s.dispatch.by, entries: s.dispatch.entries });
+  for (const c of chains) for (const s of c.rules) if (isDispatch(s)) maps.set(s.dispatch.map, s.dispatch);
   return maps;
 }
 
@@ -90,10 +113,10 @@ const entryKey = (e: DispatchEntry): string => `${e.addr} ${e.chain} ${e.comment
 
 /**
  * One family's delta from `have` (applied by the last sync) to `want`; undefined when it is not a
- * delta (a set changing family or kind). `elements` gives a set's members as the renderer writes
- * them (nets minus excepts), so that additions and deletions name what the kernel holds.
+ * delta (a set changing family or kind). Set members are compared as the renderer writes them
+ * (nets minus excepts, as CIDRs), so additions and deletions name what the kernel holds.
  */
-export function familyDelta(have: FamilyRules, want: FamilyRules, elements: (s: AddrSet) => readonly string[]): FamilyDelta | undefined {
+export function familyDelta(have: FamilyRules, want: FamilyRules): FamilyDelta | undefined {
   const hadSets = new Map(have.sets.map((s) => [s.name, s]));
   const newSets: AddrSet[] = [];
   const setElements: Elements<string>[] = [];
@@ -102,7 +125,7 @@ export function familyDelta(have: FamilyRules, want: FamilyRules, elements: (s: 
     if (!old) newSets.push(s);
     else if (old !== s) {
       if (old.family !== s.family || old.kind !== s.kind) return undefined;
-      const d = diff(elements(old), elements(s), String);
+      const d = diff(printedElements(old), printedElements(s), String);
       if (d.add.length + d.remove.length > 0) setElements.push({ name: s.name, ...d });
     }
   }
@@ -123,14 +146,14 @@ export function familyDelta(have: FamilyRules, want: FamilyRules, elements: (s: 
   const newMaps: DispatchMap[] = [];
   const mapElements: Elements<DispatchEntry>[] = [];
   for (const m of wantMaps.values()) {
-    const old = hadMaps.get(m.name);
+    const old = hadMaps.get(m.map);
     if (!old || old.by !== m.by) {
       // A map that changes direction is a new map: its rule is rewritten with its chain.
       if (old) return undefined;
       newMaps.push(m);
     } else if (old.entries !== m.entries) {
       const d = diff(old.entries, m.entries, entryKey);
-      if (d.add.length + d.remove.length > 0) mapElements.push({ name: m.name, ...d });
+      if (d.add.length + d.remove.length > 0) mapElements.push({ name: m.map, ...d });
     }
   }
   return {
@@ -151,14 +174,287 @@ export function familyDelta(have: FamilyRules, want: FamilyRules, elements: (s: 
  * replace where a delta would be awkward (hooks changed, a family appears or goes, a set changes
  * kind).
  */
-export function planSync(have: Wanted, want: Wanted, elements: (s: AddrSet) => readonly string[]): Plan {
+export function planSync(have: Wanted, want: Wanted): Plan {
   const families = {} as Record<Family, FamilyDelta>;
   for (const f of [4, 6] as const) {
     if (isEmptyFamily(have[f]) !== isEmptyFamily(want[f])) return { kind: 'replace', why: `IPv${f} ${isEmptyFamily(want[f]) ? 'goes' : 'appears'}` };
     if (have[f].hooks !== want[f].hooks && !isDeepStrictEqual(have[f].hooks, want[f].hooks)) return { kind: 'replace', why: `IPv${f} hooks changed` };
-    const d = familyDelta(have[f], want[f], elements);
+    const d = familyDelta(have[f], want[f]);
     if (!d) return { kind: 'replace', why: `IPv${f} set changed kind` };
     families[f] = d;
   }
   return { kind: 'delta', families };
+}
+
+/** Whether the family wants nothing at all. */
+const wantsNothing = (want: Wanted): boolean => isEmptyFamily(want[4]) && isEmptyFamily(want[6]);
+
+/**
+ * The transaction of a delta plan (see FamilyDelta for the order); '' when it changes nothing. A
+ * set, chain or map is named by its model name, the renderer adds the family.
+ */
+export function deltaText(families: Readonly<Record<Family, FamilyDelta>>, want: Wanted): string {
+  const T = POLICY_TABLE;
+  const fs = [4, 6] as const;
+  const sets = (f: Family): Map<string, AddrSet> => new Map(want[f].sets.map((s) => [s.name, s]));
+  const pieces: NftLine[][] = [];
+  for (const f of fs) {
+    const d = families[f];
+    const byName = sets(f);
+    pieces.push(...d.newSets.map((s) => addSetLines(T, s)));
+    pieces.push(...d.setElements.map((e) => setElementLines(T, 'add', byName.get(e.name)!, e.add)));
+  }
+  // Chains before the map elements that jump to them, maps before the rules that look them up.
+  for (const f of fs) pieces.push(...families[f].newChains.map((c) => addChainLines(T, { name: c.name, rules: [] }, f)));
+  for (const f of fs) pieces.push(...families[f].newMaps.map((m) => addMapLines(T, m, f)));
+  for (const f of fs) {
+    const d = families[f];
+    pieces.push(...d.newChains.map((c) => addChainLines(T, c, f)));
+    pieces.push(...d.refilled.map((c) => refillChainLines(T, c, f)));
+    for (const m of d.mapElements) pieces.push(dispatchElementLines(T, 'delete', m.name, f, m.remove), dispatchElementLines(T, 'add', m.name, f, m.add));
+  }
+  for (const f of fs) {
+    const d = families[f];
+    const byName = sets(f);
+    pieces.push(...d.setElements.map((e) => setElementLines(T, 'delete', byName.get(e.name)!, e.remove)));
+    // A gone chain may still jump to another gone chain: all are emptied before any is deleted.
+    pieces.push(...d.goneChains.map((c) => refillChainLines(T, { name: c, rules: [] }, f)));
+  }
+  for (const f of fs) {
+    const d = families[f];
+    // A gone map's elements still jump to chains: the map goes before them.
+    pieces.push(...d.goneMaps.map((m) => deleteMapLines(T, m, f)), ...d.goneChains.map((c) => deleteChainLines(T, c, f)), ...d.goneSets.map((s) => deleteSetLines(T, s)));
+  }
+  return pieces.some((p) => p.length > 0) ? joinNft(...pieces) : '';
+}
+
+type SyncChanges = Pick<PolicySyncResult, 'chains' | 'sets'>;
+
+const noChanges = (): SyncChanges => ({
+  chains: { 4: { created: [], rewritten: [], removed: [], hooked: [], unhooked: [] }, 6: { created: [], rewritten: [], removed: [], hooked: [], unhooked: [] } },
+  sets: { created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 },
+});
+
+/**
+ * What a delta changes, in the result's terms: chains by model name per family; sets and dispatch
+ * maps (by their nft names) under `sets`, their elements counted in added and removed.
+ */
+export function deltaChanges(families: Readonly<Record<Family, FamilyDelta>>): SyncChanges {
+  const out = noChanges();
+  for (const f of [4, 6] as const) {
+    const d = families[f];
+    out.chains[f].created.push(...d.newChains.map((c) => c.name));
+    out.chains[f].rewritten.push(...d.refilled.map((c) => c.name));
+    out.chains[f].removed.push(...d.goneChains);
+    out.sets.created.push(...d.newSets.map((s) => s.name), ...d.newMaps.map((m) => nftChainName(m.map, f)));
+    out.sets.updated.push(...d.setElements.map((e) => e.name), ...d.mapElements.map((m) => nftChainName(m.name, f)));
+    out.sets.destroyed.push(...d.goneSets, ...d.goneMaps.map((m) => nftChainName(m, f)));
+    for (const e of [...d.setElements, ...d.mapElements]) {
+      out.sets.added += e.add.length;
+      out.sets.removed += e.remove.length;
+    }
+  }
+  return out;
+}
+
+/** A set or map as `nft -s list` prints it, elements sorted (nft prints hash sets in its own order). */
+interface PrintedSet {
+  readonly kind: 'set' | 'map';
+  readonly type: string;
+  readonly flags: readonly string[];
+  readonly elements: readonly string[];
+}
+
+const sorted = (xs: readonly string[]): string[] => [...xs].sort();
+
+/** The wanted table in the printed form listTable reads: chains (base chains with their line) and sets. */
+export function printedTable(want: Wanted): { chains: Map<string, ParsedChain>; sets: Map<string, PrintedSet> } {
+  const chains = new Map<string, ParsedChain>();
+  const sets = new Map<string, PrintedSet>();
+  for (const f of [4, 6] as const) {
+    for (const s of want[f].sets) sets.set(s.name, { kind: 'set', ...printedSetType(s), elements: sorted(printedElements(s)) });
+    for (const c of want[f].chains) chains.set(nftChainName(c.name, f), { rules: c.rules.map((s) => printedStep(s, f)) });
+    for (const m of dispatchMaps(want[f].chains).values()) sets.set(nftChainName(m.map, f), { kind: 'map', type: printedMapType(f), flags: [], elements: sorted(printedMapElements(m, f)) });
+  }
+  for (const [at, rules] of hookChains(want)) chains.set(hookChainName(at), { base: printedHook(at), rules });
+  return { chains, sets };
+}
+
+/** The family and model name of one of our nft chain names (`NAME-4`); undefined for a base chain or a stranger. */
+function modelName(nftName: string): { family: Family; name: string } | undefined {
+  const m = /^(.+)-([46])$/.exec(nftName);
+  return m ? { family: Number(m[2]) as Family, name: m[1]! } : undefined;
+}
+
+/**
+ * How the table as read differs from `want` (undefined: no table). `same`: nothing to do, not even
+ * removing an empty table. The changes say what a whole-table replace then changes, for the log.
+ */
+export function compareTable(listed: ParsedTable | undefined, want: Wanted): SyncChanges & { same: boolean } {
+  const out = noChanges();
+  const wanted = printedTable(want);
+  const have = listed ?? { chains: new Map<string, ParsedChain>(), sets: new Map<string, ParsedSet>() };
+  let same = listed === undefined ? wantsNothing(want) : !wantsNothing(want);
+  const differ = (): void => {
+    same = false;
+  };
+  const base = (name: string): string | undefined => (name.startsWith('hook-') ? name.slice(5) : undefined);
+  for (const [name, c] of wanted.chains) {
+    const got = have.chains.get(name);
+    if (got && got.base === c.base && isDeepStrictEqual(got.rules, c.rules)) continue;
+    differ();
+    const at = base(name);
+    if (at !== undefined) {
+      for (const f of [4, 6] as const) {
+        const mine = (r: string): boolean => r.endsWith(`-${f}`);
+        const rules = got?.base === c.base ? (got?.rules ?? []) : [];
+        if (c.rules.filter(mine).some((r) => !rules.includes(r))) out.chains[f].hooked.push(at);
+        if (rules.filter(mine).some((r) => !c.rules.includes(r))) out.chains[f].unhooked.push(at);
+      }
+      continue;
+    }
+    const m = modelName(name)!;
+    out.chains[m.family][got ? 'rewritten' : 'created'].push(m.name);
+  }
+  for (const [name, got] of have.chains) {
+    if (wanted.chains.has(name)) continue;
+    differ();
+    const at = base(name);
+    const m = modelName(name);
+    if (at !== undefined) for (const f of [4, 6] as const) if (got.rules.some((r) => r.endsWith(`-${f}`))) out.chains[f].unhooked.push(at);
+    if (at === undefined) out.chains[m?.family ?? 4].removed.push(m?.name ?? name);
+  }
+  for (const [name, s] of wanted.sets) {
+    const got = have.sets.get(name);
+    if (!got) {
+      differ();
+      out.sets.created.push(name);
+      out.sets.added += s.elements.length;
+      continue;
+    }
+    if (got.kind !== s.kind || got.typeof || got.type !== s.type || !isDeepStrictEqual(sorted(got.flags), sorted(s.flags))) {
+      differ();
+      out.sets.retyped.push(name);
+      continue;
+    }
+    const d = diff(got.elements, s.elements, String);
+    if (d.add.length + d.remove.length === 0) continue;
+    differ();
+    out.sets.updated.push(name);
+    out.sets.added += d.add.length;
+    out.sets.removed += d.remove.length;
+  }
+  for (const name of have.sets.keys()) {
+    if (wanted.sets.has(name)) continue;
+    differ();
+    out.sets.destroyed.push(name);
+  }
+  return { ...out, same };
+}
+
+const EMPTY: Wanted = { 4: { sets: [], chains: [], hooks: [] }, 6: { sets: [], chains: [], hooks: [] } };
+
+function emptyResult(): PolicySyncResult {
+  return { ...noChanges(), failures: [], reads: 0, restores: 0, timings: { readMs: 0, renderMs: 0, setsMs: 0, rulesMs: 0, destroyMs: 0, totalMs: 0 } };
+}
+
+export class NftPolicyApplier implements PolicyDataplane {
+  readonly name = 'nftables' as const;
+  private readonly wrap: readonly string[];
+  /** The sync in progress: the next one starts after it (syncNow never rejects). */
+  private last: Promise<unknown> = Promise.resolve();
+  /** The ruleset the last fully successful sync left in force; undefined after a failure (the next sync reads). */
+  private known: Wanted | undefined;
+
+  /** netns: a named network namespace (tests); the agent works in its own. */
+  constructor(netns?: string) {
+    this.wrap = netns ? ['ip', 'netns', 'exec', netns] : [];
+  }
+
+  /**
+   * Make the table match `want` in at most one transaction. `read: false` trusts the ruleset the
+   * last successful sync applied and runs only the delta (what others changed meanwhile waits for
+   * the next sync that reads); with nothing known yet, it reads.
+   */
+  sync(want: Wanted, opts: { read?: boolean } = {}): Promise<PolicySyncResult> {
+    const next = this.last.then(() => this.syncNow(want, opts.read ?? true));
+    this.last = next;
+    return next;
+  }
+
+  /** Remove the table (`gingham agent --cleanup`, networkPolicy off, a switch to iptables). */
+  cleanup(): Promise<PolicySyncResult> {
+    return this.sync(EMPTY);
+  }
+
+  private async syncNow(want: Wanted, read: boolean): Promise<PolicySyncResult> {
+    const start = performance.now();
+    const result = emptyResult();
+    const t = result.timings;
+    let mark = start;
+    const lap = (): number => {
+      const now = performance.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
+    const have = read ? undefined : this.known;
+    this.known = undefined;
+    try {
+      let text: string;
+      let changes: SyncChanges;
+      const plan = have ? planSync(have, want) : undefined;
+      if (plan?.kind === 'delta') {
+        text = deltaText(plan.families, want);
+        changes = deltaChanges(plan.families);
+        t.renderMs += lap();
+      } else {
+        let listed: ParsedTable | undefined;
+        result.reads++;
+        try {
+          listed = await listTable(POLICY_TABLE, this.wrap);
+        } catch (e) {
+          result.failures.push({ step: e instanceof NftReadError ? 'read' : 'exec', error: (e as Error).message });
+          return result;
+        } finally {
+          t.readMs += lap();
+        }
+        const found = compareTable(listed, want);
+        changes = found;
+        text = found.same ? '' : wantsNothing(want) ? deleteTableText(POLICY_TABLE) : replaceTableText(POLICY_TABLE, want);
+        t.renderMs += lap();
+      }
+      if (text !== '') {
+        result.restores++;
+        const error = await applyNft(text, this.wrap);
+        t.rulesMs += lap();
+        if (error !== undefined) {
+          result.failures.push({ step: 'nft', error });
+          return result;
+        }
+        Object.assign(result, changes);
+      }
+      this.known = want;
+    } catch (e) {
+      // The ruleset cannot be said safely (RefusedNftText), or nft cannot be started.
+      result.failures.push({ step: e instanceof RefusedNftText ? 'render' : 'exec', error: (e as Error).message });
+    } finally {
+      t.totalMs = performance.now() - start;
+    }
+    return result;
+  }
+}
+
+/**
+ * Whether nft takes an SCTP port match (`sctp dport`) here, the meaning sctpPortsSupported has
+ * for iptables: a real transaction that builds the rule in a scratch table and deletes the table
+ * again, so the kernel checks the expressions. The compiler leaves SCTP port rules out when this
+ * is false, so they can never fail a TCP/UDP ruleset.
+ */
+export async function nftSctpPortsSupported(netns?: string): Promise<boolean> {
+  const wrap = netns ? ['ip', 'netns', 'exec', netns] : [];
+  const table = 'gingham-sctp-probe';
+  const chain: Chain = { name: 'probe', rules: [{ proto: 'sctp', dport: { from: 9, to: 9 }, action: { kind: 'return' } }] };
+  const text = joinNft([nftCommand('add', 'table', table)], addChainLines(table, chain, 4), [nftCommand('delete', 'table', table)]);
+  return (await applyNft(text, wrap)) === undefined;
 }
