@@ -22,6 +22,7 @@ export const bridgeConfig = (over: Partial<BridgeConfig> = {}): BridgeConfig => 
   vlan: 0,
   isolation: false,
   internal: false,
+  dataplane: 'iptables',
   ...over,
 });
 

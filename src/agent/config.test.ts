@@ -6,11 +6,11 @@ import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig } from './config.j
 
 describe('parseConfig', () => {
   it('fills defaults: vxlan, VNI 1, port 8472, MTU from the underlay', () => {
-    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false, policyLogAccepts: false, metricsPort: 20917 });
+    expect(parseConfig({})).toEqual({ backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false, policyLogAccepts: false, metricsPort: 20917, dataplane: 'iptables' });
   });
 
   it('takes every key', () => {
-    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true, policyLogAccepts: true, metricsPort: 0 };
+    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true, policyLogAccepts: true, metricsPort: 0, dataplane: 'iptables' };
     expect(parseConfig(c)).toEqual(c);
   });
 
@@ -34,6 +34,7 @@ describe('parseConfig', () => {
     [{ clusterCIDRs: ['0.0.0.0/0'] }, /"clusterCIDRs" may not hold a \/0/],
     [{ serviceCIDRs: ['::/0'] }, /"serviceCIDRs" may not hold a \/0/],
     [{ backnd: 'vxlan' }, /unknown key "backnd"/],
+    [{ dataplane: 'ebpf' }, /"dataplane" must be one of iptables/],
   ])('refuses %j', (raw, why) => {
     expect(() => parseConfig(raw)).toThrow(why);
   });

@@ -2,6 +2,7 @@
 // config.json, mounted at /etc/gingham), read and validated once at start. Every node reads the
 // same file, so backend, VNI and port agree across the cluster; a change takes a rollout.
 import { readFileSync } from 'node:fs';
+import { DATAPLANES, type Dataplane } from '../kernel/packet-filter/index.js';
 import { canonical, formatCidr, parseCidr } from '../net/ip.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/gingham/config.json';
@@ -32,6 +33,8 @@ export interface AgentConfig {
   policyLogAccepts: boolean;
   /** The port of /metrics on every address of the node (Prometheus text); 0 serves none. */
   metricsPort: number;
+  /** The packet filter gingham writes (agent and bridge plugin alike, through the conflist). */
+  dataplane: Dataplane;
 }
 
 /**
@@ -40,7 +43,7 @@ export interface AgentConfig {
  */
 export const DEFAULT_METRICS_PORT = 20917;
 
-export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false, policyLogAccepts: false, metricsPort: DEFAULT_METRICS_PORT };
+export const DEFAULT_CONFIG: AgentConfig = { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0, clusterCIDRs: [], serviceCIDRs: [], networkPolicy: true, policyLogDrops: false, policyLogAccepts: false, metricsPort: DEFAULT_METRICS_PORT, dataplane: 'iptables' };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -62,6 +65,8 @@ export function parseConfig(raw: unknown): AgentConfig {
   for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new ConfigError(`unknown key "${k}" (known: ${[...KEYS].join(', ')})`);
   const backend = o['backend'] ?? DEFAULT_CONFIG.backend;
   if (!BACKENDS.includes(backend as Backend)) throw new ConfigError(`"backend" must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
+  const dataplane = o['dataplane'] ?? DEFAULT_CONFIG.dataplane;
+  if (!DATAPLANES.includes(dataplane as Dataplane)) throw new ConfigError(`"dataplane" must be one of ${DATAPLANES.join(', ')}, not ${JSON.stringify(dataplane)}`);
   const flag = (key: 'directRouting' | 'networkPolicy' | 'policyLogDrops' | 'policyLogAccepts'): boolean => {
     const v = o[key] ?? DEFAULT_CONFIG[key];
     if (typeof v !== 'boolean') throw new ConfigError(`"${key}" must be true or false`);
@@ -89,6 +94,7 @@ export function parseConfig(raw: unknown): AgentConfig {
     policyLogDrops: flag('policyLogDrops'),
     policyLogAccepts: flag('policyLogAccepts'),
     metricsPort: int(o, 'metricsPort', 0, 65535, DEFAULT_CONFIG.metricsPort),
+    dataplane: dataplane as Dataplane,
   };
 }
 

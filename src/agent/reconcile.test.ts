@@ -8,7 +8,8 @@ import type { Route } from './network/routes.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import type { NetworkKernel, Tool } from './network/kernel.js';
 import { type AgentConfig, DEFAULT_CONFIG } from './config.js';
-import type { Table } from './network/chains.js';
+import type { Dataplane, FilterChange, Held, Owner } from '../kernel/packet-filter/index.js';
+import { iptablesHeld } from '../kernel/packet-filter/iptables-chains.js';
 import type { UnderlayAddr } from './network/underlay.js';
 import type { OverlayState } from './network/vxlan.js';
 import type { Family } from '../net/ip.js';
@@ -34,13 +35,15 @@ class FakeKernel implements NetworkKernel {
     this.reads++;
     return { links: [], neighbours: [], fdb: [], addrs: [] };
   }
-  async readTable(f: Family, table: Table): Promise<string[]> {
-    return table === 'nat' ? (this.masq[f] ?? '').split('\n') : [];
+  async readFilter(d: Dataplane, owner: Owner): Promise<Held> {
+    if (d !== 'iptables') return { dataplane: d, present: false };
+    const nat = (f: Family): string[] => (this.masq[f] ?? '').split('\n');
+    return iptablesHeld(owner, { 4: { nat: nat(4), filter: [] }, 6: { nat: nat(6), filter: [] } });
   }
-  async applyIptables(f: Family, text: string): Promise<undefined> {
+  async applyFilter(c: FilterChange): Promise<undefined> {
     // Enough of iptables-restore for one chain: the declared chain and its rules are what -S shows.
-    const chain = /^:(\S+)/m.exec(text)?.[1];
-    if (chain === 'GINGHAM-MASQ') this.masq[f] = [`-N ${chain}`, ...text.split('\n').filter((l) => l.startsWith('-A '))].join('\n');
+    const chain = /^:(\S+)/m.exec(c.text)?.[1];
+    if (chain === 'GINGHAM-MASQ' && c.family) this.masq[c.family] = [`-N ${chain}`, ...c.text.split('\n').filter((l) => l.startsWith('-A '))].join('\n');
     return undefined;
   }
   async apply(tool: Tool, lines: readonly string[]): Promise<{ failed: { line: string; error: string }[] }> {
@@ -177,7 +180,7 @@ describe('ReconcileLoop', () => {
           passes++;
           await new Promise((r) => setTimeout(r, 30));
           running--;
-          return { ran: true, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [] };
+          return { ran: true, replaced: [], removed: [], overlay: [], filter: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [] };
         },
       },
       () => undefined,

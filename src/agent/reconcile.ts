@@ -32,8 +32,8 @@ export interface PassSummary {
   removed: Route[];
   /** Overlay lines applied (devices, addresses, neighbours, FDB, the node table and its rules). */
   overlay: string[];
-  /** Chains rewritten, "CHAIN/4" or "CHAIN/6". */
-  iptables: string[];
+  /** Packet-filter changes applied: "CHAIN/4" (iptables), "inet gingham" (nftables). */
+  filter: string[];
   failed: ApplyOutcome['failed'];
   conflistWritten: boolean;
   /** For the metrics: entries that differed from the plan, by kind, and how many the kernel took. */
@@ -43,7 +43,7 @@ export interface PassSummary {
   skipped: Skipped[];
 }
 
-const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [] };
+const IDLE: PassSummary = { ran: false, replaced: [], removed: [], overlay: [], filter: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [] };
 
 export class Reconciler {
   /** Last logged skip reasons and conflist problem: logged when they change, not every pass. */
@@ -75,17 +75,17 @@ export class Reconciler {
     this.lastSkipped = skippedKey;
 
     const ch = changesFor(plan, now);
-    const { failed, iptables } = await applyChanges(kernel, ch);
+    const { failed, filter } = await applyChanges(kernel, ch);
 
     const rules = [...ch.rules[4], ...ch.rules[6]];
-    if (ch.replaced.length + ch.removed.length + ch.overlay.length + rules.length + iptables.length > 0) {
-      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, rules, iptables, routes: plan.routes.length });
+    if (ch.replaced.length + ch.removed.length + ch.overlay.length + rules.length + filter.length > 0) {
+      log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, rules, filter, routes: plan.routes.length });
     }
     for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
     this.saveState(plan);
     const unreadable = new Map(nodes.filter((n) => n.invalid !== undefined).map((n) => [n.name, n.invalid]));
     const skipped = plan.skipped.map((s) => ({ node: s.node, reason: unreadable.get(s.node) === s.reason ? 'unreadable' : skipReason(s.reason) }));
-    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], iptables, failed, conflistWritten, drift: driftOf(ch, failed), peers: plan.peers, skipped };
+    return { ran: true, replaced: ch.replaced, removed: ch.removed, overlay: [...ch.overlay, ...rules], filter, failed, conflistWritten, drift: driftOf(ch, failed), peers: plan.peers, skipped };
   }
 
   private conflist(self: NodeInfo, plan: NetworkPlan): boolean {
@@ -119,23 +119,23 @@ export class Reconciler {
 
 /**
  * Applies changes in the order they depend on each other: stale routes out, the overlay's devices
- * and neighbours, its FDB, new routes in, the rules, our chains. Returns the refused lines and the
- * chains rewritten ("CHAIN/4").
+ * and neighbours, its FDB, new routes in, the rules, our chains (the chosen dataplane's, then the
+ * removal of another's). Returns the refused lines and the packet-filter changes applied.
  */
-export async function applyChanges(kernel: NetworkKernel, ch: Changes): Promise<{ failed: ApplyOutcome['failed']; iptables: string[] }> {
+export async function applyChanges(kernel: NetworkKernel, ch: Changes): Promise<{ failed: ApplyOutcome['failed']; filter: string[] }> {
   const failed: ApplyOutcome['failed'] = [];
   failed.push(...(await kernel.apply('ip', ch.ipFirst)).failed);
   failed.push(...(await kernel.apply('bridge', ch.fdb)).failed);
   failed.push(...(await kernel.apply('ip', ch.ipLast)).failed);
   failed.push(...(await kernel.apply('ip4', ch.rules[4])).failed);
   failed.push(...(await kernel.apply('ip6', ch.rules[6])).failed);
-  const iptables: string[] = [];
-  for (const c of ch.iptables) {
-    const err = await kernel.applyIptables(c.family, c.text);
-    if (err === undefined) iptables.push(`${c.chain}/${c.family}`);
-    else failed.push({ line: `${c.family === 4 ? 'iptables' : 'ip6tables'}-restore (${c.chain})`, error: err });
+  const filter: string[] = [];
+  for (const c of ch.filter) {
+    const err = await kernel.applyFilter(c);
+    if (err === undefined) filter.push(c.what);
+    else failed.push({ line: `${c.command} (${c.what})`, error: err });
   }
-  return { failed, iptables };
+  return { failed, filter };
 }
 
 const show = (r: Route): string => `${r.dst} via ${r.via || '-'}${r.node ? ` (${r.node})` : ''}`;

@@ -7,6 +7,9 @@ import { nodeKernel, readSnapshot } from '../agent/network/kernel.js';
 import type { NetworkPlan } from '../agent/network/plan.js';
 import { NODE_TABLE, RULE_PREF } from '../agent/network/routes.js';
 import { AGENT_STATE_PATH } from '../agent/state.js';
+import { MASQ_CHAIN } from '../agent/network/masquerade.js';
+import { GUARD_CHAIN } from '../agent/network/service-guard.js';
+import { chainsBackend } from '../kernel/packet-filter/index.js';
 
 interface SavedState {
   node: string;
@@ -43,12 +46,13 @@ export function renderInspect(s: SavedState, ch: Changes): string {
   }
   if (p.neighbours.length > 0) out.push('', 'neighbours (permanent):', ...p.neighbours.map((n) => `  ${n.ip} lladdr ${n.mac} dev ${n.dev}`));
   if (p.fdb.length > 0) out.push('', 'fdb (permanent):', ...p.fdb.map((e) => `  ${e.mac} dst ${e.dst} dev ${e.dev}`));
+  // As the chosen dataplane prints them back.
+  const filter = chainsBackend(p.dataplane);
   for (const f of [4, 6] as const) {
-    const tool = f === 4 ? 'iptables' : 'ip6tables';
     const masq = p.masquerade[f];
-    if (masq) out.push('', `masquerade (${tool} -t nat):`, ...masq.map((r) => `  ${r}`));
+    if (masq) out.push('', `masquerade (IPv${f}, ${p.dataplane}, at postrouting):`, ...masq.map((r) => `  ${filter.printed(MASQ_CHAIN, r, f)}`));
     const guard = p.serviceGuard[f];
-    if (guard) out.push('', `service guard (${tool} -t filter, from FORWARD and OUTPUT):`, ...guard.map((r) => `  ${r}`));
+    if (guard) out.push('', `service guard (IPv${f}, ${p.dataplane}, at forward and output):`, ...guard.map((r) => `  ${filter.printed(GUARD_CHAIN, r, f)}`));
   }
   if (p.skipped.length > 0) out.push('', 'skipped:', ...p.skipped.map((x) => `  ${x.node}: ${x.reason}`));
   out.push('');
@@ -58,7 +62,7 @@ export function renderInspect(s: SavedState, ch: Changes): string {
     for (const l of [...ch.ipFirst, ...ch.ipLast]) out.push(`  ip ${l}`);
     for (const f of [4, 6] as const) for (const l of ch.rules[f]) out.push(`  ip -${f} ${l}`);
     for (const l of ch.fdb) out.push(`  bridge ${l}`);
-    for (const c of ch.iptables) out.push(`  ${c.family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush <<EOF`, ...c.text.trimEnd().split('\n').map((l) => `    ${l}`), '  EOF');
+    for (const c of ch.filter) out.push(`  ${c.command} <<EOF`, ...c.text.trimEnd().split('\n').map((l) => `    ${l}`), '  EOF');
   }
   return `${out.join('\n')}\n`;
 }

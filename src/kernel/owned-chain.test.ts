@@ -1,16 +1,20 @@
 // The one ensure/remove of a chain of ours with jumps from built-in chains, as the bridge plugin
 // plans it (the agent's chains are tested through chains.ts).
 import { describe, expect, it } from 'vitest';
-import { internalChain, masqChain, ourChains, planFirewall } from '../backends/bridge/firewall.js';
+import { internalChain, masqChain, networkOwner, ourChains, planFirewall as planRules } from '../backends/bridge/firewall.js';
 import type { BridgeConfig } from '../backends/bridge/config.js';
+import { ownedChains } from './packet-filter/iptables-chains.js';
 import { bridgeConfig, cidrs } from '../testing.js';
 import { RefusedIptablesText } from './iptables-text.js';
-import { ensureText, parseRules, removeText } from './owned-chain.js';
+import { type OwnedChain, ensureText, parseRules, removeText } from './owned-chain.js';
 
 const config = (over: Partial<BridgeConfig> = {}): BridgeConfig => bridgeConfig({ isGateway: true, ...over });
 const MASQ = masqChain('pods');
 const INT = internalChain('pods');
 const table = (...lines: string[]): ReturnType<typeof parseRules> => parseRules(lines);
+/** The bridge plugin's IPv4 chains of both tables, as the iptables backend hands them over. */
+const planFirewall = (network: string, cfg: BridgeConfig, subnets: ReturnType<typeof cidrs>): OwnedChain[] =>
+  (['nat', 'filter'] as const).flatMap((t) => ownedChains(networkOwner(network, cfg), planRules(network, cfg, subnets)[4], 4, t));
 
 describe('ensureText', () => {
   const masq = planFirewall('pods', config({ ipMasq: true }), cidrs('198.18.0.0/24'));

@@ -130,7 +130,7 @@ describe('vxlan overlay in namespaces', () => {
   });
 
   it('a restarted agent (a new reconciler) finds everything in place and changes nothing', async () => {
-    for (const s of await passAll()) expect([s.replaced, s.removed, s.overlay, s.iptables, s.failed]).toEqual([[], [], [], [], []]);
+    for (const s of await passAll()) expect([s.replaced, s.removed, s.overlay, s.filter, s.failed]).toEqual([[], [], [], [], []]);
   });
 
   it('gingham inspect shows the peers and entries, and the difference when the kernel drifts', async () => {
@@ -199,7 +199,7 @@ describe('vxlan overlay in namespaces', () => {
     config = { ...config, backend: 'vxlan' };
     for (const p of await passAll()) expect(p.failed).toEqual([]);
     // Converged in one pass: the next changes nothing.
-    for (const p of await passAll()) expect([p.replaced, p.removed, p.overlay, p.iptables, p.failed]).toEqual([[], [], [], [], []]);
+    for (const p of await passAll()) expect([p.replaced, p.removed, p.overlay, p.filter, p.failed]).toEqual([[], [], [], [], []]);
     expect(await sh('node1', `ip route show ${v4cidr(1)}`)).toContain('dev gingham-vx4');
     expect(await ping('p0', pod4(1))).toBe(true);
     expect(await ping('p0', pod6(2))).toBe(true);

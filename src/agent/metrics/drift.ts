@@ -7,9 +7,9 @@ export type DriftKind = 'route' | 'link' | 'address' | 'neighbour' | 'fdb' | 'ru
 
 const BY_WORD: Readonly<Record<string, DriftKind>> = { route: 'route', link: 'link', addr: 'address', neigh: 'neighbour', fdb: 'fdb', rule: 'rule' };
 
-/** The kind of entry an `ip`/`bridge` batch line changes (its first word), or "chain" for an iptables restore. */
+/** The kind of entry an `ip`/`bridge` batch line changes (its first word), or "chain" for a packet-filter commit (iptables-restore, nft). */
 export function driftKind(line: string): DriftKind {
-  if (line.startsWith('iptables-restore') || line.startsWith('ip6tables-restore')) return 'chain';
+  if (line.startsWith('iptables-restore') || line.startsWith('ip6tables-restore') || line.startsWith('nft ')) return 'chain';
   return BY_WORD[line.slice(0, line.indexOf(' '))] ?? 'other';
 }
 
@@ -22,7 +22,7 @@ export function driftOf(ch: Changes, failed: readonly { line: string }[]): Parti
     e.healed += healed;
   };
   for (const l of [...ch.ipFirst, ...ch.fdb, ...ch.ipLast, ...ch.rules[4], ...ch.rules[6]]) add(driftKind(l), 1, 1);
-  for (let i = 0; i < ch.iptables.length; i++) add('chain', 1, 1);
+  for (let i = 0; i < ch.filter.length; i++) add('chain', 1, 1);
   for (const f of failed) add(driftKind(f.line), 0, -1);
   return out;
 }

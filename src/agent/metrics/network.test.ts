@@ -14,7 +14,7 @@ import { valueOf } from './testing.js';
 
 const eth0 = (cidr: string): UnderlayAddr => ({ ifname: 'eth0', mtu: 1500, cidr: parseCidr(cidr)! });
 const lines = (...ls: (string | number)[][]): BatchLine[] => ls.map((l) => batchLine(...l));
-const none: Changes = { ipFirst: [], fdb: [], ipLast: [], rules: { 4: [], 6: [] }, iptables: [], replaced: [], removed: [], overlay: [] };
+const none: Changes = { ipFirst: [], fdb: [], ipLast: [], rules: { 4: [], 6: [] }, filter: [], replaced: [], removed: [], overlay: [] };
 
 describe('drift and skip reasons', () => {
   it('names the kind of entry of every line the network pass writes', () => {
@@ -24,7 +24,7 @@ describe('drift and skip reasons', () => {
       fdb: lines(['fdb', 'replace', '0a:00:00:00:00:01', 'dev', 'x']),
       ipLast: lines(['route', 'replace', '198.18.2.0/24']),
       rules: { 4: lines(['rule', 'add', 'from', '198.18.0.0/24']), 6: [] },
-      iptables: [{ family: 4, chain: 'GINGHAM-MASQ', text: '' }],
+      filter: [{ dataplane: 'iptables', what: 'GINGHAM-MASQ/4', command: 'iptables-restore --noflush', text: '', family: 4 }],
     };
     expect(driftOf(ch, [{ line: 'route replace 198.18.2.0/24' }, { line: 'iptables-restore (GINGHAM-MASQ)' }])).toEqual({
       route: { found: 2, healed: 1 },
@@ -36,6 +36,7 @@ describe('drift and skip reasons', () => {
       chain: { found: 1, healed: 0 },
     });
     expect(driftKind('ip6tables-restore (GINGHAM-MASQ)')).toBe('chain');
+    expect(driftKind('nft -f - (inet gingham)')).toBe('chain');
     expect(driftKind('frob x')).toBe('other');
   });
 
@@ -73,7 +74,7 @@ describe('drift and skip reasons', () => {
 
 describe('network pass metrics', () => {
   beforeEach(() => registry.resetMetrics());
-  const pass = (p: Partial<PassSummary>): PassSummary => ({ ran: true, replaced: [], removed: [], overlay: [], iptables: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [], ...p });
+  const pass = (p: Partial<PassSummary>): PassSummary => ({ ran: true, replaced: [], removed: [], overlay: [], filter: [], failed: [], conflistWritten: false, drift: {}, peers: [], skipped: [], ...p });
 
   it('counts passes by outcome, times those that ran, adds up drift, and shows peers and skipped nodes as of the last pass', async () => {
     observeNetworkPass(pass({ ran: false }), 0);

@@ -1,33 +1,35 @@
-// The iptables chains the agent owns (masquerade, service guard): each one chain of ours in one
-// table, jumped to from built-in chains by rules carrying a one-word comment. Compared with
-// `iptables -S` and rewritten in one `iptables-restore --noflush` when they differ, by the same
-// code as the bridge plugin's chains (kernel/owned-chain.ts).
-import { type Jump, type Table, type TableRules, ensureText, parseRules, removeText } from '../../kernel/owned-chain.js';
+// The chains the agent owns (masquerade, service guard) as one owner of the packet-filter seam:
+// per family, the chains the plan wants and the hooks that run them. The backend the agent's
+// `dataplane` chooses reads them back and rewrites what differs every pass (changes.ts).
+import type { Owner, OwnerRules } from '../../kernel/packet-filter/index.js';
+import type { Family, FamilyRules, Rule } from '../../kernel/packet-filter/model.js';
+import { MASQ_CHAIN, MASQ_HOOK } from './masquerade.js';
+import { GUARD_CHAIN, GUARD_HOOKS } from './service-guard.js';
 
-export type { Table };
+/** The agent's chains: nftables table `inet gingham`, or a chain of ours in each iptables table. */
+export const AGENT_CHAINS: Owner = {
+  table: 'gingham',
+  chains: [
+    { name: MASQ_CHAIN, kind: 'nat' },
+    { name: GUARD_CHAIN, kind: 'filter' },
+  ],
+};
 
-export interface ChainSpec {
-  readonly table: Table;
-  readonly chain: string;
-  readonly jumps: readonly Jump[];
-  /** Insert missing jumps at the top of their chain (ahead of anyone's ACCEPT) instead of appending. */
-  readonly first: boolean;
+/** What the plan wants of the agent's chains: a family without rules for a chain has none. */
+export interface AgentChainRules {
+  readonly masquerade: Partial<Record<Family, readonly Rule[]>>;
+  readonly serviceGuard: Partial<Record<Family, readonly Rule[]>>;
 }
 
-/** The table the chain lives in, as read back. */
-export type ChainState = TableRules;
-
-/** From `iptables -t TABLE -S` (every rule of the table). */
-export const parseChain = (_spec: ChainSpec, lines: readonly string[]): ChainState => parseRules(lines);
-
-/**
- * The restore text that makes the kernel match `want` (the chain's rules as `iptables -S CHAIN`
- * prints them, "-A CHAIN ..."; undefined: remove the chain and every jump to it), or "" when it
- * already does.
- */
-export function chainRestore(spec: ChainSpec, want: readonly string[] | undefined, have: ChainState): string {
-  if (want === undefined) return removeText(spec.table, [spec.chain], have);
-  const head = `-A ${spec.chain} `;
-  const rules = want.map((l) => (l.startsWith(head) ? l.slice(head.length) : l));
-  return ensureText(spec.table, [{ table: spec.table, chain: spec.chain, rules, jumps: spec.jumps, first: spec.first }], have);
+export function agentChains(plan: AgentChainRules): OwnerRules {
+  const family = (f: Family): FamilyRules => {
+    const masq = plan.masquerade[f];
+    const guard = plan.serviceGuard[f];
+    return {
+      sets: [],
+      chains: [...(masq ? [{ name: MASQ_CHAIN, rules: masq }] : []), ...(guard ? [{ name: GUARD_CHAIN, rules: guard }] : [])],
+      hooks: [...(masq ? [MASQ_HOOK] : []), ...(guard ? GUARD_HOOKS : [])],
+    };
+  };
+  return { 4: family(4), 6: family(6) };
 }

@@ -2,10 +2,9 @@
 // they must run. Shared by the agent (which applies them) and `gingham inspect` (which shows them):
 // "the kernel matches" means exactly "the agent would change nothing".
 import type { BatchLine } from '../../kernel/ip-batch.js';
+import { type Dataplane, type FilterChange, type Held, NO_RULES, chainsBackend, otherBackends } from '../../kernel/packet-filter/index.js';
 import type { Family } from '../../net/ip.js';
-import { type ChainSpec, type Table, chainRestore, parseChain } from './chains.js';
-import { MASQUERADE } from './masquerade.js';
-import { SERVICE_GUARD } from './service-guard.js';
+import { AGENT_CHAINS, agentChains } from './chains.js';
 import type { NetworkPlan } from './plan.js';
 import { NODE_TABLE, type Route, diffRoutes, routeLines } from './routes.js';
 import { type Rule, ruleLines } from './rules.js';
@@ -20,8 +19,8 @@ export interface KernelSnapshot {
   /** Routes of ours in table NODE_TABLE. */
   readonly nodeRoutes: Route[];
   readonly rules: Rule[];
-  /** `iptables -S` of the tables our chains live in, per family. */
-  readonly iptables: Record<Family, Record<Table, string[]>>;
+  /** Our chains (masquerade, service guard) as each dataplane's backend read them. */
+  readonly filter: Partial<Record<Dataplane, Held>>;
 }
 
 export interface Changes {
@@ -33,18 +32,12 @@ export interface Changes {
   readonly ipLast: BatchLine[];
   /** `ip -4 -batch` and `ip -6 -batch`: the policy rules (after the routes of their table). */
   readonly rules: Record<Family, BatchLine[]>;
-  /** `iptables-restore --noflush` texts, one per chain that differs. */
-  readonly iptables: ChainChange[];
+  /** Our chains: the chosen dataplane's changes first, then the removal of what another one left. */
+  readonly filter: FilterChange[];
   readonly replaced: Route[];
   readonly removed: Route[];
   /** The overlay's lines alone (devices, addresses, neighbours, FDB), for logs. */
   readonly overlay: string[];
-}
-
-export interface ChainChange {
-  readonly family: Family;
-  readonly chain: string;
-  readonly text: string;
 }
 
 export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
@@ -54,21 +47,21 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
   const alive = (r: Route): boolean => !(r.dev && gone.has(r.dev));
   const routes = diffRoutes(plan.routes, now.routes.filter(alive));
   const nodeRoutes = diffRoutes(plan.nodeRoutes, now.nodeRoutes.filter(alive));
-  const iptables: ChainChange[] = [];
-  const owned: [ChainSpec, NetworkPlan['masquerade']][] = [[MASQUERADE, plan.masquerade], [SERVICE_GUARD, plan.serviceGuard]];
-  for (const [spec, want] of owned) {
-    for (const family of [4, 6] as const) {
-      // A family the plan has no rules for has no chain (one left from an earlier config goes).
-      const text = chainRestore(spec, want[family], parseChain(spec, now.iptables[family][spec.table]));
-      if (text !== '') iptables.push({ family, chain: spec.chain, text });
-    }
+  // New first, old second: while both are there the stricter of the two judges, never neither. A
+  // family the plan has no rules for has no chain (one left from an earlier config goes).
+  const filter: FilterChange[] = [];
+  const held = now.filter[plan.dataplane];
+  if (held) filter.push(...chainsBackend(plan.dataplane).changes(AGENT_CHAINS, agentChains(plan), held));
+  for (const other of otherBackends(plan.dataplane)) {
+    const left = now.filter[other.dataplane];
+    if (left?.present) filter.push(...other.changes(AGENT_CHAINS, NO_RULES, left));
   }
   return {
     ipFirst: [...routeLines({ replace: [], remove: routes.remove }), ...routeLines({ replace: [], remove: nodeRoutes.remove }, NODE_TABLE), ...overlay.ipLines],
     fdb: overlay.fdbLines,
     ipLast: [...routeLines({ replace: routes.replace, remove: [] }), ...routeLines({ replace: nodeRoutes.replace, remove: [] }, NODE_TABLE)],
     rules: ruleLines(plan.rules, now.rules),
-    iptables,
+    filter,
     replaced: routes.replace,
     removed: routes.remove,
     overlay: [...overlay.ipLines, ...overlay.fdbLines],
@@ -76,4 +69,4 @@ export function changesFor(plan: NetworkPlan, now: KernelSnapshot): Changes {
 }
 
 export const isEmpty = (c: Changes): boolean =>
-  c.ipFirst.length + c.fdb.length + c.ipLast.length + c.rules[4].length + c.rules[6].length + c.iptables.length === 0;
+  c.ipFirst.length + c.fdb.length + c.ipLast.length + c.rules[4].length + c.rules[6].length + c.filter.length === 0;

@@ -1,5 +1,5 @@
 // The kernel side of the agent: read what we own (routes with our protocol number, our VXLAN
-// devices with their neighbour and FDB entries, our iptables chains, the interface addresses),
+// devices with their neighbour and FDB entries, our packet-filter chains, the interface addresses),
 // and apply a diff in few batched execs. `-force` keeps going past a line the kernel refuses
 // (typically "Nexthop has invalid gateway": that node is not on our link), so one bad node does not
 // hold back the others; the failed lines come back to the caller to log, and the next resync tries
@@ -7,10 +7,9 @@
 import { run } from '../../kernel/exec.js';
 import { type BatchLine, batchLine, batchText } from '../../kernel/ip-batch.js';
 import { ipJson } from '../../kernel/iproute.js';
-import { IptablesReadError, applyRestore, listRules } from '../../kernel/iptables.js';
-import type { Family } from '../../net/ip.js';
+import { DATAPLANES, type Dataplane, type FilterChange, type Held, type Owner, chainsBackend } from '../../kernel/packet-filter/index.js';
 import type { KernelSnapshot } from './changes.js';
-import type { Table } from './chains.js';
+import { AGENT_CHAINS } from './chains.js';
 import { NODE_TABLE, ROUTE_PROTO, type Route, parseRoutes } from './routes.js';
 import { type Rule, parseRules } from './rules.js';
 import { type UnderlayAddr, parseAddrs } from './underlay.js';
@@ -100,17 +99,14 @@ export async function readOverlay(ip: IpPrefix = ['ip'], bridge: IpPrefix = ['br
   return { links: vx, neighbours: parseNeighbours(neigh), fdb, addrs: parseAddrs(addrs) };
 }
 
-/** `iptables -t TABLE -S` of one family: every rule as printed (kernel/iptables.ts). */
-export async function readTable(family: Family, table: Table, wrap: IpPrefix = []): Promise<string[]> {
+/** An owner's chains as one dataplane's backend reads them. */
+export async function readFilter(dataplane: Dataplane, owner: Owner, wrap: IpPrefix = []): Promise<Held> {
   try {
-    return await listRules(family, table, wrap);
+    return await chainsBackend(dataplane).read(owner, wrap);
   } catch (e) {
-    throw e instanceof IptablesReadError ? new KernelReadError(e.message) : e;
+    throw new KernelReadError(`${dataplane}: ${(e as Error).message}`);
   }
 }
-
-/** One `iptables-restore --noflush`; its error (the whole commit failed, nothing applied) or undefined. */
-export const applyIptables = (family: Family, text: string, wrap: IpPrefix = []): Promise<string | undefined> => applyRestore(family, text, wrap);
 
 /**
  * iproute2 reports each failure as "Error: WHY" followed by "Command failed -:N" (N: 1-based line
@@ -137,11 +133,11 @@ export interface NetworkKernel {
   readRoutes(table: 'main' | number): Promise<Route[]>;
   readRules(): Promise<Rule[]>;
   readOverlay(): Promise<OverlayState & { addrs: UnderlayAddr[] }>;
-  readTable(family: Family, table: Table): Promise<string[]>;
+  readFilter(dataplane: Dataplane, owner: Owner): Promise<Held>;
   /** `ip -batch` lines, `ip -4|-6 -batch` for rules (a batch cannot infer their family), `bridge -batch` for the FDB. */
   apply(tool: Tool, lines: readonly BatchLine[]): Promise<ApplyOutcome>;
-  /** iptables-restore text; the error when the commit failed. */
-  applyIptables(family: Family, text: string): Promise<string | undefined>;
+  /** One packet-filter change (one commit); its error when nothing was applied. */
+  applyFilter(change: FilterChange): Promise<string | undefined>;
 }
 
 /** The node's kernel, or the network namespace `netns` (tests: `ip -n NAME`). */
@@ -154,23 +150,21 @@ export function nodeKernel(netns?: string): NetworkKernel {
     readRoutes: (table) => readRoutes(ip, table),
     readRules: () => readRules(ip),
     readOverlay: () => readOverlay(ip, bridge),
-    readTable: (f, t) => readTable(f, t, wrap),
+    readFilter: (d, owner) => readFilter(d, owner, wrap),
     apply: (tool, lines) => applyLines(lines, tools[tool]),
-    applyIptables: (f, text) => applyIptables(f, text, wrap),
+    applyFilter: (change) => chainsBackend(change.dataplane).apply(change, wrap),
   };
 }
 
 /** Everything the agent owns, read concurrently. */
 export async function readSnapshot(k: NetworkKernel): Promise<KernelSnapshot> {
-  const [{ addrs, ...overlay }, routes, nodeRoutes, rules, nat4, nat6, filter4, filter6] = await Promise.all([
+  // Every dataplane's, not only the chosen one's: what another one left is removed (changes.ts).
+  const [{ addrs, ...overlay }, routes, nodeRoutes, rules, ...held] = await Promise.all([
     k.readOverlay(),
     k.readRoutes('main'),
     k.readRoutes(NODE_TABLE),
     k.readRules(),
-    k.readTable(4, 'nat'),
-    k.readTable(6, 'nat'),
-    k.readTable(4, 'filter'),
-    k.readTable(6, 'filter'),
+    ...DATAPLANES.map((d) => k.readFilter(d, AGENT_CHAINS)),
   ]);
-  return { overlay, addrs, routes, nodeRoutes, rules, iptables: { 4: { nat: nat4, filter: filter4 }, 6: { nat: nat6, filter: filter6 } } };
+  return { overlay, addrs, routes, nodeRoutes, rules, filter: Object.fromEntries(held.map((h) => [h.dataplane, h])) };
 }

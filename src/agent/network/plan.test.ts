@@ -8,6 +8,9 @@ import type { NodeInfo } from './nodes.js';
 import { type NetworkPlan, planNetwork } from './plan.js';
 import type { UnderlayAddr } from './underlay.js';
 import { vtepMac } from './vxlan.js';
+import { chainsBackend } from '../../kernel/packet-filter/index.js';
+import type { Rule as FilterRule } from '../../kernel/packet-filter/model.js';
+import { MASQ_CHAIN } from './masquerade.js';
 
 const self = node('n1', ['198.18.128.0/24'], ['198.18.0.1']);
 const n2 = node('n2', ['198.18.129.0/24'], ['198.18.0.2']);
@@ -17,7 +20,9 @@ const addr = (ifname: string, mtu: number, cidr: string): UnderlayAddr => ({ ifn
 const eth0 = [addr('eth0', 1500, '198.18.0.1/24'), addr('eth0', 1500, 'fd42:18::1/64')];
 const cfg = (c: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_CONFIG, ...c });
 const saved = (plan: NetworkPlan): Parameters<typeof renderInspect>[0] => ({ node: 'n1', config: { backend: 'vxlan', vni: 1, port: 8472, directRouting: false, mtu: 0 }, plan });
-const noChanges: Changes = { ipFirst: [], fdb: [], ipLast: [], rules: { 4: [], 6: [] }, iptables: [], replaced: [], removed: [], overlay: [] };
+/** The masquerade rules as iptables prints them (the text the agent wrote before the seam model). */
+const masq = (rules: readonly FilterRule[] | undefined, f: 4 | 6): string[] => (rules ?? []).map((r) => chainsBackend('iptables').printed(MASQ_CHAIN, r, f));
+const noChanges: Changes = { ipFirst: [], fdb: [], ipLast: [], rules: { 4: [], 6: [] }, filter: [], replaced: [], removed: [], overlay: [] };
 
 /** The host-gw part of a plan, as the first agent's route planner gave it. */
 const hostGw = (me: NodeInfo, nodes: NodeInfo[]): Pick<NetworkPlan, 'routes' | 'skipped'> => {
@@ -190,15 +195,15 @@ describe('planNetwork, vxlan', () => {
 
   it('masquerade: pod CIDRs and every node address keep the source; the rest is masqueraded', () => {
     const p = planNetwork(me, [me, other], cfg({ clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'] }), eth0);
-    expect(p.masquerade[4]).toEqual([
+    expect(masq(p.masquerade[4], 4)).toEqual([
       '-A GINGHAM-MASQ -s 198.18.128.0/24 -d 198.18.128.0/17 -j RETURN',
       '-A GINGHAM-MASQ -s 198.18.128.0/24 -d 198.18.0.1/32 -j RETURN',
       '-A GINGHAM-MASQ -s 198.18.128.0/24 -d 198.18.0.2/32 -j RETURN',
       '-A GINGHAM-MASQ -s 198.18.128.0/24 ! -d 224.0.0.0/4 -j MASQUERADE',
     ]);
-    expect(p.masquerade[6]).toContain('-A GINGHAM-MASQ -s fd42:18:8000::/64 -d fd42:18:8000::/56 -j RETURN');
+    expect(masq(p.masquerade[6], 6)).toContain('-A GINGHAM-MASQ -s fd42:18:8000::/64 -d fd42:18:8000::/56 -j RETURN');
     // Without cluster CIDRs, every node's pod CIDR stands in.
-    expect(planNetwork(self, [self, n2], cfg(), eth0).masquerade[4]!.slice(0, 2)).toEqual([
+    expect(masq(planNetwork(self, [self, n2], cfg(), eth0).masquerade[4], 4).slice(0, 2)).toEqual([
       '-A GINGHAM-MASQ -s 198.18.128.0/24 -d 198.18.128.0/24 -j RETURN',
       '-A GINGHAM-MASQ -s 198.18.128.0/24 -d 198.18.129.0/24 -j RETURN',
     ]);

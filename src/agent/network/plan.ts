@@ -4,6 +4,8 @@
 // service guard and the pods' MTU. Pure: the reconciler diffs it against the kernel; `gingham inspect` prints it.
 import { refusal } from '../../kernel/ip-batch.js';
 import { type Cidr, type Family, canonical, formatCidr, formatIp, networkOf, overlaps, parseCidr, parseIp } from '../../net/ip.js';
+import type { Dataplane } from '../../kernel/packet-filter/index.js';
+import type { Rule as FilterRule } from '../../kernel/packet-filter/model.js';
 import type { AgentConfig } from '../config.js';
 import { type MasqueradeInput, masqueradeRules } from './masquerade.js';
 import { guardRules } from './service-guard.js';
@@ -33,6 +35,8 @@ export interface Peer {
 
 export interface NetworkPlan {
   readonly backend: AgentConfig['backend'];
+  /** Which packet filter holds the masquerade and service guard. */
+  readonly dataplane: Dataplane;
   readonly peers: Peer[];
   readonly routes: Route[];
   /** vxlan: table NODE_TABLE, one route per peer address through the device (see rules.ts). */
@@ -42,10 +46,10 @@ export interface NetworkPlan {
   readonly devices: VxlanDevice[];
   readonly neighbours: Neighbour[];
   readonly fdb: FdbEntry[];
-  /** iptables -S lines of the masquerade chain per family with a pod CIDR here. */
-  readonly masquerade: Partial<Record<Family, string[]>>;
-  /** iptables -S lines of the service guard per family with a configured Service CIDR. */
-  readonly serviceGuard: Partial<Record<Family, string[]>>;
+  /** The masquerade chain's rules per family with a pod CIDR here. */
+  readonly masquerade: Partial<Record<Family, FilterRule[]>>;
+  /** The service guard's rules per family with a configured Service CIDR. */
+  readonly serviceGuard: Partial<Record<Family, FilterRule[]>>;
   /** The pods' MTU for the conflist; undefined when the underlay is unknown (the kernel's default). */
   readonly mtu: number | undefined;
   readonly skipped: Skipped[];
@@ -188,7 +192,7 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
   nodeRoutes.sort((a, b) => a.dst.localeCompare(b.dst));
   const rules: Rule[] = [...devices.values()].map((d) => ({ family: d.family, from: formatCidr(own.find((c) => c.ip.family === d.family)!) }));
 
-  const masquerade: Partial<Record<Family, string[]>> = {};
+  const masquerade: Partial<Record<Family, FilterRule[]>> = {};
   for (const family of [4, 6] as const) {
     const mine = own.find((c) => c.ip.family === family);
     if (!mine) continue;
@@ -203,13 +207,13 @@ export function planNetwork(self: NodeInfo, nodes: readonly NodeInfo[], cfg: Age
     masquerade[family] = masqueradeRules(input);
   }
 
-  const serviceGuard: Partial<Record<Family, string[]>> = {};
+  const serviceGuard: Partial<Record<Family, FilterRule[]>> = {};
   for (const family of [4, 6] as const) {
     const mine = cfg.serviceCIDRs.map(parseCidr).filter((c): c is Cidr => c?.ip.family === family).map((c) => formatCidr(canonical(c)));
-    if (mine.length > 0) serviceGuard[family] = guardRules(family, mine);
+    if (mine.length > 0) serviceGuard[family] = guardRules(mine);
   }
 
-  return { backend: cfg.backend, peers: peers.filter((p) => !clashing.has(p)), routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, serviceGuard, mtu: podMtu(cfg, own, underlays, devices), skipped };
+  return { backend: cfg.backend, dataplane: cfg.dataplane, peers: peers.filter((p) => !clashing.has(p)), routes, nodeRoutes, rules, devices: [...devices.values()], neighbours, fdb, masquerade, serviceGuard, mtu: podMtu(cfg, own, underlays, devices), skipped };
 }
 
 /** A peer reached through the overlay, before the VTEP MACs are checked for clashes. */

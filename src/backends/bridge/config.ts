@@ -1,6 +1,7 @@
 // The bridge backend's keys: the reference bridge plugin's names and meaning where they overlap,
-// plus "isolation", "internal" and "ipMasqExclude".
+// plus "isolation", "internal", "ipMasqExclude" and "dataplane".
 import { invalidConfig } from '../../cni/errors.js';
+import { DATAPLANES, type Dataplane } from '../../kernel/packet-filter/index.js';
 import { type Obj, cidrOf, optArr, optBool, optInt, optStr, validIfName } from '../../cni/validate.js';
 import { type Cidr, canonical } from '../../net/ip.js';
 
@@ -21,9 +22,17 @@ export interface BridgeConfig {
   isolation: boolean;
   /** No masquerade and no route off the node: pods reach the node and each other only. */
   internal: boolean;
+  /** The packet filter the network's chains go to (the agent's conflist writes its own setting). */
+  dataplane: Dataplane;
 }
 
 export const DEFAULT_BRIDGE = 'cni0';
+
+function dataplaneOf(raw: Obj): Dataplane {
+  const v = optStr(raw, 'dataplane') ?? 'iptables';
+  if (!DATAPLANES.includes(v as Dataplane)) throw invalidConfig(`dataplane "${v}" is not one of ${DATAPLANES.join(', ')}`);
+  return v as Dataplane;
+}
 
 export function parseBridgeConfig(raw: Obj): BridgeConfig {
   const bridge = optStr(raw, 'bridge') ?? DEFAULT_BRIDGE;
@@ -42,6 +51,7 @@ export function parseBridgeConfig(raw: Obj): BridgeConfig {
     vlan: optInt(raw, 'vlan', 0, 4094) ?? 0,
     isolation: optBool(raw, 'isolation') ?? false,
     internal: optBool(raw, 'internal') ?? false,
+    dataplane: dataplaneOf(raw),
   };
   const mtu = optInt(raw, 'mtu', 68, 65535);
   if (mtu !== undefined) cfg.mtu = mtu;

@@ -1,10 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { bridgeConfig, cidrs } from '../../testing.js';
 import type { BridgeConfig } from './config.js';
-import { type ChainPlan, internalChain, masqChain, ourChains, planFirewall } from './firewall.js';
+import { type OwnedChain } from '../../kernel/owned-chain.js';
+import { ownedChains } from '../../kernel/packet-filter/iptables-chains.js';
+import { internalChain, masqChain, networkOwner, ourChains, planFirewall as planRules } from './firewall.js';
 import { chainId } from './names.js';
 
 const config = (over: Partial<BridgeConfig> = {}): BridgeConfig => bridgeConfig({ isGateway: true, ...over });
+
+/** The plan as the iptables backend writes it: per family and table, the chains with their jumps. */
+type ChainPlan = OwnedChain & { family: 4 | 6 };
+const planFirewall = (network: string, cfg: BridgeConfig, subnets: Parameters<typeof planRules>[2]): ChainPlan[] => {
+  const rules = planRules(network, cfg, subnets);
+  return ([4, 6] as const).flatMap((family) =>
+    (['nat', 'filter'] as const).flatMap((table) => ownedChains(networkOwner(network, cfg), rules[family], family, table).map((c) => ({ family, ...c }))),
+  );
+};
 
 const MASQ = masqChain('pods');
 const INT = internalChain('pods');
@@ -23,6 +34,12 @@ describe('chain names', () => {
 describe('planFirewall', () => {
   it('plans nothing without ipMasq or internal', () => {
     expect(planFirewall('pods', config(), cidrs('198.18.0.0/24'))).toEqual([]);
+    expect(networkOwner('pods', config()).chains).toEqual([]);
+  });
+
+  it('names the network as an owner: its table and the chains its config uses (GC: all)', () => {
+    expect(networkOwner('pods', config({ ipMasq: true }))).toEqual({ table: `gh-net-${chainId('pods')}`, chains: [{ name: MASQ, kind: 'nat' }] });
+    expect(networkOwner('pods', 'all').chains).toEqual([{ name: MASQ, kind: 'nat' }, { name: INT, kind: 'filter' }]);
   });
 
   it('masquerades IPv4 leaving the subnets, except to them and to multicast', () => {
@@ -57,7 +74,8 @@ describe('planFirewall', () => {
           family,
           table: 'filter',
           chain: INT,
-          rules: ['-i cni0 ! -o cni0 -j DROP', '-o cni0 ! -i cni0 -j DROP'],
+          // As iptables -S prints the second rule: interfaces in the order -i, -o.
+          rules: ['-i cni0 ! -o cni0 -j DROP', '! -i cni0 -o cni0 -j DROP'],
           jumps: [{ from: 'FORWARD', comment: 'gingham:pods' }],
           first: true,
         },

@@ -1,43 +1,61 @@
-// A network's iptables state as data: one nat chain for masquerade (ipMasq) and one filter chain
-// that keeps an internal network on the node. The chains belong to the network, not to a pod, so
-// DEL never needs the pod's addresses to clean up (the reference leaks its per-pod rules when the
-// netns is gone, containernetworking/plugins#810). kernel/owned-chain.ts turns them into text.
-import { word } from '../../kernel/iptables-text.js';
-import type { OwnedChain } from '../../kernel/owned-chain.js';
+// A network's packet-filter state as data: one nat chain for masquerade (ipMasq) and one filter
+// chain that keeps an internal network on the node, per family. The chains belong to the network,
+// not to a pod, so DEL never needs the pod's addresses to clean up (the reference leaks its per-pod
+// rules when the netns is gone, containernetworking/plugins#810). The backend the netconf's
+// `dataplane` chooses writes them (kernel/packet-filter/index.ts).
+import type { Owner, OwnerRules } from '../../kernel/packet-filter/index.js';
+import type { FamilyRules, Hook, Rule } from '../../kernel/packet-filter/model.js';
 import { type Cidr, formatCidr } from '../../net/ip.js';
 import type { BridgeConfig } from './config.js';
 import { chainId } from './names.js';
 
 export type Family = 4 | 6;
-export type { Table } from '../../kernel/owned-chain.js';
-
-export interface ChainPlan extends OwnedChain {
-  readonly family: Family;
-}
 
 export const masqChain = (network: string): string => `GH-MASQ-${chainId(network)}`;
 export const internalChain = (network: string): string => `GH-INT-${chainId(network)}`;
 export const ourChains = (network: string): string[] => [masqChain(network), internalChain(network)];
 
-export function planFirewall(network: string, cfg: BridgeConfig, subnets: readonly Cidr[]): ChainPlan[] {
-  const plans: ChainPlan[] = [];
+/**
+ * The network as an owner of chains: those its config uses, or `all` of them (GC, which cannot
+ * know the config a network had). nftables: the table `inet gh-net-<id>`.
+ */
+export function networkOwner(network: string, cfg: BridgeConfig | 'all'): Owner {
+  const all = cfg === 'all';
+  return {
+    table: `gh-net-${chainId(network)}`,
+    chains: [
+      ...(all || cfg.ipMasq ? [{ name: masqChain(network), kind: 'nat' as const }] : []),
+      ...(all || cfg.internal ? [{ name: internalChain(network), kind: 'filter' as const }] : []),
+    ],
+  };
+}
+
+export function planFirewall(network: string, cfg: BridgeConfig, subnets: readonly Cidr[]): OwnerRules {
   const comment = `gingham:${network}`;
-  for (const family of [4, 6] as const) {
-    const mine = subnets.filter((s) => s.ip.family === family);
-    if (mine.length === 0) continue;
+  const family = (f: Family): FamilyRules => {
+    const mine = subnets.filter((s) => s.ip.family === f);
+    const chains: FamilyRules['chains'][number][] = [];
+    const hooks: Hook[] = [];
+    if (mine.length === 0) return { sets: [], chains, hooks };
     if (cfg.ipMasq) {
       const chain = masqChain(network);
-      const keep = [...mine, ...cfg.ipMasqExclude.filter((c) => c.ip.family === family)];
-      const rules = keep.map((s) => `-d ${formatCidr(s)} -j RETURN`);
-      if (family === 4) rules.push('-d 224.0.0.0/4 -j RETURN');
-      rules.push('-j MASQUERADE');
-      plans.push({ family, table: 'nat', chain, rules, jumps: mine.map((s) => ({ from: 'POSTROUTING', source: formatCidr(s), comment })), first: false });
+      const keep = [...mine, ...cfg.ipMasqExclude.filter((c) => c.ip.family === f)];
+      const rules: Rule[] = keep.map((s) => ({ dst: { cidr: formatCidr(s) }, action: { kind: 'return' } }));
+      if (f === 4) rules.push({ dst: { cidr: '224.0.0.0/4' }, action: { kind: 'return' } });
+      rules.push({ action: { kind: 'masquerade' } });
+      chains.push({ name: chain, rules });
+      hooks.push(...mine.map((s): Hook => ({ at: 'postrouting', chain, source: formatCidr(s), comment })));
     }
     if (cfg.internal) {
       const chain = internalChain(network);
-      const br = word(cfg.bridge, 'bridge');
-      plans.push({ family, table: 'filter', chain, rules: [`-i ${br} ! -o ${br} -j DROP`, `-o ${br} ! -i ${br} -j DROP`], jumps: [{ from: 'FORWARD', comment }], first: true });
+      const br = cfg.bridge;
+      chains.push({ name: chain, rules: [
+        { iif: { name: br }, oif: { name: br, not: true }, action: { kind: 'drop' } },
+        { iif: { name: br, not: true }, oif: { name: br }, action: { kind: 'drop' } },
+      ] });
+      hooks.push({ at: 'forward', chain, comment });
     }
-  }
-  return plans;
+    return { sets: [], chains, hooks };
+  };
+  return { 4: family(4), 6: family(6) };
 }

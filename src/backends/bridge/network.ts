@@ -1,5 +1,5 @@
 // The per-node, per-network part of the bridge backend: the bridge, its gateway addresses,
-// forwarding and the network's iptables chains. Set up by the first ADD, torn down when the last
+// forwarding and the network's packet-filter chains. Set up by the first ADD, torn down when the last
 // pod leaves. A marker in /run (tmpfs: gone on reboot, like the kernel state it describes) records
 // what was set up for which bridge ifindex, so the ADDs after the first cost no exec and no lock.
 //
@@ -14,14 +14,13 @@ import type { ResultIp } from '../../cni/result.js';
 import { isObj } from '../../cni/validate.js';
 import { batchLine } from '../../kernel/ip-batch.js';
 import { deleteLinks, ipBatch, ipJson, sysfs } from '../../kernel/iproute.js';
-import { listRules, restore } from '../../kernel/iptables.js';
-import { ensureText, parseRules, removeText } from '../../kernel/owned-chain.js';
+import { DATAPLANES, chainsBackend, otherBackends } from '../../kernel/packet-filter/index.js';
 import { ownNetnsId } from '../../kernel/netns.js';
 import { ensureSysctl } from '../../kernel/sysctl.js';
 import { withLock } from '../../lock.js';
 import { type Cidr, formatCidr, parseCidr } from '../../net/ip.js';
 import type { BridgeConfig } from './config.js';
-import { type Table, ourChains, planFirewall } from './firewall.js';
+import { networkOwner, planFirewall } from './firewall.js';
 import { bridgeLines, gatewaysOf, subnetsOf, vlanLines } from './plan.js';
 
 export const RUN_DIR = process.env['GINGHAM_RUN_DIR'] ?? '/run/gingham';
@@ -64,14 +63,13 @@ async function bridgeAddrs(bridge: string): Promise<Cidr[]> {
   return out;
 }
 
+/**
+ * The network's chains as its config wants them, by the chosen dataplane; then whatever another
+ * dataplane made of this network goes (new first, old second: a switch on a live node is never open).
+ */
 async function applyFirewall(network: string, cfg: BridgeConfig, subnets: Cidr[]): Promise<void> {
-  const plans = planFirewall(network, cfg, subnets);
-  for (const family of [4, 6] as const) {
-    for (const table of ['nat', 'filter'] as const) {
-      const mine = plans.filter((p) => p.family === family && p.table === table);
-      if (mine.length > 0) await restore(family, ensureText(table, mine, parseRules(await listRules(family, table))));
-    }
-  }
+  await chainsBackend(cfg.dataplane).ensure(networkOwner(network, cfg), planFirewall(network, cfg, subnets));
+  for (const other of otherBackends(cfg.dataplane)) await other.remove(networkOwner(network, 'all'));
 }
 
 interface Wanted {
@@ -143,20 +141,17 @@ export async function ensureNetwork(network: string, cfg: BridgeConfig, ips: rea
 }
 
 /**
- * When no port is left on the bridge: remove the network's chains (those its config uses, or every
- * table when `everyTable`, for GC) and the marker; the bridge too if `deleteBridge`.
+ * When no port is left on the bridge: remove the network's chains (those its config uses by its
+ * dataplane, or every chain of every dataplane when `everyTable`, for GC) and the marker; the
+ * bridge too if `deleteBridge`.
  */
 export async function releaseIfUnused(network: string, cfg: BridgeConfig, opts: { deleteBridge: boolean; everyTable: boolean }): Promise<boolean> {
   if (sysfs.bridgePorts(cfg.bridge).length > 0) return false;
   // Marker first, then count again: an ADD that attached meanwhile keeps the chains (see top).
   rmSync(markerPath(network), { force: true });
   if (sysfs.bridgePorts(cfg.bridge).length > 0) return false;
-  const tables: Table[] = opts.everyTable ? ['nat', 'filter'] : [...(cfg.ipMasq ? (['nat'] as const) : []), ...(cfg.internal ? (['filter'] as const) : [])];
-  for (const family of [4, 6] as const) {
-    for (const table of tables) {
-      await restore(family, removeText(table, ourChains(network), parseRules(await listRules(family, table))));
-    }
-  }
+  if (opts.everyTable) for (const d of DATAPLANES) await chainsBackend(d).remove(networkOwner(network, 'all'));
+  else await chainsBackend(cfg.dataplane).remove(networkOwner(network, cfg));
   if (opts.deleteBridge) await deleteLinks([cfg.bridge]);
   return true;
 }
