@@ -162,7 +162,16 @@ start() {
   # /usr/sbin/dockerd (Debian) rather than any other dockerd on PATH.
   local dockerd=/usr/sbin/dockerd
   [[ -x $dockerd ]] || dockerd=$(command -v dockerd)
-  setsid nohup "$dockerd" "${args[@]}" </dev/null >>"$LOG" 2>&1 &
+  # With stdin, stdout and stderr only: a descriptor the caller passed down (the lock of `flock
+  # FILE make kind-up`, a pipe someone reads to its end) would otherwise live as long as dockerd
+  # and its containerd, and that lock would never be free again.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid nohup "$dockerd" "${args[@]}" </dev/null >>"$LOG" 2>&1
+  ) &
   local _
   for _ in $(seq 1 60); do
     engine_up && { log "dockerd is up (pid $(cat "$PIDFILE"))"; return 0; }
