@@ -3,8 +3,8 @@
 // iptables applier (apply.ts) and the nftables applier (nft-apply.ts) both answer it; the agent
 // picks one by its `dataplane` setting, in one place (policyDataplane).
 import type { Ruleset } from './model.js';
-import { PolicyApplier, type PolicySyncResult } from './apply.js';
-import { NftPolicyApplier } from './nft-apply.js';
+import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './apply.js';
+import { NftPolicyApplier, nftSctpPortsSupported } from './nft-apply.js';
 
 export type Dataplane = 'iptables' | 'nftables';
 export const DATAPLANES: readonly Dataplane[] = ['iptables', 'nftables'];
@@ -22,4 +22,29 @@ export function policyDataplane(name: Dataplane, netns?: string): PolicyDataplan
   if (name === 'nftables') return new NftPolicyApplier(netns);
   const iptables = new PolicyApplier(netns);
   return { name, sync: (want, opts) => iptables.sync(want, opts), cleanup: () => iptables.cleanup() };
+}
+
+/** Whether the dataplane can match SCTP ports here (the compiler leaves such rules out otherwise). */
+export const sctpPortsFor = (name: Dataplane, netns?: string): Promise<boolean> => (name === 'nftables' ? nftSctpPortsSupported(netns) : sctpPortsSupported(netns));
+
+/**
+ * Every given dataplane's cleanup, one after the other, as one result: what any of them left goes
+ * (`gingham agent --cleanup`, networkPolicy off).
+ */
+export async function cleanupAll(dataplanes: readonly PolicyDataplane[]): Promise<PolicySyncResult> {
+  const results = [];
+  for (const d of dataplanes) results.push(await d.cleanup());
+  const [first, ...rest] = results;
+  if (!first) throw new Error('cleanupAll: no dataplane');
+  for (const r of rest) {
+    for (const f of [4, 6] as const) for (const k of ['created', 'rewritten', 'removed', 'hooked', 'unhooked'] as const) first.chains[f][k].push(...r.chains[f][k]);
+    for (const k of ['created', 'rebuilt', 'retyped', 'updated', 'destroyed'] as const) first.sets[k].push(...r.sets[k]);
+    first.sets.added += r.sets.added;
+    first.sets.removed += r.sets.removed;
+    first.failures.push(...r.failures);
+    first.reads += r.reads;
+    first.restores += r.restores;
+    for (const k of ['readMs', 'renderMs', 'setsMs', 'rulesMs', 'destroyMs', 'totalMs'] as const) first.timings[k] += r.timings[k];
+  }
+  return first;
 }

@@ -1,10 +1,12 @@
 // The nftables policy applier's planning, without a kernel: which syncs that trust the last state
 // become a delta (and which elements, chains, maps and sets it touches) and which a whole-table
 // replace, on a small hand-made policy-shaped ruleset (hook chain, dispatch chain, pod chains,
-// a policy chain with set matches, a nets set with an except).
+// a policy chain with set matches, a nets set with an except); the order of a transaction's lines;
+// and how a table read back compares with the wanted printed form.
 import { describe, expect, it } from 'vitest';
 import type { AddrSet, Chain, Dispatch, FamilyRules, Rule } from '../../kernel/packet-filter/model.js';
-import { type FamilyDelta, type Wanted, familyDelta, planSync } from './nft-apply.js';
+import type { ParsedTable } from '../../kernel/nft.js';
+import { type FamilyDelta, type Wanted, compareTable, deltaText, familyDelta, planSync, printedTable } from './nft-apply.js';
 
 const ALLOW = 0x20000;
 const setAllow: Rule = { action: { kind: 'mark', value: ALLOW, mask: ALLOW } };
@@ -107,5 +109,68 @@ describe('nftables policy delta', () => {
     expect(planSync(both(v4), both({ ...v4, hooks: [...hooks, { at: 'input', chain: forward.name }] }))).toEqual({ kind: 'replace', why: 'IPv4 hooks changed' });
     // Equal hooks, other objects: still a delta.
     expect(planSync(both(v4), both({ ...v4, hooks: [{ at: 'forward', chain: forward.name }] }))).toMatchObject({ kind: 'delta' });
+  });
+});
+
+describe('nftables policy transaction text', () => {
+  it('a pod released: map element gone before its chain is emptied and deleted; one transaction', () => {
+    const two: FamilyRules = { ...v4, chains: [forward, dispatch([{ addr: '198.18.0.11', chain: pod1.name }, { addr: '198.18.0.12', chain: pod2.name }]), pod1, pod2, policyChain] };
+    const plan = planSync(both(two), both(v4));
+    if (plan.kind !== 'delta') throw new Error('not a delta');
+    expect(deltaText(plan.families, both(v4)).trim().split('\n')).toEqual([
+      'delete element inet gingham-policy ingress-dispatch-4 { 198.18.0.12 }',
+      'flush chain inet gingham-policy GINGHAM-NPI-p2-4',
+      'delete chain inet gingham-policy GINGHAM-NPI-p2-4',
+    ]);
+  });
+
+  it('a pod isolated: its chain declared before the map element that jumps to it, filled before anything jumps', () => {
+    const two: FamilyRules = { ...v4, chains: [forward, dispatch([{ addr: '198.18.0.11', chain: pod1.name }, { addr: '198.18.0.12', chain: pod2.name }]), pod1, pod2, policyChain] };
+    const plan = planSync(both(v4), both(two));
+    if (plan.kind !== 'delta') throw new Error('not a delta');
+    const lines = deltaText(plan.families, both(two)).trim().split('\n');
+    expect(lines[0]).toBe('add chain inet gingham-policy GINGHAM-NPI-p2-4');
+    expect(lines.at(-1)).toBe('add element inet gingham-policy ingress-dispatch-4 { 198.18.0.12 : jump GINGHAM-NPI-p2-4 }');
+    expect(lines.filter((l) => l.startsWith('add rule inet gingham-policy GINGHAM-NPI-p2-4 '))).toHaveLength(pod2.rules.length);
+  });
+
+  it('nothing changed: no text at all', () => {
+    const plan = planSync(both(v4), both(v4));
+    if (plan.kind !== 'delta') throw new Error('not a delta');
+    expect(deltaText(plan.families, both(v4))).toBe('');
+  });
+});
+
+describe('nftables policy read-back compare', () => {
+  const printed = (want: Wanted): ParsedTable => {
+    const t = printedTable(want);
+    return { chains: t.chains, sets: new Map([...t.sets].map(([k, s]) => [k, { ...s, typeof: false }])) };
+  };
+
+  it('no table and nothing wanted: the same; a table left with nothing wanted: not', () => {
+    expect(compareTable(undefined, both(none)).same).toBe(true);
+    expect(compareTable({ chains: new Map(), sets: new Map() }, both(none)).same).toBe(false);
+  });
+
+  it('no table yet: every chain created, the hook hooked, sets and the map created', () => {
+    const r = compareTable(undefined, both(v4));
+    expect(r.same).toBe(false);
+    expect(r.chains[4]).toEqual({ created: ['GINGHAM-NP-FORWARD', 'GINGHAM-NP-INGRESS', 'GINGHAM-NPI-p1', 'GINGHAM-NPP-web'], rewritten: [], removed: [], hooked: ['forward'], unhooked: [] });
+    expect(r.sets.created).toEqual([peers.name, nets.name, 'ingress-dispatch-4']);
+  });
+
+  it('the printed form read back: the same; an element, a rule and a stray chain of difference show', () => {
+    expect(compareTable(printed(both(v4)), both(v4)).same).toBe(true);
+    const t = printed(both(v4));
+    const chains = new Map(t.chains);
+    chains.set('GINGHAM-NPI-p1-4', { rules: chains.get('GINGHAM-NPI-p1-4')!.rules.slice(1) });
+    chains.set('GINGHAM-NP-OLD-6', { rules: ['return'] });
+    const sets = new Map(t.sets);
+    sets.set(peers.name, { ...sets.get(peers.name)!, elements: ['198.18.0.12', '198.18.0.99'] });
+    const r = compareTable({ chains, sets }, both(v4));
+    expect(r.same).toBe(false);
+    expect(r.chains[4].rewritten).toEqual(['GINGHAM-NPI-p1']);
+    expect(r.chains[6].removed).toEqual(['GINGHAM-NP-OLD']);
+    expect(r.sets).toMatchObject({ updated: [peers.name], added: 1, removed: 1 });
   });
 });
