@@ -1,40 +1,83 @@
-// make bench, NetworkPolicy at scale: the agent's compiler and kernel layer against a synthetic
-// cluster (1,000 pods on this node, 500 policies; testing.ts) in a network namespace of its own,
-// once alone and once with 50 Admin + 50 Baseline ClusterNetworkPolicies beside them
-// (cluster-policy-scenario.ts), each in a process of its own from an empty kernel, driven as the
-// agent drives them: one PolicyCompiler kept across passes, event passes trusting the state the
-// last sync left (`read: false`), the resync reading the kernel. Prints side by side the full sync
-// (a fresh compiler, an empty kernel), a no-op resync, one pod added and one pod relabelled
-// (compile + apply, median of the repeats, with the execs they took), the rule and set counts and
-// the memory they take, and the load average (the figures are wall-clock times); then what the
-// cluster policies add to the compiled ruleset at other pod and policy counts. The targets: full
-// sync <= 1 s, one pod change <= 100 ms. The measuring runs in copies of the process started
-// inside the namespace, so iptables and ipset run there directly, as the agent's do on its node
-// (not through `ip netns exec`, which would add its own cost to every exec).
+// make bench, NetworkPolicy at scale: the agent's compiler and a policy dataplane (iptables or
+// nftables, --dataplane) against synthetic clusters (testing.ts) in network namespaces of their own,
+// driven as the agent drives them: one PolicyCompiler kept across passes, event passes trusting the
+// state the last sync left (`read: false`), the resync reading the kernel. Every measurement runs in
+// a copy of this process started inside its namespace (cold, as an agent that starts, with a heap of
+// its own), so iptables, ipset and nft run there directly, as the agent's do on its node (not
+// through `ip netns exec`, which would add its own cost to every exec). Figures are wall-clock.
+//
+// Two modes:
+// * Default (part of `make bench`, short): 1,000 pods all on this node and 500 policies, once alone
+//   and once with 50 Admin + 50 Baseline ClusterNetworkPolicies beside them
+//   (cluster-policy-scenario.ts). Prints side by side the full sync (a fresh compiler, an empty
+//   kernel), a no-op resync, one pod added, one pod relabelled and one policy changed (compile +
+//   apply, median of the repeats, with the execs they took), rule and set counts, memory, and the
+//   load average; then what the cluster policies add to the compiled ruleset at other pod and
+//   policy counts. Targets: full sync <= 1 s, one change <= 100 ms.
+// * --grid (`make bench-scale`, long): the curve of issue 17. Cluster-wide pods (1,000 / 5,000 /
+//   10,000, of which 110 on the measured node) x policies (100 / 1,000 / 5,000), each point in a
+//   fresh namespace: the same passes and memory. Writes the points as JSON (--out, merged with
+//   the other dataplane's points already there) and draws them (--svg, bench-svg.ts).
 // Bundled by esbuild (Makefile), run as root:
-//   node build/policy-bench.mjs [pods] [policies] [repeats] [cluster policies per tier]
+//   node build/policy-bench.mjs [pods] [policies] [repeats] [cluster policies per tier] [--dataplane D]
+//   node build/policy-bench.mjs --grid [--dataplane D] [--repeats 15] [--pods 1000,5000,10000]
+//     [--policies 100,1000,5000] [--rounds 1] [--point-timeout 900] [--out docs/policy-scale.json] [--svg docs/policy-scale.svg]
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { PolicyApplier, type PolicySyncResult } from '../agent/policy/apply.js';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type PolicySyncResult, sctpPortsSupported } from '../agent/policy/apply.js';
 import { PolicyCompiler, compile } from '../agent/policy/compile.js';
-import type { PodInfo, PolicyInputs, Ruleset } from '../agent/policy/model.js';
+import { DATAPLANES, type Dataplane, type PolicyDataplane, policyDataplane } from '../agent/policy/dataplane.js';
+import type { PodInfo, Policy, PolicyInputs, Ruleset } from '../agent/policy/model.js';
+import { nftSctpPortsSupported } from '../agent/policy/nft-apply.js';
 import { pod, syntheticCluster } from '../agent/policy/testing.js';
+import { scaleChart, type ScalePoint, type ScaleResults } from './bench-svg.js';
 import { syntheticClusterPolicies } from './cluster-policy-scenario.js';
 
-const PODS = Number(process.argv[2] ?? 1000);
-const POLICIES = Number(process.argv[3] ?? 500);
-const REPEATS = Number(process.argv[4] ?? 15);
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    dataplane: { type: 'string', default: 'iptables' },
+    grid: { type: 'boolean', default: false },
+    repeats: { type: 'string' },
+    pods: { type: 'string', default: '1000,5000,10000' },
+    policies: { type: 'string', default: '100,1000,5000' },
+    rounds: { type: 'string', default: '1' },
+    'point-timeout': { type: 'string', default: '900' },
+    out: { type: 'string', default: 'docs/policy-scale.json' },
+    svg: { type: 'string', default: 'docs/policy-scale.svg' },
+  },
+});
+const DATAPLANE = flags.dataplane as Dataplane;
+if (!DATAPLANES.includes(DATAPLANE)) throw new Error(`--dataplane must be one of ${DATAPLANES.join(', ')}`);
+const PODS = Number(positionals[0] ?? 1000);
+const POLICIES = Number(positionals[1] ?? 500);
+const REPEATS = Number(flags.repeats ?? positionals[2] ?? 15);
 /** Per tier: this many Admin and as many Baseline ClusterNetworkPolicies (cluster-policy-scenario.ts). */
-const CLUSTER_POLICIES = Number(process.argv[5] ?? 50);
-const NETNS = `gb${process.pid}-np`;
-/** Set in each copy started inside the namespace: its name, and which scenario it measures. */
-const NETNS_ENV = 'GINGHAM_POLICY_BENCH_NETNS';
-const SCENARIO_ENV = 'GINGHAM_POLICY_BENCH_SCENARIO';
-type Scenario = 'v1' | 'cnp';
+const CLUSTER_POLICIES = Number(positionals[3] ?? 50);
+/** Pods on the measured node in the grid: a full node at the kubelet's default maxPods. */
+const LOCAL_PODS = 110;
+const NODE = 'n1';
+/** Set in each copy started inside a namespace: what it measures (a Job, as JSON). */
+const JOB_ENV = 'GINGHAM_POLICY_BENCH_JOB';
 /** Node's collector, there when started with --expose-gc (each copy is). */
 const gc = (globalThis as { gc?: () => void }).gc;
-const OPTS = { node: 'n1', sctpPorts: true, logDrops: false };
+/** The compiler's options; a measurement asks the kernel about SCTP as the agent does (sctpPorts). */
+const OPTS = { node: NODE, sctpPorts: true, logDrops: false };
+type Options = typeof OPTS;
+
+/** One measurement, done by a copy of this process inside `netns`. */
+interface Job {
+  readonly netns: string;
+  readonly dataplane: Dataplane;
+  /** v1: NetworkPolicies alone; cnp: with the cluster policies; grid: `local` of `pods` on this node. */
+  readonly scenario: 'v1' | 'cnp' | 'grid';
+  readonly pods: number;
+  readonly policies: number;
+  readonly local: number;
+}
 
 function sh(...argv: string[]): void {
   const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -54,36 +97,41 @@ interface Pass {
 }
 
 /** Compile and sync; `read: false` as the agent's event-driven passes (the resync reads). */
-async function timed(compiler: PolicyCompiler, applier: PolicyApplier, inputs: PolicyInputs, read = true): Promise<Pass> {
+async function timed(compiler: PolicyCompiler, dp: PolicyDataplane, opts: Options, inputs: PolicyInputs, read = true): Promise<Pass> {
   const t0 = performance.now();
-  const { ruleset } = compiler.compile(inputs, OPTS);
+  const { ruleset } = compiler.compile(inputs, opts);
   const t1 = performance.now();
-  const r = await applier.sync(ruleset, { read });
+  const r = await dp.sync(ruleset, { read });
   const t2 = performance.now();
   if (r.failures.length > 0) throw new Error(`sync failed: ${JSON.stringify(r.failures)}`);
   return { compile: t1 - t0, apply: t2 - t1, total: t2 - t0, restores: r.restores, reads: r.reads, timings: r.timings };
 }
 
-const split = (p: Pass): string => `render ${ms(p.timings.renderMs)}, ipset ${ms(p.timings.setsMs)}, iptables ${ms(p.timings.rulesMs)}`;
+const split = (p: Pass): string => `render ${ms(p.timings.renderMs)}, sets ${ms(p.timings.setsMs)}, rules ${ms(p.timings.rulesMs)}`;
 
-/** The median pass (by total time) of a series, as a table cell. */
-function medianPass(passes: readonly Pass[]): string {
-  const m = [...passes].sort((a, b) => a.total - b.total)[Math.floor(passes.length / 2)]!;
+/** The median pass (by total time) of a series. */
+const median = (passes: readonly Pass[]): Pass => [...passes].sort((a, b) => a.total - b.total)[Math.floor(passes.length / 2)]!;
+
+/** The median pass of a series, as a table cell. */
+function medianCell(passes: readonly Pass[]): string {
+  const m = median(passes);
   return `${ms(m.total)} (compile ${ms(m.compile)}, apply ${ms(m.apply)}: ${split(m)}; ${m.restores} restores, ${m.reads} reads)`;
 }
 
-/** What one scenario measured. */
+/** What one job measured. */
 interface Figures {
   readonly full: Pass;
   readonly noop: Pass;
   readonly added: readonly Pass[];
   readonly relabelled: readonly Pass[];
+  readonly policyChanged: readonly Pass[];
   readonly rules: number;
   readonly chains: number;
   readonly sets: number;
   readonly entries: number;
-  /** The compiled ruleset's and the compiler's heap (after a collection, with --expose-gc). */
+  /** What the compiled ruleset and the compiler hold after the full sync (heap growth, after a collection). */
   readonly heapMiB: number;
+  /** The whole process after the full sync. */
   readonly rssMiB: number;
 }
 
@@ -94,33 +142,55 @@ const counts = (r: Ruleset): { rules: number; chains: number; sets: number; entr
   entries: r[4].sets.reduce((n, s) => n + s.entries.length, 0),
 });
 
-/** One scenario from an empty kernel to an empty kernel: a fresh compiler and applier, as an agent that starts. */
-async function run(base: PolicyInputs): Promise<Figures> {
-  const applier = new PolicyApplier();
+/** A policy that selects a pod on this node, with its first rule's first port moved by `by` (an edit that rewrites its chain). */
+function editedPolicy(base: PolicyInputs, by: number): { index: number; edited: Policy } {
+  const local = new Set(base.pods.filter((p) => p.node === NODE).map((p) => `${p.namespace}/${p.labels['app']}`));
+  const index = base.policies.findIndex((p) => local.has(`${p.namespace}/${p.podSelector.matchLabels['app']}`));
+  if (index < 0) throw new Error('no policy selects a pod of this node');
+  const p = base.policies[index]!;
+  const [first, ...rest] = p.ingress ?? [];
+  if (!first) throw new Error(`policy ${p.name} has no ingress rule to edit`);
+  const ports = first.ports.map((x, i) => (i === 0 && typeof x.port === 'number' ? { ...x, port: x.port + by } : x));
+  return { index, edited: { ...p, ingress: [{ ...first, ports }, ...rest] } };
+}
+
+/** One job from an empty kernel to an empty kernel: a fresh compiler and dataplane, as an agent that starts. */
+async function run(base: PolicyInputs, dataplane: Dataplane): Promise<Figures> {
+  // The dataplane of the agent's choice, in the namespace this process runs in (no wrapper).
+  const dp = policyDataplane(dataplane);
+  const opts = { ...OPTS, sctpPorts: await (dataplane === 'nftables' ? nftSctpPortsSupported() : sctpPortsSupported()) };
   const compiler = new PolicyCompiler();
+  const pass = (inputs: PolicyInputs, read = true): Promise<Pass> => timed(compiler, dp, opts, inputs, read);
   gc?.();
   const heap0 = process.memoryUsage().heapUsed;
-  const full = await timed(compiler, applier, base);
-  const { ruleset } = compiler.compile(base, OPTS);
+  const full = await pass(base);
+  const { ruleset } = compiler.compile(base, opts);
   gc?.();
   const heapMiB = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
-  const noop = await timed(compiler, applier, base);
+  const rssMiB = process.memoryUsage().rss / 2 ** 20;
+  const noop = await pass(base);
 
-  // One pod comes (and goes again, so each repeat starts from the same state); one is relabelled.
+  // Each change is undone before the next, so every repeat starts from the same state: one pod
+  // comes to this node (and goes), one of its pods is relabelled, one policy of its pods is edited.
+  const local = base.pods.filter((p) => p.node === NODE);
   const added: Pass[] = [];
   const relabelled: Pass[] = [];
+  const policyChanged: Pass[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    const fresh = pod('ns3', `new${i}`, [`198.18.190.${i + 1}`], { labels: { app: 'app3', tier: 'front' } });
-    added.push(await timed(compiler, applier, { ...base, pods: [...base.pods, fresh] }, false));
-    await timed(compiler, applier, base, false);
-    const victim = base.pods[i * 7]!;
+    const fresh = pod('ns3', `new${i}`, [`198.18.240.${i + 1}`], { node: NODE, labels: { app: 'app3', tier: 'front' } });
+    added.push(await pass({ ...base, pods: [...base.pods, fresh] }, false));
+    await pass(base, false);
+    const victim = local[(i * 7) % local.length]!;
     const moved: PodInfo = { ...victim, labels: { ...victim.labels, app: 'app24', tier: 'db' } };
-    relabelled.push(await timed(compiler, applier, { ...base, pods: base.pods.map((p) => (p === victim ? moved : p)) }, false));
-    await timed(compiler, applier, base, false);
+    relabelled.push(await pass({ ...base, pods: base.pods.map((p) => (p === victim ? moved : p)) }, false));
+    await pass(base, false);
+    const { index, edited } = editedPolicy(base, i + 1);
+    policyChanged.push(await pass({ ...base, policies: base.policies.map((p, j) => (j === index ? edited : p)) }, false));
+    await pass(base, false);
   }
-  const c = await applier.cleanup();
+  const c = await dp.cleanup();
   if (c.failures.length > 0) throw new Error(`cleanup failed: ${JSON.stringify(c.failures)}`);
-  return { full, noop, added, relabelled, ...counts(ruleset), heapMiB, rssMiB: process.memoryUsage().rss / 2 ** 20 };
+  return { full, noop, added, relabelled, policyChanged, ...counts(ruleset), heapMiB, rssMiB };
 }
 
 /**
@@ -144,58 +214,205 @@ function growth(): string[][] {
   ];
 }
 
-/** The inputs of a scenario: the v1 cluster alone, or with the cluster policies and nodes beside it. */
-function inputs(scenario: Scenario): PolicyInputs {
-  const v1 = syntheticCluster(PODS, POLICIES);
-  return scenario === 'v1' ? v1 : { ...v1, ...syntheticClusterPolicies(CLUSTER_POLICIES) };
-}
-
-/** In the copy inside the namespace: measure one scenario and print its figures as JSON. */
-async function measure(netns: string, scenario: Scenario): Promise<void> {
-  // The applier works in whatever namespace this process is in: make sure it is ours.
-  const [self, ours] = [statSync('/proc/self/ns/net'), statSync(`/var/run/netns/${netns}`)];
-  if (self.ino !== ours.ino || self.dev !== ours.dev) throw new Error(`not inside network namespace ${netns}: refusing to touch this one's tables`);
-  process.stdout.write(JSON.stringify(await run(inputs(scenario))));
-}
-
 /**
- * Each scenario in a process of its own (both start cold, as an agent does, and neither inherits
- * the other's heap), one after the other in the same namespace.
+ * The synthetic cluster with `local` of its pods on this node, the rest over 99 other nodes. The
+ * node's pods are every k-th of the first 1,000: the same pods (labels, namespaces) at every
+ * cluster size, so along a curve only the rest of the cluster grows. With 110 of 1,000, k is 9,
+ * prime to the 20 namespaces and 3 tiers, so the node has pods of every namespace, tier and app.
  */
-async function main(): Promise<void> {
-  const inside = process.env[NETNS_ENV];
-  if (inside !== undefined) return measure(inside, process.env[SCENARIO_ENV] === 'cnp' ? 'cnp' : 'v1');
-  const load = loadavg();
-  const figures: Figures[] = [];
-  sh('ip', 'netns', 'add', NETNS);
+function clusterWithNode(pods: number, policies: number, local: number): PolicyInputs {
+  const c = syntheticCluster(pods, policies);
+  const every = Math.max(1, Math.floor(Math.min(pods, 1000) / local));
+  const placed = c.pods.map((p, i) => ({ ...p, node: i % every === 0 && i / every < local ? NODE : `n${2 + (i % 99)}` }));
+  return { ...c, pods: placed };
+}
+
+/** The inputs of a job. */
+function inputs(job: Job): PolicyInputs {
+  if (job.scenario === 'grid') return clusterWithNode(job.pods, job.policies, job.local);
+  const v1 = syntheticCluster(job.pods, job.policies);
+  return job.scenario === 'v1' ? v1 : { ...v1, ...syntheticClusterPolicies(CLUSTER_POLICIES) };
+}
+
+/** In the copy inside the namespace: measure one job and print its figures as JSON. */
+async function measure(job: Job): Promise<void> {
+  // The dataplane works in whatever namespace this process is in: make sure it is ours.
+  const [self, ours] = [statSync('/proc/self/ns/net'), statSync(`/var/run/netns/${job.netns}`)];
+  if (self.ino !== ours.ino || self.dev !== ours.dev) throw new Error(`not inside network namespace ${job.netns}: refusing to touch this one's tables`);
+  process.stdout.write(JSON.stringify(await run(inputs(job), job.dataplane)));
+}
+
+/** A grid point stopped at --point-timeout. */
+class TimedOut extends Error {
+  constructor(ms: number) {
+    super(`took more than ${ms / 1000} s`);
+  }
+}
+
+/** Runs a job in a copy of this process inside a namespace made for it (and removed after). */
+function inNamespace(job: Omit<Job, 'netns'>, n: number, timeoutMs?: number): Figures {
+  const netns = `gb${process.pid}-np${n}`;
+  const full: Job = { ...job, netns };
+  sh('ip', 'netns', 'add', netns);
   try {
     const argv = [process.execPath, '--expose-gc', ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)];
-    for (const scenario of ['v1', 'cnp'] as const) {
-      const r = spawnSync('ip', ['netns', 'exec', NETNS, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 2 ** 24, env: { ...process.env, [NETNS_ENV]: NETNS, [SCENARIO_ENV]: scenario } });
-      if (r.status !== 0) throw new Error(`the ${scenario} bench in ${NETNS} failed (${r.error?.message ?? `exit ${r.status}`})`);
-      figures.push(JSON.parse(r.stdout.toString()) as Figures);
-    }
+    const r = spawnSync('ip', ['netns', 'exec', netns, ...argv], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 2 ** 24,
+      env: { ...process.env, [JOB_ENV]: JSON.stringify(full) },
+      ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    });
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw new TimedOut(timeoutMs!);
+    if (r.status !== 0) throw new Error(`the ${job.scenario} bench in ${netns} failed (${r.error?.message ?? `exit ${r.status}`})`);
+    return JSON.parse(r.stdout.toString()) as Figures;
   } finally {
-    sh('ip', 'netns', 'del', NETNS);
+    // Removing the namespace removes whatever a killed copy left in it.
+    sh('ip', 'netns', 'del', netns);
   }
-  const [a, b] = figures as [Figures, Figures];
+}
+
+/** The default run: the v1 cluster alone, then with the cluster policies, each in a fresh process. */
+function sideBySide(): void {
+  const load = loadavg();
+  const job = { dataplane: DATAPLANE, pods: PODS, policies: POLICIES, local: PODS };
+  const [a, b] = [inNamespace({ ...job, scenario: 'v1' }, 0), inNamespace({ ...job, scenario: 'cnp' }, 1)];
   const both = (f: (x: Figures) => string): string => `${f(a)} | ${f(b)}`;
   const rows = [
     ['full sync (compile + apply)', both((x) => `${ms(x.full.total)} (compile ${ms(x.full.compile)}, apply ${ms(x.full.apply)}: ${split(x.full)}; ${x.full.restores} restores)`), '<= 1 s'],
     ['no-op sync, reading the kernel (the resync)', both((x) => `${ms(x.noop.total)} (${x.noop.restores} restores)`), ''],
-    [`one pod added (median of ${REPEATS})`, both((x) => medianPass(x.added)), '<= 100 ms'],
-    [`one pod relabelled (median of ${REPEATS})`, both((x) => medianPass(x.relabelled)), '<= 100 ms'],
+    [`one pod added (median of ${REPEATS})`, both((x) => medianCell(x.added)), '<= 100 ms'],
+    [`one pod relabelled (median of ${REPEATS})`, both((x) => medianCell(x.relabelled)), '<= 100 ms'],
+    [`one policy changed (median of ${REPEATS})`, both((x) => medianCell(x.policyChanged)), '<= 100 ms'],
     ['rules / chains', both((x) => `${x.rules} / ${x.chains}`), ''],
-    ['ipsets / entries', both((x) => `${x.sets} / ${x.entries}`), ''],
+    ['sets / entries', both((x) => `${x.sets} / ${x.entries}`), ''],
     ['compiled ruleset and compiler memory (heap)', both((x) => `${x.heapMiB.toFixed(1)} MiB`), ''],
-    ['process RSS', both((x) => `${x.rssMiB.toFixed(0)} MiB`), ''],
+    ['process RSS after the full sync', both((x) => `${x.rssMiB.toFixed(0)} MiB`), ''],
   ];
   const out = process.stdout;
-  out.write(`\nNetworkPolicy at scale: ${PODS} pods on one node, ${POLICIES} policies, without and with ${CLUSTER_POLICIES} Admin + ${CLUSTER_POLICIES} Baseline ClusterNetworkPolicies (IPv4); load average ${load.map((x) => x.toFixed(1)).join(' ')}\n\n`);
+  out.write(`\nNetworkPolicy at scale (${DATAPLANE}): ${PODS} pods on one node, ${POLICIES} policies, without and with ${CLUSTER_POLICIES} Admin + ${CLUSTER_POLICIES} Baseline ClusterNetworkPolicies (IPv4); load average ${load.map((x) => x.toFixed(1)).join(' ')}\n\n`);
   out.write(`| what | ${POLICIES} NetworkPolicies | and ${2 * CLUSTER_POLICIES} ClusterNetworkPolicies | target |\n|---|---|---|---|\n`);
   for (const r of rows) out.write(`| ${r.join(' | ')} |\n`);
-  out.write(`\nWhat the ClusterNetworkPolicies add (compiled, not applied): rules and chains must follow the policies, not pods x rules\n\n| scenario | rules / chains / ipsets / entries added |\n|---|---|\n`);
+  out.write(`\nWhat the ClusterNetworkPolicies add (compiled, not applied): rules and chains must follow the policies, not pods x rules\n\n| scenario | rules / chains / sets / entries added |\n|---|---|\n`);
   for (const r of growth()) out.write(`| ${r.join(' | ')} |\n`);
+}
+
+const list = (s: string, flag: string): number[] =>
+  s.split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: ${x} is not a positive integer`);
+    return n;
+  });
+
+/** The middle value (the upper one of an even count). */
+const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A measured point: its figures from every round, and the load average as each ended. */
+interface Measured {
+  readonly pods: number;
+  readonly policies: number;
+  readonly rounds: Figures[];
+  readonly loads: number[];
+}
+
+/** One grid point as the JSON keeps it: each figure the median over the rounds (events: of their per-round medians). */
+function point(m: Measured): ScalePoint {
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  const over = (f: (x: Figures) => number): number => r(mid(m.rounds.map(f)));
+  const f = m.rounds[0]!;
+  return {
+    dataplane: DATAPLANE,
+    pods: m.pods,
+    local: Math.min(LOCAL_PODS, m.pods),
+    policies: m.policies,
+    fullMs: over((x) => x.full.total),
+    fullCompileMs: over((x) => x.full.compile),
+    resyncMs: over((x) => x.noop.total),
+    podAddedMs: over((x) => median(x.added).total),
+    podRelabelledMs: over((x) => median(x.relabelled).total),
+    policyChangedMs: over((x) => median(x.policyChanged).total),
+    heapMiB: over((x) => x.heapMiB),
+    rssMiB: over((x) => x.rssMiB),
+    rules: f.rules,
+    chains: f.chains,
+    sets: f.sets,
+    entries: f.entries,
+    load: r(mid(m.loads)),
+  };
+}
+
+/** The results file as it stands (or an empty one), less this dataplane's points. */
+function otherDataplanes(path: string): ScalePoint[] {
+  if (!existsSync(path)) return [];
+  const old = JSON.parse(readFileSync(path, 'utf8')) as ScaleResults;
+  return old.points.filter((p) => p.dataplane !== DATAPLANE);
+}
+
+/**
+ * The grid, --rounds times (every other round in reverse order, so a drifting load falls on all
+ * points alike): every point in a fresh namespace and process; the JSON and the SVG rewritten
+ * after each, from the rounds so far.
+ */
+function grid(): void {
+  const podCounts = list(flags.pods!, 'pods');
+  const policyCounts = list(flags.policies!, 'policies');
+  const [rounds] = list(flags.rounds!, 'rounds');
+  const timeoutMs = Number(flags['point-timeout']) * 1000;
+  const kept = otherDataplanes(flags.out!);
+  const measured: Measured[] = policyCounts.flatMap((policies) => podCounts.map((pods) => ({ pods, policies, rounds: [], loads: [] })));
+  const stopped = new Map<Measured, string>();
+  const write = (): void => {
+    const results: ScaleResults = {
+      what: `NetworkPolicy sync on one node (${LOCAL_PODS} local pods) against cluster-wide pods and policies, src/scripts/policy-bench.ts --grid`,
+      date: new Date().toISOString().slice(0, 10),
+      cpus: cpus().length,
+      repeats: REPEATS,
+      rounds: rounds!,
+      points: [...kept, ...measured.filter((m) => m.rounds.length > 0).map(point)],
+    };
+    mkdirSync(dirname(flags.out!), { recursive: true });
+    writeFileSync(flags.out!, `${JSON.stringify(results, null, 1)}\n`);
+    mkdirSync(dirname(flags.svg!), { recursive: true });
+    writeFileSync(flags.svg!, scaleChart(results));
+  };
+  let n = 0;
+  for (let round = 0; round < rounds!; round++) {
+    for (const m of round % 2 ? [...measured].reverse() : measured) {
+      if (stopped.has(m)) continue;
+      const t0 = performance.now();
+      try {
+        m.rounds.push(inNamespace({ dataplane: DATAPLANE, scenario: 'grid', pods: m.pods, policies: m.policies, local: Math.min(LOCAL_PODS, m.pods) }, n++, timeoutMs));
+      } catch (e) {
+        if (!(e instanceof TimedOut)) throw e;
+        stopped.set(m, e.message);
+        continue;
+      }
+      m.loads.push(loadavg()[0]!);
+      write();
+      process.stderr.write(`[policy-bench] round ${round + 1}: ${m.pods} pods x ${m.policies} policies: ${((performance.now() - t0) / 1000).toFixed(0)} s, full sync ${m.rounds.at(-1)!.full.total.toFixed(0)} ms, load ${m.loads.at(-1)!.toFixed(1)}\n`);
+    }
+  }
+  write();
+  const out = process.stdout;
+  out.write(`\nNetworkPolicy scale grid (${DATAPLANE}, IPv4): ${LOCAL_PODS} pods on the measured node; each figure the median of ${rounds} rounds, events the median of ${REPEATS} per round; ms\n\n`);
+  out.write('| pods | policies | full sync (compile) | resync | pod added | pod relabelled | policy changed | rules / chains | sets / entries | heap / RSS MiB | load |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
+  for (const m of measured) {
+    const why = stopped.get(m);
+    if (why !== undefined && m.rounds.length === 0) {
+      out.write(`| ${m.pods} | ${m.policies} | (${why}: stopped) | | | | | | | | |\n`);
+      continue;
+    }
+    const p = point(m);
+    out.write(`| ${p.pods} | ${p.policies} | ${p.fullMs} (${p.fullCompileMs}) | ${p.resyncMs} | ${p.podAddedMs} | ${p.podRelabelledMs} | ${p.policyChangedMs} | ${p.rules} / ${p.chains} | ${p.sets} / ${p.entries} | ${p.heapMiB} / ${p.rssMiB} | ${p.load} |\n`);
+  }
+  const notes = [...stopped].map(([m, why]) => `${m.pods} pods x ${m.policies} policies ${why}, stopped`);
+  out.write(`\nWrote ${flags.out} and ${flags.svg}.${notes.length ? ` ${notes.join('; ')}.` : ''}\n`);
+}
+
+async function main(): Promise<void> {
+  const job = process.env[JOB_ENV];
+  if (job !== undefined) return measure(JSON.parse(job) as Job);
+  if (flags.grid) grid();
+  else sideBySide();
 }
 
 await main();
