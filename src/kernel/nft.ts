@@ -25,7 +25,7 @@ export interface ParsedSet {
   readonly type: string;
   readonly typeof: boolean;
   readonly flags: readonly string[];
-  /** Elements as printed, e.g. `198.18.0.1`, `198.18.0.0/25`, `198.18.0.5 : jump C-4`. */
+  /** Elements as printed, e.g. `198.18.0.1`, `198.18.0.0/25`, `198.18.0.5 : jump C-4`; sorted (a set has no order). */
   readonly elements: readonly string[];
 }
 
@@ -80,7 +80,7 @@ function parseSet(kind: 'set' | 'map', body: string): ParsedSet {
   if (at >= 0) {
     const open = rest.indexOf('{', at);
     const end = closing(rest, open + 1);
-    elements = splitOutside(rest.slice(open + 1, end), ',');
+    elements = splitOutside(rest.slice(open + 1, end), ',').sort();
     rest = rest.slice(0, at) + rest.slice(end + 1);
   }
   for (const line of rest.split('\n').map((l) => l.trim())) {

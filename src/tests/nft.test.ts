@@ -1,14 +1,17 @@
 // The nftables renderer against the real nft, in a network namespace of its own: every rule shape
 // of the packet-filter model, both families, hooks at every point, sets with excepts and dispatch
 // maps are written by replaceTableText, read back by listTable, and must equal what the renderer
-// says nft prints (printedStep, printedHook, setElements, printedMapElements) string for string:
+// says nft prints (printedTable: printedStep, printedHook, setElements, …) string for string:
 // the comparison the nftables appliers heal by. Then the transactions they rely on: a failing last
 // line applies nothing, deleting an absent table succeeds, the event pieces do what they say.
 // Last, timings of a policy-sized table.
+import { isDeepStrictEqual } from 'node:util';
 import { execa } from 'execa';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTool } from '../kernel/exec.js';
-import { applyNft, listTable, nftAvailable, type ParsedTable } from '../kernel/nft.js';
+import { RefusedNftText } from '../kernel/nft-text.js';
+import { applyNft, listTable, nftAvailable, parseNftList, type ParsedTable } from '../kernel/nft.js';
 import type { AddrSet, Chain, Dispatch, Family, FamilyRules, Hook, Rule } from '../kernel/packet-filter/model.js';
 import {
   type Want,
@@ -18,15 +21,10 @@ import {
   deleteSetLines,
   deleteTableText,
   dispatchElementLines,
-  hookChainName,
-  hookChains,
   joinNft,
-  nftChainName,
-  printedHook,
-  printedMapElements,
-  printedMapType,
-  printedSetType,
+  printedRule,
   printedStep,
+  printedTable,
   refillChainLines,
   replaceTableText,
   setElementLines,
@@ -115,26 +113,6 @@ function shapes(f: Family): FamilyRules {
 }
 
 const SHAPES: Want = { 4: shapes(4), 6: shapes(6) };
-const sorted = (xs: readonly string[]): string[] => [...xs].sort();
-
-/** What listTable must give for `want`, built from the renderer's printed forms. */
-function expected(want: Want): ParsedTable {
-  const chains = new Map<string, { base?: string; rules: readonly string[] }>();
-  const sets = new Map<string, { kind: 'set' | 'map'; type: string; typeof: boolean; flags: readonly string[]; elements: readonly string[] }>();
-  for (const f of [4, 6] as const) {
-    for (const s of want[f].sets) sets.set(s.name, { kind: 'set', ...printedSetType(s), typeof: false, elements: sorted(setElements(s)) });
-    for (const c of want[f].chains) {
-      chains.set(nftChainName(c.name, f), { rules: c.rules.map((s) => printedStep(s, f)) });
-      for (const s of c.rules) if ('dispatch' in s) sets.set(nftChainName(s.dispatch.map, f), { kind: 'map', type: printedMapType(f), typeof: false, flags: [], elements: sorted(printedMapElements(s.dispatch, f)) });
-    }
-  }
-  for (const [at, rules] of hookChains(want)) chains.set(hookChainName(at), { base: printedHook(at), rules });
-  return { chains, sets };
-}
-
-/** A listing with set elements sorted (nft prints hash sets in its own order). */
-const normal = (t: ParsedTable | undefined): ParsedTable | undefined =>
-  t && { chains: t.chains, sets: new Map([...t.sets].map(([k, s]) => [k, { ...s, elements: sorted(s.elements) }])) };
 
 async function apply(text: string): Promise<void> {
   const err = await applyNft(text, WRAP);
@@ -155,15 +133,40 @@ describe.skipIf(!(ROOT && NFT))('nftables text round trip in a namespace', () =>
 
   it('every rule shape, both families, reads back exactly as printedStep renders it', async () => {
     await apply(replaceTableText(TABLE, SHAPES));
-    const got = normal(await listTable(TABLE, WRAP));
-    const want = expected(SHAPES);
+    const got = (await listTable(TABLE, WRAP));
+    const want = printedTable(SHAPES);
     // Chain by chain first: a difference names its rule.
     for (const [name, c] of want.chains) expect({ name, ...got?.chains.get(name) }).toEqual({ name, ...c });
     for (const [name, s] of want.sets) expect({ name, ...got?.sets.get(name) }).toEqual({ name, ...s });
     expect(got).toEqual(want);
+    // The appliers' comparison: one deep equality.
+    expect(isDeepStrictEqual(got, want)).toBe(true);
     // A second replace of the same table gives the same listing.
     await apply(replaceTableText(TABLE, SHAPES));
-    expect(normal(await listTable(TABLE, WRAP))).toEqual(want);
+    expect((await listTable(TABLE, WRAP))).toEqual(want);
+  });
+
+  it('any comment and log prefix the renderer accepts reads back byte for byte', async () => {
+    const text = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', ' ', '\\', "'", '#', ';', '{', '}', ',', '@', '*', '%', '!', '=', 'é', '😀', '\u2028', 'include ', 'define ', '"', '$'), maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 60 }),
+    );
+    const samples = fc.sample(fc.tuple(text, text), { seed: 17_2026, numRuns: 300 });
+    const rules: Rule[] = [];
+    for (const [comment, prefix] of samples) {
+      const r: Rule = { comment, action: { kind: 'log', prefix: prefix || 'p', group: 1, snaplen: 64 } };
+      try {
+        printedRule(r, 4);
+        rules.push(r);
+      } catch (e) {
+        if (!(e instanceof RefusedNftText)) throw e;
+      }
+    }
+    expect(rules.length).toBeGreaterThan(100);
+    const want: Want = { 4: { sets: [], chains: [{ name: 'GH-TEST-TEXT', rules }], hooks: [] }, 6: { sets: [], chains: [], hooks: [] } };
+    await apply(replaceTableText(TABLE, want));
+    expect((await listTable(TABLE, WRAP))?.chains.get('GH-TEST-TEXT-4')?.rules).toEqual(rules.map((r) => printedRule(r, 4)));
   });
 
   it('a document whose last line fails applies nothing', async () => {
@@ -172,7 +175,7 @@ describe.skipIf(!(ROOT && NFT))('nftables text round trip in a namespace', () =>
     // In the kernel (an absent element), and at parse time (an IPv6 address in an IPv4 set).
     for (const bad of ['delete element inet gingham-test gh-none-4 { 198.18.9.9 }\n', 'add set inet gingham-test gh-x-4 { type ipv4_addr; }\nadd element inet gingham-test gh-x-4 { fd42::1 }\n']) {
       expect(await applyNft(replaceTableText(TABLE, smaller) + bad, WRAP)).toBeDefined();
-      expect(normal(await listTable(TABLE, WRAP))).toEqual(expected(SHAPES));
+      expect((await listTable(TABLE, WRAP))).toEqual(printedTable(SHAPES));
     }
   });
 
@@ -202,7 +205,7 @@ describe.skipIf(!(ROOT && NFT))('nftables text round trip in a namespace', () =>
       deleteSetLines(TABLE, 'gh-test4-e'),
     );
     await apply(text);
-    const got = normal(await listTable(TABLE, WRAP))!;
+    const got = (await listTable(TABLE, WRAP))!;
     expect(got.sets.get('gh-test4-new')!.elements).toEqual(setElements(newSet));
     expect(got.sets.get('gh-test4-a')!.elements).toEqual(['198.18.0.12', '198.18.0.13', '198.18.0.14']);
     expect(got.sets.has('gh-test4-e')).toBe(false);
@@ -255,9 +258,20 @@ describe.skipIf(!(ROOT && NFT))('nftables text round trip in a namespace', () =>
     const read = await time(async () => {
       listed = await listTable(TABLE, WRAP);
     });
-    expect(normal(listed)).toEqual(expected(want));
+    let printed = '';
+    const list = await time(async () => {
+      printed = (await execa('ip', ['netns', 'exec', NS, 'nft', '-s', 'list', 'table', 'inet', TABLE])).stdout;
+    });
+    const parse = await time(async () => {
+      parseNftList(printed);
+    });
+    let same = false;
+    const compare = await time(async () => {
+      same = isDeepStrictEqual(listed, printedTable(want));
+    });
+    expect(same).toBe(true);
     const event = await time(() => apply(joinNft(setElementLines(TABLE, 'add', sets[0]!, ['198.18.200.1']), setElementLines(TABLE, 'delete', sets[1]!, [sets[1]!.entries[0]!]), refillChainLines(TABLE, pols[0]!, 4))));
-    console.log(`nft timings (${sets.length * 20 + 110} elements, ${pols.length * 10 + pods.length * 8} rules, ${text.length} bytes): render ${render} ms, create ${create} ms, replace ${replace} ms, list+parse ${read} ms, event ${event} ms`);
+    console.log(`nft timings (${sets.length * 20 + 110} elements, ${pols.length * 10 + pods.length * 8} rules, ${text.length} bytes): render ${render} ms, create ${create} ms, replace ${replace} ms, listTable ${read} ms (nft list ${list} ms, parse ${parse} ms), printedTable+compare ${compare} ms, event ${event} ms`);
     await apply(deleteTableText(TABLE));
   });
 });

@@ -32,11 +32,13 @@
 //
 // Exports (the nftables backends build on these):
 //   nftChainName(name, family), hookChainName(at), printedRule(rule, family),
-//   printedStep(step, family), setElements(set), replaceTableText(table, want),
+//   printedStep(step, family), setElements(set), printedTable(want) (what listTable must give),
+//   replaceTableText(table, want),
 //   deleteTableText(table), and the event pieces (lines for one transaction each, joined by
 //   joinNft): addSetLines, setElementLines, deleteSetLines, addMapLines, deleteMapLines,
 //   dispatchElementLines, addChainLines, refillChainLines, deleteChainLines.
 import { type Cidr, type Family, cidrsMinus, parseCidr, parseIp } from '../../net/ip.js';
+import type { ParsedChain, ParsedSet, ParsedTable } from '../nft.js';
 import { type NftLine, RefusedNftText, nftAddr, nftCidr, nftCommand, nftComment, nftDocument, nftIfname, nftMark, nftName, nftNumber, nftPorts, nftString, NFT_LIMITS } from '../nft-text.js';
 import { type AddrSet, type Chain, type Dispatch, type FamilyRules, type Hook, type Rule, type Step, isDispatch } from './model.js';
 
@@ -294,6 +296,24 @@ export function hookChains(want: Want): Map<HookPoint, string[]> {
     if (rules.length > 0) out.set(at, rules);
   }
   return out;
+}
+
+/**
+ * The table `want` makes, in exactly the shape nft.ts listTable reads it back (elements sorted on
+ * both sides): the resync's comparison is one deep equality (node:util isDeepStrictEqual).
+ */
+export function printedTable(want: Want): ParsedTable {
+  const chains = new Map<string, ParsedChain>();
+  const sets = new Map<string, ParsedSet>();
+  for (const f of [4, 6] as const) {
+    for (const s of want[f].sets) sets.set(s.name, { kind: 'set', ...printedSetType(s), typeof: false, elements: setElements(s).sort() });
+    for (const c of want[f].chains) {
+      chains.set(nftChainName(c.name, f), { rules: c.rules.map((s) => printedStep(s, f)) });
+      for (const s of c.rules) if (isDispatch(s)) sets.set(nftChainName(s.dispatch.map, f), { kind: 'map', type: printedMapType(f), typeof: false, flags: [], elements: printedMapElements(s.dispatch, f).sort() });
+    }
+  }
+  for (const [at, rules] of hookChains(want)) chains.set(hookChainName(at), { base: printedHook(at), rules });
+  return { chains, sets };
 }
 
 /** The lines that fill an empty table with `want`: sets, chains, maps, rules, base chains. */
