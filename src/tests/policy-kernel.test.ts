@@ -369,6 +369,58 @@ describe.each(DATAPLANES)('policy dataplane %s in a namespace', (dataplane) => {
   });
 });
 
+describe.each(DATAPLANES)('policy dataplane %s timing (a figure, not a benchmark)', (dataplane) => {
+  const c = new Cluster();
+  afterAll(() => c.destroy());
+
+  it('500 sets of 20 entries, 500 policy chains of 9 rules, 500 pods dispatched, one family: first sync, no-op, one entry, one pod added and removed', async () => {
+    await c.addNamespace('bench');
+    const applier = policyDataplane(dataplane, c.ns('bench'));
+    const sets: AddrSet[] = Array.from({ length: 500 }, (_, i) => ({
+      name: `gingham-np4-b${i}`,
+      family: 4,
+      kind: 'addrs',
+      entries: Array.from({ length: 20 }, (_, j) => `198.19.${i >> 1}.${(i & 1) * 100 + j + 1}`).sort(),
+    }));
+    const policyChains: Chain[] = Array.from({ length: 500 }, (_, i) => ({
+      name: `GINGHAM-NPP-${i}`,
+      rules: Array.from({ length: 9 }, (_, j): Rule => ({ proto: 'tcp', comment: `ns/p${i} ingress rule ${j}`, sets: [{ set: `gingham-np4-b${(i + j) % 500}`, dir: 'src' }], dport: { from: 80 + j, to: 80 + j }, action: SET_ALLOW.action })),
+    }));
+    const podChains: Chain[] = policyChains.map((p, i) => ({ name: `GINGHAM-NPI-${i}`, rules: [CLEAR_ALLOW, { action: { kind: 'jump', chain: p.name } }, IF_ALLOWED_RETURN, REJECT] }));
+    const ingress = (n: number): Chain => ({ name: 'GINGHAM-NP-INGRESS', rules: [{ dispatch: { by: 'dst', map: 'ingress-pods', entries: podChains.slice(0, n).map((p, i) => ({ addr: `198.18.${i >> 8}.${i & 255}`, chain: p.name })) } }] });
+    const forward: Chain = { name: 'GINGHAM-NP-FORWARD', rules: [REPLIES, { action: { kind: 'jump', chain: 'GINGHAM-NP-INGRESS' } }] };
+    const ingress499 = ingress(499);
+    const ingress500 = ingress(500);
+    const want = (s: AddrSet[], d: Chain = ingress499): Ruleset => ({
+      4: { sets: s, chains: [forward, d, ...podChains.slice(0, d === ingress500 ? 500 : 499), ...policyChains], hooks: HOOKS },
+      6: { sets: [], chains: [], hooks: [] },
+    });
+    const rules = 2 + 499 + 499 * 4 + 500 * 9;
+
+    const first = await applier.sync(want(sets));
+    expect(first.failures).toEqual([]);
+    const noop = await applier.sync(want(sets));
+    expect([noop.failures, noop.restores]).toEqual([[], 0]);
+    const changed = sets.map((s, i) => (i === 7 ? { ...s, entries: [...s.entries.slice(1), '198.19.250.1'].sort() } : s));
+    const one = await applier.sync(want(changed), { read: false });
+    expect([one.failures, one.restores]).toEqual([[], 1]);
+    expect(one.sets).toMatchObject({ updated: ['gingham-np4-b7'], added: 1, removed: 1 });
+    const added = await applier.sync(want(changed, ingress500), { read: false });
+    expect([added.failures, added.reads, added.restores]).toEqual([[], 0, 1]);
+    expect(added.chains[4].created).toEqual(['GINGHAM-NPI-499']);
+    const removed = await applier.sync(want(changed), { read: false });
+    expect([removed.failures, removed.reads, removed.restores]).toEqual([[], 0, 1]);
+    expect(removed.chains[4].removed).toEqual(['GINGHAM-NPI-499']);
+    expect((await applier.sync(want(changed))).restores).toBe(0);
+    const ms = (r: PolicySyncResult): string =>
+      `${r.timings.totalMs.toFixed(0)} ms (read ${r.timings.readMs.toFixed(0)}, render ${r.timings.renderMs.toFixed(0)}, sets ${r.timings.setsMs.toFixed(0)}, rules ${r.timings.rulesMs.toFixed(0)}; ${r.reads} reads, ${r.restores} restores)`;
+    console.log(
+      `policy sync (${dataplane}), ${sets.length} sets x 20 entries, ${rules} rules, 499 pods dispatched (IPv4):\n  first:       ${ms(first)}\n  no-op:       ${ms(noop)}\n  one entry, trusting: ${ms(one)}\n  one pod added, trusting: ${ms(added)}\n  one pod removed, trusting: ${ms(removed)}`,
+    );
+    expect((await applier.cleanup()).failures).toEqual([]);
+  });
+});
+
 describe('policy kernel layer in a namespace', () => {
   const c = new Cluster();
   const servers: ResultPromise[] = [];

@@ -1,7 +1,7 @@
-// Verdict events for real: a node namespace with two pods on its bridge (wired by the built
-// binary, so our IPAM records their names), the agent's policy pass in-process with drop events on
-// (NFLOG rules in the node's own tables), and startVerdictEvents with Debian's ulogd running in
-// the node namespace. A denied connection must give exactly one event naming the pod, direction
+// Verdict events for real, for each policy dataplane: a node namespace with two pods on its bridge
+// (wired by the built binary, so our IPAM records their names), the agent's policy pass in-process
+// with drop events on (iptables NFLOG rules, or nft `log group` rules, in the node's own tables),
+// and startVerdictEvents with Debian's ulogd running in the node namespace. A denied connection must give exactly one event naming the pod, direction
 // and policy, read through `gingham policy drops --json` and /events; an allowed one none.
 import { execa, type ResultPromise } from 'execa';
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveRoutes, stopServing } from '../agent/health.js';
 import type { Level } from '../agent/log.js';
-import { PolicyApplier } from '../agent/policy/apply.js';
+import { DATAPLANES, policyDataplane } from '../agent/policy/dataplane.js';
 import type { PodInfo } from '../agent/policy/model.js';
 import { PolicyReconciler } from '../agent/policy/reconcile.js';
 import { NFLOG_GROUP } from '../agent/policy/ruleset.js';
@@ -28,8 +28,9 @@ if (!ULOGD_READY && process.env['CI'] === 'true') throw new Error('verdict event
 
 const POD_CIDR = '198.18.40.0/24';
 
-describe.skipIf(!ULOGD_READY)('verdict events in a node namespace', () => {
+describe.skipIf(!ULOGD_READY).each(DATAPLANES)('verdict events in a node namespace (%s)', (dataplane) => {
   const c = new Cluster();
+  const applier = policyDataplane(dataplane, c.ns('node1'));
   const pods: PodInfo[] = [];
   const servers: ResultPromise[] = [];
   const logged: { level: Level; msg: string; fields: Record<string, unknown> }[] = [];
@@ -45,7 +46,7 @@ describe.skipIf(!ULOGD_READY)('verdict events in a node namespace', () => {
       namespaces: [ns('x')],
     }),
     sync: async (want, read) => {
-      const r = await new PolicyApplier(c.ns('node1')).sync(want, { read });
+      const r = await applier.sync(want, { read });
       return { changes: [], failures: r.failures.map((f) => f.error) };
     },
     readEveryMs: 0,
