@@ -5,8 +5,8 @@
 // seed; a failure prints the seed and the shrunk case).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIp } from '../net/ip.js';
-import { NFT_LIMITS, type NftLine, RefusedNftText, nftAddr, nftCommand, nftDocument, nftMark, nftName, nftPorts, nftString } from './nft-text.js';
+import { parseCidr, parseIp } from '../net/ip.js';
+import { NFT_LIMITS, type NftLine, RefusedNftText, nftAddr, nftCidr, nftCommand, nftDocument, nftMark, nftName, nftPorts, nftString } from './nft-text.js';
 import { replaceTableText } from './packet-filter/nft-render.js';
 import type { Rule } from './packet-filter/model.js';
 import { type NftToken, nftCommands } from './parser-models.js';
@@ -141,6 +141,14 @@ describe('nft -f text', () => {
     expect(() => nftPorts(0, 65536)).toThrow(RefusedNftText);
     expect(nftAddr(parseIp('fd42:18:0:0::11')!)).toBe('fd42:18::11');
     expect(() => nftAddr(parseIp('198.18.0.1')!, 6)).toThrow(RefusedNftText);
+    // glibc inet_ntop, as nft prints: IPv4-mapped and -compatible addresses end in dotted IPv4.
+    expect(nftAddr(parseIp('::ffff:c612:1')!)).toBe('::ffff:198.18.0.1');
+    expect(nftAddr(parseIp('::c612:2')!)).toBe('::198.18.0.2');
+    expect(nftAddr(parseIp('::1')!)).toBe('::1');
+    expect(nftAddr(parseIp('::')!)).toBe('::');
+    expect(nftCidr(parseCidr('::ffff:0:0/96')!)).toBe('::ffff:0.0.0.0/96');
+    expect(nftCidr(parseCidr('198.18.0.7/32')!)).toBe('198.18.0.7');
+    expect(nftCidr(parseCidr('198.18.0.7/24')!)).toBe('198.18.0.0/24');
     expect(() => nftName('accept')).toThrow(RefusedNftText);
     expect(() => nftName('x'.repeat(254) + '-a')).toThrow(RefusedNftText);
     expect(nftName('x'.repeat(253) + '-a')).toHaveLength(255);

@@ -18,7 +18,8 @@
 // - Address positions resolve host names (`{ localhost }` stored 127.0.0.1): addresses and CIDRs
 //   are printed here from parsed values only, never passed through as text.
 // - `nft -s list` prints what it was given in these forms (the appliers compare by string): marks
-//   as 0x%08x, a /32 or /128 CIDR as the bare address, strings in double quotes as written.
+//   as 0x%08x, a /32 or /128 CIDR as the bare address, IPv6 as glibc's inet_ntop does (RFC 5952
+//   but IPv4-mapped and -compatible addresses in dotted form), strings in double quotes as written.
 import { type Cidr, type Ip, bits, canonical, formatCidr, formatIp } from '../net/ip.js';
 
 export class RefusedNftText extends Error {
@@ -80,17 +81,31 @@ export function nftIfname(v: string): string {
   return `"${v}"`;
 }
 
+/**
+ * An address as nft prints it (glibc inet_ntop): RFC 5952, except that an IPv6 address with 96
+ * zero bits and a non-zero seventh group, or in ::ffff:0:0/96, ends in dotted IPv4
+ * (`::198.18.0.2`, `::ffff:198.18.0.1`).
+ */
+function printIp(ip: Ip): string {
+  if (ip.family === 6) {
+    const head = ip.value >> 32n;
+    const tail = ip.value & 0xffffffffn;
+    if ((head === 0n && tail >> 16n !== 0n) || head === 0xffffn) return `${head === 0n ? '::' : '::ffff:'}${formatIp({ family: 4, value: tail })}`;
+  }
+  return formatIp(ip);
+}
+
 /** An address of the given family, printed from its parsed value. */
 export function nftAddr(ip: Ip, family: 4 | 6 = ip.family): string {
   if (ip.family !== family) refuse('address', formatIp(ip), `not IPv${family}`);
-  return formatIp(ip);
+  return printIp(ip);
 }
 
 /** A CIDR as nft prints it: network bits only, and a whole-address prefix as the bare address. */
 export function nftCidr(c: Cidr, family: 4 | 6 = c.ip.family): string {
   if (c.ip.family !== family) refuse('CIDR', formatCidr(c), `not IPv${family}`);
   const n = canonical(c);
-  return n.prefix === bits(family) ? formatIp(n.ip) : formatCidr(n);
+  return n.prefix === bits(family) ? printIp(n.ip) : `${printIp(n.ip)}/${n.prefix}`;
 }
 
 const integer = (v: number, what: string, min: number, max: number): string =>

@@ -79,6 +79,7 @@ function shapeRules(f: Family): Rule[] {
     { comment: "a\\b #;{} é😀 'q'", action: { kind: 'return' } },
     { comment: '', action: { kind: 'return' } },
     { comment: 'x'.repeat(128), action: { kind: 'return' } },
+    ...(f === 6 ? [{ src: { cidr: '::ffff:198.18.0.0/120' }, dst: { cidr: '::c612:7' }, action: { kind: 'return' } } as const] : []),
   ];
   if (f === 6) {
     r.push({ proto: 'icmpv6', action: { kind: 'return' } });
@@ -94,6 +95,13 @@ function shapes(f: Family): FamilyRules {
     { name: `gh-test${f}-n`, family: f, kind: 'nets', entries: [NET[f]], except: [...EXCEPT[f]] },
     { name: `gh-test${f}-e`, family: f, kind: 'addrs', entries: [] },
     { name: `gh-test${f}-en`, family: f, kind: 'nets', entries: [] },
+    // IPv6 that nft prints in dotted form (glibc inet_ntop).
+    ...(f === 6
+      ? ([
+          { name: 'gh-test6-m', family: 6, kind: 'addrs', entries: ['::ffff:198.18.0.1', '::198.18.0.2', '::2', '::'] },
+          { name: 'gh-test6-mn', family: 6, kind: 'nets', entries: ['::ffff:0:0/96', '::/96'] },
+        ] as const)
+      : []),
   ];
   const chains: Chain[] = [
     { name: 'GH-TEST-SHAPES', rules: shapeRules(f) },
