@@ -138,7 +138,7 @@ const isolating = (allow: readonly number[], isolated: readonly number[] = [1]):
 
 /** Every rule shape the compiler writes (ruleset.ts), as model rules. */
 function modelShapes(f: Fam, sctp: boolean): Partial<FamilyRules> {
-  const [a, b] = f === 4 ? ['198.18.0.11', '198.18.0.0/24'] : ['fd42:18::11', 'fd42:18::/64'];
+  const [a, b] = f === 4 ? ['198.18.0.11/32', '198.18.0.0/24'] : ['fd42:18::11/128', 'fd42:18::/64'];
   const s1 = `gingham-np${f}-shape1`;
   const s2 = `gingham-np${f}-shape2`;
   const rules: Rule[] = [
@@ -295,16 +295,18 @@ describe.each(DATAPLANES)('policy dataplane %s in a namespace', (dataplane) => {
     expect(await matrix()).toEqual(expected(3));
   });
 
-  it('a pod isolated and released again, trusting the last state: one exec each, verdicts follow', async () => {
+  it('a pod isolated and released again, trusting the last state: one commit each (iptables: one per family), verdicts follow', async () => {
     // p3 isolated too (its pod chain allows from the set's member, p3 itself: nobody else reaches it).
+    // iptables: one iptables-restore per family; nftables: one transaction for both.
+    const commits = dataplane === 'iptables' ? 2 : 1;
     const added = await applier.sync(isolating([3], [1, 3]), { read: false });
-    expect([added.failures, added.reads, added.restores]).toEqual([[], 0, 1]);
+    expect([added.failures, added.reads, added.restores]).toEqual([[], 0, commits]);
     for (const f of FAMILIES) expect(added.chains[f].created).toEqual(['GINGHAM-NPI-p3']);
     expect(await reaches(1, 3, 80, 4)).toBe(false);
     expect(await reaches(1, 3, 80, 6)).toBe(false);
     nothingChanged(await applier.sync(isolating([3], [1, 3])));
     const released = await applier.sync(isolating([3]), { read: false });
-    expect([released.failures, released.reads, released.restores]).toEqual([[], 0, 1]);
+    expect([released.failures, released.reads, released.restores]).toEqual([[], 0, commits]);
     for (const f of FAMILIES) expect(released.chains[f].removed).toEqual(['GINGHAM-NPI-p3']);
     expect(await matrix()).toEqual(expected(3));
     nothingChanged(await applier.sync(isolating([3])));
@@ -342,12 +344,13 @@ describe.each(DATAPLANES)('policy dataplane %s in a namespace', (dataplane) => {
     nothingChanged(await applier.sync(want));
   });
 
-  it('a change the kernel refuses keeps the previous rules in force, is reported, and makes the next sync read', async () => {
+  it('a change that cannot be applied keeps the previous rules in force, is reported, and makes the next sync read', async () => {
     const before = await ourState();
     const broken = isolate(4, [2], [1], { chains: [{ name: 'GINGHAM-NP-BROKEN', rules: [{ action: { kind: 'jump', chain: 'GINGHAM-NP-NOSUCH' } }] }] });
     const r = await applier.sync({ 4: broken, 6: isolate(6, [2]) }, { read: false });
     expect(r.failures).toHaveLength(1);
-    expect(r.failures[0]!.step).toBe(dataplane === 'iptables' ? 'iptables' : 'nft');
+    // iptables refuses the jump to a missing chain before any exec; nft in the kernel's transaction.
+    expect(r.failures[0]!.step).toBe(dataplane === 'iptables' ? 'render' : 'nft');
     if (dataplane === 'nftables') expect(await ourState()).toBe(before);
     expect(await reaches(2, 1, 80, 4)).toBe(false);
     expect(await reaches(3, 1, 80, 4)).toBe(true);
