@@ -25,11 +25,16 @@ describe('policy metrics', () => {
 
   it('sizes the wanted ruleset per family', async () => {
     const want: Ruleset = {
-      4: { sets: [{ name: 's1', family: 4, type: 'hash:ip', entries: ['198.18.1.1', '198.18.1.2'] }, { name: 's2', family: 4, type: 'hash:net', entries: ['198.18.0.0/16'] }], chains: [{ name: 'A', rules: ['x', 'y'] }, { name: 'B', rules: ['z'] }] },
-      6: { sets: [], chains: [] },
+      4: {
+        sets: [{ name: 's1', family: 4, kind: 'addrs', entries: ['198.18.1.1', '198.18.1.2'] }, { name: 's2', family: 4, kind: 'nets', entries: ['198.18.0.0/16'] }],
+        // A dispatch counts a rule per address, as iptables walks it.
+        chains: [{ name: 'A', rules: [{ action: { kind: 'drop' } }, { dispatch: { by: 'src', map: 'm', entries: [{ addr: '198.18.1.1', chain: 'B' }, { addr: '198.18.1.2', chain: 'B' }] } }] }, { name: 'B', rules: [{ action: { kind: 'return' } }] }],
+        hooks: [],
+      },
+      6: { sets: [], chains: [], hooks: [] },
     };
     observeRuleset(want);
-    expect(await valueOf('gingham_policy_rules', { family: 4 })).toBe(3);
+    expect(await valueOf('gingham_policy_rules', { family: 4 })).toBe(4);
     expect(await valueOf('gingham_policy_chains', { family: 4 })).toBe(2);
     expect(await valueOf('gingham_policy_sets', { family: 4 })).toBe(2);
     expect(await valueOf('gingham_policy_set_entries', { family: 4 })).toBe(3);

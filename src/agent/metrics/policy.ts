@@ -2,7 +2,7 @@
 // failed commits, unreadable objects, the ClusterNetworkPolicies enforced, the time from an event
 // to its rules in force, and the verdict counts that the verdict events feed through countVerdict().
 import { Gauge } from 'prom-client';
-import { type PolicyInputs, type Ruleset, TIERS } from '../policy/model.js';
+import { type PolicyInputs, type Ruleset, TIERS, ruleCount } from '../policy/model.js';
 import type { PolicyPassSummary } from '../policy/reconcile.js';
 import { metrics, registry } from './registry.js';
 
@@ -27,7 +27,7 @@ export function observePolicyPass(r: PolicyPassSummary | undefined, seconds: num
 export function observeRuleset(want: Ruleset): void {
   for (const f of [4, 6] as const) {
     const family = String(f);
-    metrics.policyRules.set({ family }, want[f].chains.reduce((n, c) => n + c.rules.length, 0));
+    metrics.policyRules.set({ family }, ruleCount(want[f].chains));
     metrics.policyChains.set({ family }, want[f].chains.length);
     metrics.policySets.set({ family }, want[f].sets.length);
     metrics.policySetEntries.set({ family }, want[f].sets.reduce((n, s) => n + s.entries.length, 0));

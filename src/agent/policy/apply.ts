@@ -1,4 +1,5 @@
-// The kernel layer of NetworkPolicy: make ipset and the filter tables match a Ruleset. The order
+// The iptables dataplane of NetworkPolicy: make ipset and the filter tables match a Ruleset
+// (rendered by render.ts, through the packet-filter model's iptables renderer). The order
 // keeps every packet judged by a complete ruleset: sets are created and filled first (nothing
 // refers to a new set yet; in existing sets entries are added before others are deleted), then
 // each family's chains change in one atomic iptables-restore commit (many new chains are created
@@ -14,13 +15,14 @@ import type { Family } from '../../net/ip.js';
 import { applyRestore, saveTable } from '../../kernel/iptables.js';
 import { command, declareChain, restoreText } from '../../kernel/iptables-text.js';
 import { type IpPrefix, KernelReadError } from '../network/kernel.js';
-import { CHAIN_PREFIX, type ChainSpec, type Ruleset } from './model.js';
+import type { PolicyDataplane } from './dataplane.js';
+import { CHAIN_PREFIX, type Ruleset } from './model.js';
 import {
   type ChainChanges,
+  type IptablesRuleset,
   type SetChanges,
   type SetState,
   type TableState,
-  chainRefs,
   normalizeRuleset,
   parseIpsetSave,
   parseIptablesSave,
@@ -29,6 +31,7 @@ import {
   renderDestroy,
   renderSets,
   setsAfter,
+  setsOf,
   tableAfter,
 } from './render.js';
 
@@ -55,7 +58,7 @@ export interface PolicySyncResult {
   readonly timings: { readMs: number; renderMs: number; setsMs: number; rulesMs: number; destroyMs: number; totalMs: number };
 }
 
-const EMPTY: Ruleset = { 4: { sets: [], chains: [] }, 6: { sets: [], chains: [] } };
+const EMPTY: Ruleset = { 4: { sets: [], chains: [], hooks: [] }, 6: { sets: [], chains: [], hooks: [] } };
 
 const noChainChanges = (): ChainChanges => ({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
 
@@ -89,7 +92,7 @@ interface KernelState {
  * The kernel once a sync to `want` has fully succeeded; `last`: the state that sync started from;
  * `lingering`: sets of `last` it left in place though unwanted.
  */
-function stateAfter(want: Ruleset, last: KernelState | undefined, lingering: readonly string[]): KernelState {
+function stateAfter(want: IptablesRuleset, last: KernelState | undefined, lingering: readonly string[]): KernelState {
   const sets = setsAfter([...want[4].sets, ...want[6].sets], last?.sets ?? new Map());
   for (const name of lingering) {
     const s = last?.sets.get(name);
@@ -98,7 +101,8 @@ function stateAfter(want: Ruleset, last: KernelState | undefined, lingering: rea
   return { tables: { 4: tableAfter(want[4].chains, last?.tables[4]), 6: tableAfter(want[6].chains, last?.tables[6]) }, sets };
 }
 
-export class PolicyApplier {
+export class PolicyApplier implements PolicyDataplane {
+  readonly name = 'iptables';
   private readonly wrap: IpPrefix;
   /** The sync in progress: the next one starts after it (syncNow never rejects). */
   private last: Promise<unknown> = Promise.resolve();
@@ -116,7 +120,7 @@ export class PolicyApplier {
    * Both filter tables and our sets, read concurrently (three execs). A family the kernel lacks
    * (no IPv6: "not supported", "table does not exist") counts as empty when nothing is wanted in it.
    */
-  private async read(want: Ruleset): Promise<KernelState> {
+  private async read(want: IptablesRuleset): Promise<KernelState> {
     const ipsetSave = async (): Promise<string> => {
       const r = await run([...this.wrap, 'ipset', 'save']);
       if (r.code === 0) return r.stdout;
@@ -156,7 +160,7 @@ export class PolicyApplier {
     const start = performance.now();
     this.lingering = [];
     const result = emptyResult();
-    let wanted: Ruleset | undefined;
+    let wanted: IptablesRuleset | undefined;
     try {
       wanted = normalizeRuleset(want);
     } catch (e) {
@@ -183,7 +187,7 @@ export class PolicyApplier {
   }
 
   /** One read-render-apply pass; true when a second is needed (temporary sets in use). */
-  private async round(want: Ruleset, result: PolicySyncResult, read: boolean): Promise<boolean> {
+  private async round(want: IptablesRuleset, result: PolicySyncResult, read: boolean): Promise<boolean> {
     const t = result.timings;
     let mark = performance.now();
     const lap = (): number => {
@@ -245,8 +249,9 @@ export class PolicyApplier {
 
     // A set some rule in force still matches on cannot be destroyed (and must not be): after a
     // failed commit the family's old rules are those in force.
-    const inForce = (f: Family): readonly ChainSpec[] => (committed[f] ? chains[f] : [...have.tables[f].chains].map(([name, rules]) => ({ name, rules })));
-    const used = setPlan.destroy.length === 0 ? new Set<string>() : new Set(([4, 6] as const).flatMap((f) => inForce(f).flatMap((c) => chainRefs(c).sets)));
+    // (What the kernel holds is text: its sets are read from the rules.)
+    const inForce = (f: Family): readonly string[] => (committed[f] ? chains[f].flatMap((c) => c.sets) : [...have.tables[f].chains.values()].flatMap((rules) => rules.flatMap(setsOf)));
+    const used = setPlan.destroy.length === 0 ? new Set<string>() : new Set(([4, 6] as const).flatMap(inForce));
     const destroy = setPlan.destroy.filter((s) => !used.has(s));
     // Unused sets are inert: a sync that trusts the last state and has already changed something
     // (an event's) leaves them to the next sync that reads or has nothing else to run, so an

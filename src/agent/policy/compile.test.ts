@@ -1,7 +1,10 @@
+// The compiler: resolution (selectors, peers, ports, ipBlocks), the ruleset's shape in the
+// packet-filter model (checked through the iptables text it renders to), and explain.
 import { describe, expect, it } from 'vitest';
+import { iptablesRules } from '../../kernel/packet-filter/iptables-render.js';
 import { compile } from './compile.js';
 import { type Connection, type Endpoint, explain, showExplanation } from './explain.js';
-import type { ChainSpec, PodInfo, PolicyInputs, Ruleset } from './model.js';
+import { FORWARD_HOOK, type PodInfo, type PolicyInputs, type Ruleset } from './model.js';
 import { ipBlockEntries, resolvePolicies } from './resolve.js';
 import { EGRESS_CHAIN, INGRESS_CHAIN, type RulesetOptions, names, parseEventPrefix } from './ruleset.js';
 import { selects } from './selector.js';
@@ -17,10 +20,15 @@ const host = pod('x', 'h', ['198.19.1.2'], { hostNetwork: true, labels: { app: '
 const NAMESPACES = [ns('x'), ns('y', { ns: 'y', team: 'blue' })];
 const inputs = (...policies: PolicyInputs['policies'][number][]): PolicyInputs => ({ policies, pods: [xa, xb, yc, host], namespaces: NAMESPACES });
 
-const chain = (r: Ruleset, f: 4 | 6, name: string): ChainSpec | undefined => r[f].chains.find((c) => c.name === name);
+/** A chain with its rules as the iptables backend prints them. */
+const chain = (r: Ruleset, f: 4 | 6, name: string): { name: string; rules: string[] } | undefined => {
+  const c = r[f].chains.find((x) => x.name === name);
+  return c && { name: c.name, rules: iptablesRules(c.rules, f) };
+};
 const setOf = (r: Ruleset, f: 4 | 6, rulePart: string): string[] => {
   const name = /--match-set (\S+)/.exec(rulePart)?.[1];
-  return [...(r[f].sets.find((s) => s.name === name)?.entries ?? ['<no set>'])];
+  const s = r[f].sets.find((x) => x.name === name);
+  return s ? [...s.entries, ...(s.except ?? []).map((e) => `except ${e}`)] : ['<no set>'];
 };
 const ep = (p: PodInfo, i = 0): Endpoint => ({ kind: 'pod', pod: p, ip: p.ips[i]! });
 const conn = (from: Endpoint, to: Endpoint, port = 80, protocol: Connection['protocol'] = 'TCP'): Connection => ({ from, to, port, protocol });
@@ -60,19 +68,20 @@ describe('resolve', () => {
     expect(podsOf(2)).toEqual(['x/a', 'y/c']);
   });
 
-  it('ipBlock entries: except as nomatch, /0 split in halves, other family empty, fully excepted empty', () => {
-    expect(ipBlockEntries('198.18.0.0/15', ['198.18.129.0/24'], 4)).toEqual(['198.18.0.0/15', '198.18.129.0/24 nomatch']);
-    expect(ipBlockEntries('0.0.0.0/0', [], 4)).toEqual(['0.0.0.0/1', '128.0.0.0/1']);
-    expect(ipBlockEntries('::/0', ['fd42:18::/32'], 6)).toEqual(['::/1', '8000::/1', 'fd42:18::/32 nomatch']);
-    expect(ipBlockEntries('198.18.0.0/15', [], 6)).toEqual([]);
-    expect(ipBlockEntries('198.18.0.0/16', ['198.18.0.0/15'], 4)).toEqual([]);
+  it('ipBlock entries: the block and its excepts inside it, canonical; other family empty, fully excepted empty', () => {
+    const none = { entries: [], except: [] };
+    expect(ipBlockEntries('198.18.0.0/15', ['198.18.129.0/24', '198.20.0.0/24'], 4)).toEqual({ entries: ['198.18.0.0/15'], except: ['198.18.129.0/24'] });
+    expect(ipBlockEntries('198.18.1.7/16', [], 4)).toEqual({ entries: ['198.18.0.0/16'], except: [] });
+    expect(ipBlockEntries('::/0', ['fd42:18::1/32'], 6)).toEqual({ entries: ['::/0'], except: ['fd42:18::/32'] });
+    expect(ipBlockEntries('198.18.0.0/15', [], 6)).toEqual(none);
+    expect(ipBlockEntries('198.18.0.0/16', ['198.18.0.0/15'], 4)).toEqual(none);
   });
 });
 
 describe('ruleset', () => {
   it('no policy: nothing at all, for either family', () => {
     const { ruleset } = compile(inputs(), OPTS);
-    expect(ruleset).toEqual({ 4: { sets: [], chains: [] }, 6: { sets: [], chains: [] } });
+    expect(ruleset).toEqual({ 4: { sets: [], chains: [], hooks: [] }, 6: { sets: [], chains: [], hooks: [] } });
   });
 
   it('a policy isolating only pods of another node leaves this node without chains', () => {
@@ -83,6 +92,11 @@ describe('ruleset', () => {
 
   it('default deny ingress: a dispatch jump and a pod chain that rejects, per family', () => {
     const { ruleset } = compile(inputs(policy('x', 'deny', { select: sel({ app: 'web' }), ingress: [] })), OPTS);
+    // The pods' jumps are one dispatch step (nftables: one map lookup), each address an entry.
+    expect(ruleset[4].chains.find((c) => c.name === INGRESS_CHAIN)!.rules).toEqual([
+      { dispatch: { by: 'dst', map: 'ingress-pods', entries: [{ addr: '198.18.129.2', chain: names.podChain(xa, 'ingress'), comment: 'x/a ingress' }] } },
+    ]);
+    expect(ruleset[4].hooks).toEqual([FORWARD_HOOK]);
     expect(chain(ruleset, 4, INGRESS_CHAIN)!.rules).toEqual([`-d 198.18.129.2/32 -m comment --comment "x/a ingress" -j ${names.podChain(xa, 'ingress')}`]);
     expect(chain(ruleset, 4, EGRESS_CHAIN)!.rules).toEqual([]);
     const podChain = chain(ruleset, 4, names.podChain(xa, 'ingress'))!;
@@ -113,7 +127,8 @@ describe('ruleset', () => {
     expect(rules[1]).toMatch(/^-p udp .* -m udp --dport 80:81 -j MARK/);
     expect(setOf(ruleset, 4, rules[0]!)).toEqual(['198.18.129.2']);
     expect(setOf(ruleset, 4, rules[2]!)).toEqual(['198.18.130.2']);
-    expect(setOf(ruleset, 4, rules[4]!)).toEqual(['198.19.0.0/16', '198.19.1.0/24 nomatch']);
+    expect(setOf(ruleset, 4, rules[4]!)).toEqual(['198.19.0.0/16', 'except 198.19.1.0/24']);
+    expect(ruleset[4].sets.map((s) => s.kind).sort()).toEqual(['addrs', 'addrs', 'nets']);
     // x/b has no IPv6 address: no IPv6 chains at all.
     expect(ruleset[6].chains).toEqual([]);
   });

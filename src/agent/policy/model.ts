@@ -1,7 +1,9 @@
 // NetworkPolicy as the agent works with it: plain data, validated once at the edge (the Kubernetes
 // source converts API objects into these; tests and the scale bench build them by hand). The
-// compiler (compile.ts) turns them into a Ruleset; the kernel layer (apply.ts) makes iptables and
-// ipset match it; `gingham policy explain` evaluates the same compiled form.
+// compiler (compile.ts) turns them into a Ruleset; a dataplane (apply.ts: iptables and ipset;
+// nft-apply.ts: nftables) makes the kernel match it; `gingham policy explain` evaluates the same
+// compiled form.
+import { type Chain, type FamilyRules, type Hook, isDispatch } from '../../kernel/packet-filter/model.js';
 import type { Family } from '../../net/ip.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
@@ -149,30 +151,20 @@ export interface PolicyInputs {
 
 export type Direction = 'ingress' | 'egress';
 
-// ---- The ruleset: what the kernel layer makes true, per family. ----
+// ---- The ruleset: what the dataplane makes true, per family. ----
 
-/** An ipset: `hash:net` entries are CIDRs, optionally followed by " nomatch" (ipBlock except). */
-export interface IpSetSpec {
-  readonly name: string;
-  readonly family: Family;
-  readonly type: 'hash:ip' | 'hash:net';
-  /** Sorted, unique. */
-  readonly entries: readonly string[];
-}
+/**
+ * The ruleset in the packet-filter model (kernel/packet-filter/model.ts), the same for every
+ * dataplane: per family the address sets (a pod set is 'addrs', an ipBlock's 'nets' with its
+ * excepts), the chains (the hook chains first, then the others; none when no local pod is
+ * isolated) and the hooks that run them. The iptables applier (apply.ts) and the nftables one
+ * (nft-apply.ts) each render it.
+ */
+export type Ruleset = Readonly<Record<Family, FamilyRules>>;
+export type { AddrSet, Chain, Dispatch, DispatchEntry, FamilyRules, Hook, Rule, Step } from '../../kernel/packet-filter/model.js';
 
-/** A chain of ours in the filter table; each rule is what follows "-A NAME ". */
-export interface ChainSpec {
-  readonly name: string;
-  readonly rules: readonly string[];
-}
-
-export interface FamilyRuleset {
-  readonly sets: readonly IpSetSpec[];
-  /** The hook chains first, then the others; empty when no local pod is isolated. */
-  readonly chains: readonly ChainSpec[];
-}
-
-export type Ruleset = Readonly<Record<Family, FamilyRuleset>>;
+/** The ruleset's size in rules as a linear walk has them (a dispatch: one per address), for metrics and logs. */
+export const ruleCount = (chains: readonly Chain[]): number => chains.reduce((n, c) => n + c.rules.reduce((m, s) => m + (isDispatch(s) ? s.dispatch.entries.length : 1), 0), 0);
 
 /** Every chain of ours starts with this; the kernel layer removes what it no longer wants by it. */
 export const CHAIN_PREFIX = 'GINGHAM-NP';
@@ -189,11 +181,11 @@ export const FORWARD_CHAIN = 'GINGHAM-NP-FORWARD';
  * its `nodes` and `networks` peers take in the pod's own node, which FORWARD never sees.
  */
 export const INPUT_CHAIN = 'GINGHAM-NP-INPUT';
-/** The built-in chain each hook chain is jumped to from (a hook exists while its chain does). */
-export const HOOKS: readonly { readonly from: 'FORWARD' | 'INPUT'; readonly to: string }[] = [
-  { from: 'FORWARD', to: FORWARD_CHAIN },
-  { from: 'INPUT', to: INPUT_CHAIN },
-];
+/** The one-word comment the iptables jumps into the hook chains are found by. */
+export const HOOK_COMMENT = 'gingham-policy';
+/** Where the kernel runs the hook chains (a family's hooks list those of its chains that exist). */
+export const FORWARD_HOOK: Hook = { at: 'forward', chain: FORWARD_CHAIN, comment: HOOK_COMMENT };
+export const INPUT_HOOK: Hook = { at: 'input', chain: INPUT_CHAIN, comment: HOOK_COMMENT };
 /**
  * The packet mark bit a policy chain sets when one of its rules allows the packet (kube-proxy uses
  * 0x4000 and 0x8000, Calico the upper 16 bits when present; kube-router 0x10000/0x20000 is not

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { PolicyCompiler } from './compile.js';
 import { NewLines } from '../sources/new-lines.js';
 import { reservedPodIps, withReservedIps } from './local-pods.js';
-import type { PodInfo, PolicyInputs, Ruleset } from './model.js';
+import { type PodInfo, type PolicyInputs, type Ruleset, ruleCount } from './model.js';
 import type { ResolvedClusterPolicy, ResolvedPolicy } from './resolve.js';
 
 /** What the kernel layer reports for one sync (apply.ts). */
@@ -118,7 +118,7 @@ export class PolicyReconciler {
     if (read) this.lastRead = t1;
     const out = await this.deps.sync(ruleset, read);
     const t2 = performance.now();
-    const rules = ruleset[4].chains.reduce((n, c) => n + c.rules.length, 0) + ruleset[6].chains.reduce((n, c) => n + c.rules.length, 0);
+    const rules = ruleCount(ruleset[4].chains) + ruleCount(ruleset[6].chains);
     const sets = ruleset[4].sets.length + ruleset[6].sets.length;
     const summary = { ran: true, compileMs: Math.round(t1 - t0), applyMs: Math.round(t2 - t1), changes: out.changes, failures: out.failures, rules, sets };
     if (out.changes.length > 0) log('info', 'policy rules changed', { changes: out.changes.length > 20 ? [...out.changes.slice(0, 20), `… ${out.changes.length - 20} more`] : out.changes, rules, sets, compileMs: summary.compileMs, applyMs: summary.applyMs });

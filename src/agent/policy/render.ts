@@ -1,10 +1,13 @@
-// The policy ruleset as kernel input, pure: what `ipset save` and `iptables-save -t filter` print
-// is parsed into the state we own, and the wanted Ruleset is turned into the `ipset restore` and
+// The policy ruleset as iptables and ipset input, pure: what `ipset save` and `iptables-save -t
+// filter` print is parsed into the state we own, the wanted Ruleset (the packet-filter model) is
+// rendered into the iptables backend's form (normalizeRuleset: rules as iptables prints them, sets
+// as ipset prints them, the hooks as jumps) and turned into the `ipset restore` and
 // `iptables-restore --noflush` texts that change only what differs. apply.ts runs them in order.
 //
 // Canonical rule text. Chains are compared rule by rule with what `iptables-save` prints back, so
-// the compiler writes each rule exactly as iptables 1.8.9 (nf_tables, the same for ip6tables)
-// prints it; otherwise the chain would be rewritten on every sync. In short:
+// the renderer (kernel/packet-filter/iptables-render.ts) writes each rule exactly as iptables 1.8.9
+// (nf_tables, the same for ip6tables) prints it; otherwise the chain would be rewritten on every
+// sync. In short:
 //
 //   [-s ADDR/LEN] [-d ADDR/LEN] [-p PROTO] [-m MATCH OPTIONS]... -j TARGET [TARGET OPTIONS]
 //
@@ -42,19 +45,62 @@
 // Quoting is the one difference the comparison forgives (some iptables versions quote every
 // comment, some none): both sides are re-quoted the same way before comparing.
 //
-// Sets: `ipset save` prints a hash:ip entry as the bare address, a hash:net entry as network/len
-// with host bits cleared, a host network (/32, /128) as the bare address, IPv6 compressed (RFC
-// 5952), and the flag as " nomatch"; wanted entries are brought into that form here.
-import { appendLines, canonicalRule, chainName, command, comment, declareChain, restoreText as iptablesRestoreText } from '../../kernel/iptables-text.js';
+// Sets: a model set of addresses is a hash:ip set, one of networks a hash:net set whose excepts
+// are entries flagged nomatch (the set matches the most specific entry first). `ipset save` prints
+// a hash:ip entry as the bare address, a hash:net entry as network/len with host bits cleared, a
+// host network (/32, /128) as the bare address, IPv6 compressed (RFC 5952), and the flag as
+// " nomatch"; wanted entries are brought into that form here.
+import { appendLines, canonicalRule, chainName, command, declareChain, restoreText as iptablesRestoreText } from '../../kernel/iptables-text.js';
 import { ipsetLine, ipsetRestoreText, setName } from '../../kernel/ipset-text.js';
+import { iptablesRule, iptablesRules, iptablesStep } from '../../kernel/packet-filter/iptables-render.js';
+import { type Hook, isDispatch } from '../../kernel/packet-filter/model.js';
 import type { Family } from '../../net/ip.js';
 import { bits, canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
-import { CHAIN_PREFIX, type ChainSpec, type FamilyRuleset, HOOKS, type IpSetSpec, type Ruleset, SET_PREFIX } from './model.js';
+import { type AddrSet, CHAIN_PREFIX, type Chain, HOOK_COMMENT, type Ruleset, SET_PREFIX } from './model.js';
 
-/** The one-word comment of our jumps from the built-in chains (one word: printed unquoted). */
-export const HOOK_COMMENT = 'gingham-policy';
+/** An ipset as the iptables backend writes it: entries as `ipset save` prints them, " nomatch" after an except. */
+export interface IpSetSpec {
+  readonly name: string;
+  readonly family: Family;
+  readonly type: 'hash:ip' | 'hash:net';
+  /** Sorted, unique. */
+  readonly entries: readonly string[];
+}
+
+/** Where iptables jumps into one of our chains: the built-in chain, and the rule as `iptables -S` prints it. */
+export interface HookJump {
+  readonly from: 'FORWARD' | 'INPUT' | 'OUTPUT';
+  readonly rule: string;
+}
+
+/**
+ * A chain of ours in the filter table as the iptables backend writes it: each rule is what follows
+ * "-A NAME " as `iptables -S` prints it; what it refers to comes from the model (chainRefs).
+ */
+export interface ChainSpec {
+  readonly name: string;
+  readonly rules: readonly string[];
+  /** Chains it jumps or goes to, each once. */
+  readonly jumps: readonly string[];
+  /** Sets it matches on, each once. */
+  readonly sets: readonly string[];
+  /** The built-in chain that jumps to it, when it is a hook chain. */
+  readonly hook?: HookJump;
+}
+
+export interface FamilyRuleset {
+  readonly sets: readonly IpSetSpec[];
+  /** The hook chains first, then the others; empty when nothing is wanted in the family. */
+  readonly chains: readonly ChainSpec[];
+}
+
+/** The ruleset in the iptables backend's form (normalizeRuleset). */
+export type IptablesRuleset = Readonly<Record<Family, FamilyRuleset>>;
+
+const BUILT_IN: Record<Hook['at'], HookJump['from'] | undefined> = { forward: 'FORWARD', input: 'INPUT', output: 'OUTPUT', postrouting: undefined };
+
 /** The jump into our hook chain as `iptables-save` prints it, without "-A FROM ". */
-export const hookRule = (to: string): string => `${comment(HOOK_COMMENT)} -j ${chainName(to)}`;
+export const hookRule = (to: string, family: Family = 4): string => iptablesRule({ comment: HOOK_COMMENT, action: { kind: 'jump', chain: to } }, family);
 
 /** Whether the text modules take a name (they know the kernel's limits: chains 28 bytes, sets 31). */
 const takes = (check: (name: string) => string, name: string): boolean => {
@@ -112,7 +158,7 @@ export function parseIpsetSave(text: string): Map<string, SetState> {
 
 export { canonicalRule };
 
-/** The chain a rule jumps or goes to, if any (the last -j: a comment comes before it). */
+/** The chain a rule read back jumps or goes to, if any (the last -j: a comment comes before it). */
 function target(rule: string): string | undefined {
   // Nearly every rule has one " -j " and no -g: the word after it, without building strings.
   const j = rule.indexOf(' -j ');
@@ -126,7 +172,7 @@ function target(rule: string): string | undefined {
 /** A word where lastIndex says (sticky). */
 const WORD = /\S+/y;
 
-/** The sets a rule matches on. */
+/** The sets a rule read back matches on. */
 export function setsOf(rule: string): string[] {
   const at = rule.indexOf('--match-set ');
   if (at < 0) return [];
@@ -146,17 +192,20 @@ export interface ChainRefs {
 }
 
 /** Per chain object: chains are immutable and the compiler hands out the same ones pass after pass. */
-const chainRefsMemo = new WeakMap<ChainSpec, ChainRefs>();
+const chainRefsMemo = new WeakMap<Chain, ChainRefs>();
 
-export function chainRefs(c: ChainSpec): ChainRefs {
+/** What a model chain refers to: jump and goto targets, dispatch targets, matched sets. */
+export function chainRefs(c: Chain): ChainRefs {
   let refs = chainRefsMemo.get(c);
   if (!refs) {
     const jumps = new Set<string>();
     const sets = new Set<string>();
-    for (const rule of c.rules) {
-      const to = target(rule);
-      if (to?.startsWith(CHAIN_PREFIX)) jumps.add(to);
-      for (const s of setsOf(rule)) sets.add(s);
+    for (const step of c.rules) {
+      if (isDispatch(step)) for (const e of step.dispatch.entries) jumps.add(e.chain);
+      else {
+        if (step.action.kind === 'jump' || step.action.kind === 'goto') jumps.add(step.action.chain);
+        for (const m of step.sets ?? []) sets.add(m.set);
+      }
     }
     chainRefsMemo.set(c, (refs = { jumps: [...jumps], sets: [...sets] }));
   }
@@ -249,36 +298,57 @@ interface SetCheck {
 }
 
 /** Per set object: the compiler hands out the same ones pass after pass. */
-const setChecks = new WeakMap<IpSetSpec, SetCheck>();
+const setChecks = new WeakMap<AddrSet, SetCheck>();
 
-function checkSet(s: IpSetSpec): SetCheck {
+function checkSet(s: AddrSet): SetCheck {
   let check = setChecks.get(s);
   if (check) return check;
+  const spec: IpSetSpec = { name: s.name, family: s.family, type: s.kind === 'addrs' ? 'hash:ip' : 'hash:net', entries: [] };
   const invalid: string[] = [];
   const byKey = new Map<string, string>();
-  for (const e of s.entries) {
-    const c = canonicalEntry(s, e);
+  const add = (e: string, text: string): void => {
+    const c = canonicalEntry(spec, text);
     if (!c) invalid.push(e);
     // A key given twice: the later one wins, as it would in the kernel.
     for (const x of c ?? []) byKey.set(entryKey(x), x);
+  };
+  for (const e of s.entries) add(e, e);
+  // An except is an entry the set does not match: a nomatch entry, more specific than its block.
+  for (const e of s.except ?? []) {
+    if (s.kind !== 'nets' || e.includes(' ')) invalid.push(`${e} (except)`);
+    else add(`${e} (except)`, `${e} nomatch`);
   }
   check = {
     ...(!s.name.startsWith(SET_PREFIX) || !takes(setName, s.name) ? { nameError: `set ${JSON.stringify(s.name)}: a name must start with ${SET_PREFIX} and be a word of at most 31 bytes` } : {}),
     invalid,
-    normalized: { ...s, entries: [...byKey.values()].sort() },
+    normalized: { ...spec, entries: [...byKey.values()].sort() },
   };
   setChecks.set(s, check);
   return check;
 }
 
+/** Rendered chains per model chain object and family: the same objects come back pass after pass. */
+const rendered: Record<Family, WeakMap<Chain, ChainSpec>> = { 4: new WeakMap(), 6: new WeakMap() };
+
+/** A model chain in the iptables form (throws what the renderer refuses), with the jump into it when hooked. */
+function renderChain(c: Chain, family: Family, hook: HookJump | undefined): ChainSpec {
+  const before = rendered[family].get(c);
+  if (before && before.hook?.from === hook?.from && before.hook?.rule === hook?.rule) return before;
+  const refs = chainRefs(c);
+  const spec: ChainSpec = { name: c.name, rules: before?.rules ?? iptablesRules(c.rules, family), jumps: refs.jumps, sets: refs.sets, ...(hook ? { hook } : {}) };
+  rendered[family].set(c, spec);
+  return spec;
+}
+
 /**
- * The ruleset checked (names within our prefixes and the kernel's limits, every jump and set
- * reference resolved inside its family, entries valid for their set) and with entries in the form
- * `ipset save` prints; a RenderError lists every problem. Chains come back as the same objects, and
- * a set object given again comes back as the same normalized object, so unchanged parts of a
- * ruleset stay recognizable by identity.
+ * The ruleset checked (names within our prefixes and the kernel's limits, every jump, hook and set
+ * reference resolved inside its family, entries valid for their set, every rule one iptables takes)
+ * and rendered: rules as `iptables -S` prints them, entries in the form `ipset save` prints, the
+ * hooks as jumps from the built-in chains; a RenderError lists every problem. A chain or set
+ * object given again comes back as the same rendered object, so unchanged parts of a ruleset stay
+ * recognizable by identity.
  */
-export function normalizeRuleset(want: Ruleset): Ruleset {
+export function normalizeRuleset(want: Ruleset): IptablesRuleset {
   const errors: string[] = [];
   const setNames = new Set<string>();
   const out = {} as Record<Family, FamilyRuleset>;
@@ -292,7 +362,7 @@ export function normalizeRuleset(want: Ruleset): Ruleset {
       if (s.family !== family) errors.push(`set ${s.name}: family ${s.family} in the IPv${family} ruleset`);
       setNames.add(s.name);
       familySets.add(s.name);
-      for (const e of check.invalid) errors.push(`set ${s.name}: "${e}" is not an entry of a ${s.type} IPv${family} set`);
+      for (const e of check.invalid) errors.push(`set ${s.name}: "${e}" is not an entry of a ${check.normalized.type} IPv${family} set`);
       sets.push(check.normalized);
     }
     const chainNames = new Set<string>();
@@ -301,17 +371,46 @@ export function normalizeRuleset(want: Ruleset): Ruleset {
       if (chainNames.has(c.name)) errors.push(`IPv${family} chain ${c.name}: declared twice`);
       chainNames.add(c.name);
     }
-    for (const c of want[family].chains) {
-      const refs = chainRefs(c);
-      if (refs.jumps.every((j) => chainNames.has(j)) && refs.sets.every((x) => familySets.has(x))) continue;
-      // Something is missing: name each rule that refers to it.
-      for (const rule of c.rules) {
-        const to = target(rule);
-        if (to?.startsWith(CHAIN_PREFIX) && !chainNames.has(to)) errors.push(`IPv${family} chain ${c.name}: "${rule}" jumps to ${to}, which is not in the ruleset`);
-        for (const x of setsOf(rule)) if (!familySets.has(x)) errors.push(`IPv${family} chain ${c.name}: "${rule}" matches set ${x}, which is not an IPv${family} set of the ruleset`);
+    const hooks = new Map<string, HookJump>();
+    for (const h of want[family].hooks) {
+      const from = BUILT_IN[h.at];
+      if (!from) errors.push(`IPv${family} hook ${h.at}: not in the filter table`);
+      else if (!chainNames.has(h.chain)) errors.push(`IPv${family} hook ${h.at}: jumps to ${h.chain}, which is not in the ruleset`);
+      else if (hooks.has(h.chain)) errors.push(`IPv${family} hook ${h.at}: ${h.chain} is hooked twice`);
+      else {
+        try {
+          const rule = iptablesRule({ ...(h.source !== undefined ? { src: { cidr: h.source } } : {}), ...(h.comment !== undefined ? { comment: h.comment } : {}), action: { kind: 'jump', chain: h.chain } }, family);
+          hooks.set(h.chain, { from, rule });
+        } catch (e) {
+          errors.push(`IPv${family} hook ${h.at}: ${(e as Error).message}`);
+        }
       }
     }
-    out[family] = { sets, chains: want[family].chains };
+    const chains: ChainSpec[] = [];
+    for (const c of want[family].chains) {
+      const refs = chainRefs(c);
+      if (!refs.jumps.every((j) => chainNames.has(j)) || !refs.sets.every((x) => familySets.has(x))) {
+        // Something is missing: name each rule that refers to it.
+        for (const step of c.rules) {
+          const shown = (): string => {
+            try {
+              return iptablesStep(step, family).join(' / ');
+            } catch {
+              return JSON.stringify(step);
+            }
+          };
+          const tos = isDispatch(step) ? step.dispatch.entries.map((e) => e.chain) : step.action.kind === 'jump' || step.action.kind === 'goto' ? [step.action.chain] : [];
+          for (const to of tos) if (!chainNames.has(to)) errors.push(`IPv${family} chain ${c.name}: "${shown()}" jumps to ${to}, which is not in the ruleset`);
+          if (!isDispatch(step)) for (const m of step.sets ?? []) if (!familySets.has(m.set)) errors.push(`IPv${family} chain ${c.name}: "${shown()}" matches set ${m.set}, which is not an IPv${family} set of the ruleset`);
+        }
+      }
+      try {
+        chains.push(renderChain(c, family, hooks.get(c.name)));
+      } catch (e) {
+        errors.push(`IPv${family} chain ${c.name}: ${(e as Error).message}`);
+      }
+    }
+    out[family] = { sets, chains };
   }
   if (errors.length > 0) {
     const shown = errors.slice(0, MAX_ERRORS).join('; ');
@@ -439,17 +538,17 @@ export function tableAfter(want: readonly ChainSpec[], have?: TableState): Table
     chains.set(c.name, have?.specs?.get(c.name) === c ? have.chains.get(c.name)! : c.rules.map(canonicalRule));
     specs.set(c.name, c);
   }
-  return { chains, specs, refs: HOOKS.filter((h) => specs.has(h.to)).map((h) => ({ chain: h.from, rule: hookRule(h.to) })) };
+  return { chains, specs, refs: want.flatMap((c) => (c.hook ? [{ chain: c.hook.from, rule: c.hook.rule }] : [])) };
 }
 
 /** `ipset restore` text destroying the given sets. */
 export const renderDestroy = (names: readonly string[]): string => ipsetRestoreText(names.map((s) => ipsetLine('destroy', s)));
 
-/** The chains with set names replaced (SetPlan.renames). */
+/** The chains with set names replaced (SetPlan.renames): only those that match on a renamed set change. */
 export function renameSets(chains: readonly ChainSpec[], renames: ReadonlyMap<string, string>): ChainSpec[] {
   if (renames.size === 0) return [...chains];
   const swap = (rule: string): string => rule.replace(/(--match-set\s+)(\S+)/g, (all, flag: string, name: string) => (renames.has(name) ? `${flag}${renames.get(name)}` : all));
-  return chains.map((c) => ({ name: c.name, rules: c.rules.map(swap) }));
+  return chains.map((c) => (c.sets.some((x) => renames.has(x)) ? { ...c, rules: c.rules.map(swap), sets: c.sets.map((x) => renames.get(x) ?? x) } : c));
 }
 
 // ---- iptables ----
@@ -499,7 +598,7 @@ function prepareBatches(created: readonly ChainSpec[]): ChainSpec[][] {
     // A loop (the kernel refuses those anyway) counts as no dependency.
     depth.set(c.name, 0);
     d = 0;
-    for (const jump of chainRefs(c).jumps) {
+    for (const jump of c.jumps) {
       const t = byName.get(jump);
       if (t && t !== c) d = Math.max(d, depthOf(t) + 1);
     }
@@ -570,7 +669,7 @@ export function chainEdits(name: string, current: readonly string[], want: reado
 export function renderChains(want: readonly ChainSpec[], have: TableState): ChainPlan {
   const changes: ChainChanges = { created: [], rewritten: [], removed: [], hooked: [], unhooked: [] };
   const wantNames = new Set(want.map((c) => c.name));
-  const hooks = HOOKS.filter((h) => wantNames.has(h.to)).map((h) => ({ chain: h.from, rule: hookRule(h.to) }));
+  const hooks = want.flatMap((c) => (c.hook ? [{ chain: c.hook.from, rule: c.hook.rule }] : []));
   const kept = new Set<string>();
   const deletes: string[] = [];
   for (const ref of have.refs) {

@@ -451,19 +451,17 @@ export function resolveAll(inputs: PolicyInputs): { policies: ResolvedPolicy[]; 
 export const familyOf = (ip: string): Family | undefined => parseIp(ip)?.family;
 
 /**
- * An ipBlock as ipset hash:net entries of one family: the CIDR and each except as "nomatch" (the
- * set matches the most specific entry first). hash:net cannot hold a /0, so that becomes its two
- * halves. Empty when the block is of the other family, or when an except covers all of it.
+ * An ipBlock as an address set's members of one family: the CIDR, and each except inside it cut
+ * out (canonical CIDRs; each dataplane says "minus" its own way: ipset `nomatch` entries, nftables
+ * intervals). Empty when the block is of the other family, or when an except covers all of it.
  */
-export function ipBlockEntries(cidr: string, except: readonly string[], family: Family): string[] {
+export function ipBlockEntries(cidr: string, except: readonly string[], family: Family): { entries: string[]; except: string[] } {
   const c = parseCidr(cidr);
-  if (!c || c.ip.family !== family) return [];
+  if (!c || c.ip.family !== family) return { entries: [], except: [] };
   const block = canonical(c);
   const holes = except.map(parseCidr).filter((e) => e !== undefined && e.ip.family === family && contains(block, e.ip));
-  if (holes.some((h) => h!.prefix <= block.prefix)) return [];
-  const base =
-    block.prefix === 0 ? (family === 4 ? ['0.0.0.0/1', '128.0.0.0/1'] : ['::/1', '8000::/1']) : [formatCidr(block)];
-  return [...base, ...holes.map((h) => `${formatCidr(canonical(h!))} nomatch`)];
+  if (holes.some((h) => h!.prefix <= block.prefix)) return { entries: [], except: [] };
+  return { entries: [formatCidr(block)], except: holes.map((h) => formatCidr(canonical(h!))) };
 }
 
 /** Whether `ip` is in the block and in none of its excepts (the same test the set makes). */

@@ -22,29 +22,29 @@
 //                                   GINGHAM-NP-PASS (the decided mark alone) or to the tier's DROP
 //                                   chain (verdict event, DROP: silent, as the API's suite expects)
 //
-// Peers are ipsets: a hash:ip set per pod peer (its namespaces and pod selector), a hash:net set per
-// ipBlock (its excepts as nomatch entries), shared by every rule that names the same peer. A named
-// port is a hash:ip set of the pods that give the name that number. Set names depend on what they
-// stand for, never on their members, so a pod coming,
-// going or being relabelled changes set members only and no iptables rule, unless it is a local
-// pod whose isolation changes.
+// Peers are address sets: one of addresses per pod peer (its namespaces and pod selector), one of
+// networks per ipBlock (minus its excepts), shared by every rule that names the same peer. A named
+// port is a set of the pods that give the name that number. Set names depend on what they stand
+// for, never on their members, so a pod coming, going or being relabelled changes set members
+// only and no rule, unless it is a local pod whose isolation changes.
 //
-// Rules are written in the order `iptables -S` prints them (source, destination and protocol
-// first, then the matches as given, comments quoted), so the kernel layer can compare them with
-// what it reads back.
+// Everything is the packet-filter model (kernel/packet-filter/model.ts), the same for every
+// dataplane: the per-pod jumps of the EGRESS and INGRESS chains are one Dispatch step (iptables
+// renders a rule per address, nftables one verdict-map lookup).
 import { hash as digest } from 'node:crypto';
-import { LIMITS, comment as commentMatch, freeText, nflog, word } from '../../kernel/iptables-text.js';
+import { freeText } from '../../kernel/iptables-text.js';
+import { type Action, type AddrSet, COMMENT_MAX, type Chain, type DispatchEntry, type Hook, type PortRange, type Rule, type SetMatch, type Step, isDispatch } from '../../kernel/packet-filter/model.js';
 import type { Family } from '../../net/ip.js';
 import {
   ALLOW_MARK,
   CHAIN_PREFIX,
-  type ChainSpec,
   type ClusterPolicy,
   DECIDED_MARK,
   type Direction,
   FORWARD_CHAIN,
+  FORWARD_HOOK,
   INPUT_CHAIN,
-  type IpSetSpec,
+  INPUT_HOOK,
   type PodInfo,
   type Policy,
   type Ruleset,
@@ -77,17 +77,24 @@ export interface RulesetOptions {
 export const EGRESS_CHAIN = `${CHAIN_PREFIX}-EGRESS`;
 export const INGRESS_CHAIN = `${CHAIN_PREFIX}-INGRESS`;
 
-const hex = (n: number): string => `0x${n.toString(16)}`;
-const MARK = hex(ALLOW_MARK);
-const DECIDED = hex(DECIDED_MARK);
-const BOTH = hex(ALLOW_MARK | DECIDED_MARK);
-const SET_ALLOW = `-j MARK --set-xmark ${MARK}/${MARK}`;
-const CLEAR_ALLOW = `-j MARK --set-xmark 0x0/${MARK}`;
-const IF_ALLOWED_RETURN = `-m mark --mark ${MARK}/${MARK} -j RETURN`;
-const REPLIES_RETURN = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
-const CLEAR_BOTH = `-j MARK --set-xmark 0x0/${BOTH}`;
-const CLEAR_DECIDED = `-j MARK --set-xmark 0x0/${DECIDED}`;
-const IF_DECIDED_RETURN = `-m mark --mark ${DECIDED}/${DECIDED} -j RETURN`;
+const BOTH = ALLOW_MARK | DECIDED_MARK;
+const RETURN: Action = { kind: 'return' };
+/** mark = (mark & ~mask) ^ value: set (value = mask) or clear (value 0) the mask's bits. */
+const markRule = (value: number, mask: number): Rule => ({ action: { kind: 'mark', value, mask } });
+const SET_ALLOW = markRule(ALLOW_MARK, ALLOW_MARK);
+const CLEAR_ALLOW = markRule(0, ALLOW_MARK);
+const IF_ALLOWED_RETURN: Rule = { mark: { value: ALLOW_MARK, mask: ALLOW_MARK }, action: RETURN };
+const REPLIES_RETURN: Rule = { ct: 'established-related', action: RETURN };
+const CLEAR_BOTH = markRule(0, BOTH);
+const CLEAR_DECIDED = markRule(0, DECIDED_MARK);
+const IF_DECIDED_RETURN: Rule = { mark: { value: DECIDED_MARK, mask: DECIDED_MARK }, action: RETURN };
+/** A jump to a chain, one object per chain name (the fixed chains are then the same objects pass after pass). */
+const jumps = new Map<string, Rule>();
+const jumpTo = (chain: string): Rule => {
+  let r = jumps.get(chain);
+  if (!r) jumps.set(chain, (r = { action: { kind: 'jump', chain } }));
+  return r;
+};
 
 /** ClusterNetworkPolicy egress from local pods to their own node (the INPUT hook's one jump). */
 export const EGRESS_LOCAL_CHAIN = `${CHAIN_PREFIX}-EGRESS-LOCAL`;
@@ -121,9 +128,7 @@ const NFLOG_SIZE = 128;
  * token-bucket check on packets it rejects anyway and the agent at most 10 lines a second, and
  * other pods' events are not crowded out (the agent bounds the total too).
  */
-const EVENT_LIMIT = '-m limit --limit 10/sec --limit-burst 20';
-/** A new connection the allow mark lets through (replies never get here: the hook chain returns them). */
-const IF_NEW_AND_ALLOWED = `-m conntrack --ctstate NEW -m mark --mark ${MARK}/${MARK}`;
+const EVENT_LIMIT = { perSecond: 10, burst: 20 } as const;
 
 export type Verdict = 'accept' | 'deny';
 /** The prefix of a pod chain's verdict events: what the agent reads the pod and direction back from. */
@@ -133,13 +138,13 @@ export function parseEventPrefix(prefix: string): { verdict: Verdict; direction:
   const m = /^gingham (accept|deny) (ingress|egress) (\S+)$/.exec(prefix);
   return m ? { verdict: m[1] as Verdict, direction: m[2] as Direction, chain: m[3]! } : undefined;
 }
-const eventRule = (verdict: Verdict, d: Direction, chain: string): string => nflog(eventPrefix(verdict, d, chain), NFLOG_GROUP, NFLOG_SIZE);
+const eventAction = (verdict: Verdict, d: Direction, chain: string): Action => ({ kind: 'log', prefix: eventPrefix(verdict, d, chain), group: NFLOG_GROUP, snaplen: NFLOG_SIZE });
 /**
  * IPv6 needs neighbour discovery to work at all, between pods on the bridge (br_netfilter shows it
  * to FORWARD) and to the node: router solicitation and advertisement, neighbour solicitation and
  * advertisement always pass (ARP, its IPv4 counterpart, never reaches iptables).
  */
-const NDP_RETURN = [133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j RETURN`);
+const NDP_RETURN: readonly Rule[] = [133, 134, 135, 136].map((t) => ({ proto: 'icmpv6', icmpv6Type: t, action: RETURN }));
 
 /** Names are hashes of what they stand for; the same few thousand come back on every pass. */
 const hashes = new Map<string, string>();
@@ -166,12 +171,10 @@ export const names = {
 };
 
 /**
- * A comment naming what a rule is for, in the form `iptables -S` prints it back. Names come from
- * the API server: whatever they hold, the text module keeps them inside the one argument.
+ * A comment naming what a rule is for. Names come from the API server: control characters become
+ * '?', and the text is cut to what every dataplane keeps (each renderer quotes it its own way).
  */
-const comment = (text: string): string => commentMatch(freeText(text, LIMITS.comment));
-
-const hostPrefix = (f: Family): number => (f === 4 ? 32 : 128);
+const comment = (text: string): string => freeText(text, COMMENT_MAX);
 /**
  * A denied TCP connection is refused with a reset; anything else with an ICMP port unreachable.
  * The kernel rate-limits the ICMP errors it sends (net.ipv4.icmp_ratelimit, about one a second per
@@ -179,16 +182,59 @@ const hostPrefix = (f: Family): number => (f === 4 ? 32 : 128);
  * connections a second would see the rest hang until its SYN retries time out (each retry another
  * drop and verdict event) instead of being refused at once. Resets are not rate-limited.
  */
-const TCP_RESET = '-p tcp -j REJECT --reject-with tcp-reset';
-const rejectRule = (f: Family): string => `-j REJECT --reject-with ${f === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`;
+const DROP: Rule = { action: { kind: 'drop' } };
+const TCP_RESET: Rule = { proto: 'tcp', action: { kind: 'reject', with: 'tcp-reset' } };
+/** ICMP or ICMPv6 port unreachable, by the family the rule is rendered for. */
+const REJECT: Rule = { action: { kind: 'reject', with: 'port-unreachable' } };
 
 const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** A rule's content as text, per rule object (rules are small; the same objects come back). */
+const ruleKeys = new WeakMap<Rule, string>();
+function ruleKey(r: Rule): string {
+  let key = ruleKeys.get(r);
+  if (key === undefined) ruleKeys.set(r, (key = JSON.stringify(r)));
+  return key;
+}
+
+/** Whether two steps say the same: the same rule, or a dispatch to the same entry objects. */
+function sameStep(a: Step, b: Step): boolean {
+  if (a === b) return true;
+  if (isDispatch(a) || isDispatch(b)) {
+    if (!isDispatch(a) || !isDispatch(b)) return false;
+    const [x, y] = [a.dispatch, b.dispatch];
+    return x.by === y.by && x.map === y.map && sameItems(x.entries, y.entries);
+  }
+  return ruleKey(a) === ruleKey(b);
+}
+const sameSteps = (a: readonly Step[], b: readonly Step[]): boolean => a.length === b.length && a.every((x, i) => sameStep(x, b[i]!));
+
+const PROTO = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
+
+/** A port entry's part of a rule: protocol, port range, named-port set ({}: every packet). */
+interface PortPart {
+  readonly proto?: 'tcp' | 'udp' | 'sctp';
+  readonly dport?: PortRange;
+  readonly set?: SetMatch;
+}
+
+/** One rule of a policy's chain: a peer (undefined: every peer) and a port entry. */
+function peerPortRule(note: string, peer: SetMatch | undefined, port: PortPart, action: Action): Rule {
+  const sets = peer && port.set ? [peer, port.set] : peer ? [peer] : port.set ? [port.set] : undefined;
+  return { ...(port.proto ? { proto: port.proto } : {}), comment: note, ...(sets ? { sets } : {}), ...(port.dport ? { dport: port.dport } : {}), action };
+}
+
+/** One match per set name, in order (rules naming the same peer twice match it once). */
+function uniqueSets(sets: readonly SetMatch[]): SetMatch[] {
+  const seen = new Set<string>();
+  return sets.filter((m) => !seen.has(m.set) && seen.add(m.set) !== undefined);
+}
 
 /** A set and the pod list it was filled from (undefined: its entries follow from what it stands for). */
 interface SetEntry {
   readonly what: string;
   readonly source: readonly object[] | undefined;
-  readonly spec: IpSetSpec;
+  readonly spec: AddrSet;
 }
 
 interface PolicyChainEntry {
@@ -197,13 +243,13 @@ interface PolicyChainEntry {
   readonly sets: readonly SetEntry[];
   /** Each named port's number, "-" after it when no pod of this family gives it (see policyChain). */
   readonly named: readonly string[];
-  readonly chain: ChainSpec;
+  readonly chain: Chain;
 }
 
 interface PodChainEntry {
   /** The keys of the policies it jumps to, in order. */
   readonly policies: readonly string[];
-  readonly chain: ChainSpec;
+  readonly chain: Chain;
 }
 
 /**
@@ -215,19 +261,19 @@ interface PodChainEntry {
  */
 class FamilyMemory {
   readonly podIps = new WeakMap<PodInfo, readonly string[]>();
-  readonly dispatch = new WeakMap<PodInfo, Partial<Record<Direction, readonly string[]>>>();
+  readonly dispatch = new WeakMap<PodInfo, Partial<Record<Direction, readonly DispatchEntry[]>>>();
   /** A numbered port's match ('none': it cannot match), by the resolver's port object. */
-  readonly ports = new WeakMap<ResolvedPort, readonly [string, string] | 'none'>();
+  readonly ports = new WeakMap<ResolvedPort, PortPart | 'none'>();
   /** A policy's chains, with what they were made from (see policyChain). */
   readonly policyChains = new WeakMap<Policy, Partial<Record<Direction, PolicyChainEntry>>>();
   sets = new Map<string, SetEntry>();
   /** Pod chains by direction and pod key. */
   podChains: Record<Direction, Map<string, PodChainEntry>> = { ingress: new Map(), egress: new Map() };
-  dispatchChains: Partial<Record<Direction, ChainSpec>> = {};
+  dispatchChains: Partial<Record<Direction, Chain>> = {};
   /** A ClusterNetworkPolicy's chains, with the resolution they were made from. */
-  readonly clusterChains = new WeakMap<ClusterPolicy, Partial<Record<Direction, { readonly rcp: ResolvedClusterPolicy; readonly sets: readonly SetEntry[]; readonly chain: ChainSpec }>>>();
+  readonly clusterChains = new WeakMap<ClusterPolicy, Partial<Record<Direction, { readonly rcp: ResolvedClusterPolicy; readonly sets: readonly SetEntry[]; readonly chain: Chain }>>>();
   /** The other chains of the tiers, by name: last pass's object while its rules are the same. */
-  fixedChains = new Map<string, ChainSpec>();
+  fixedChains = new Map<string, Chain>();
 
   constructor(readonly family: Family) {}
 }
@@ -235,7 +281,7 @@ class FamilyMemory {
 /** Builds one family's ruleset for one pass; collects the sets the chains refer to. */
 class FamilyBuilder {
   /** Sets a rule matches on: they go into the ruleset. */
-  readonly sets = new Map<string, IpSetSpec>();
+  readonly sets = new Map<string, AddrSet>();
   /** Sets computed this pass, used by a rule or not, by what they stand for. */
   private readonly setsNow = new Map<string, SetEntry>();
   private readonly podChainsNow: Record<Direction, Map<string, PodChainEntry>> = { ingress: new Map(), egress: new Map() };
@@ -262,14 +308,16 @@ class FamilyBuilder {
   }
 
   /** The set standing for `what`, made once: its name does not depend on its members. */
-  private set(what: string, type: IpSetSpec['type'], source: readonly object[] | undefined, entries: () => string[]): SetEntry {
+  private set(what: string, kind: AddrSet['kind'], source: readonly object[] | undefined, members: () => { entries: readonly string[]; except?: readonly string[] }): SetEntry {
     let entry = this.setsNow.get(what);
     if (entry) return entry;
     const before = this.memory.sets.get(what);
-    entry =
-      before && before.source === source && before.spec.type === type
-        ? before
-        : { what, source, spec: { name: names.set(this.family, what), family: this.family, type, entries: [...new Set(entries())].sort() } };
+    if (before && before.source === source && before.spec.kind === kind) entry = before;
+    else {
+      const m = members();
+      const except = m.except && m.except.length > 0 ? { except: [...new Set(m.except)].sort() } : {};
+      entry = { what, source, spec: { name: names.set(this.family, what), family: this.family, kind, entries: [...new Set(m.entries)].sort(), ...except } };
+    }
     this.setsNow.set(what, entry);
     return entry;
   }
@@ -287,12 +335,12 @@ class FamilyBuilder {
     if (r.peers !== 'all') {
       for (const p of r.peers) {
         if (p.kind === 'pods') {
-          peers.push(this.set(p.key, 'hash:ip', p.pods, () => this.ipsOf(p.pods)));
+          peers.push(this.set(p.key, 'addrs', p.pods, () => ({ entries: this.ipsOf(p.pods) })));
           continue;
         }
         let what = FamilyBuilder.blockWhat.get(p);
         if (what === undefined) FamilyBuilder.blockWhat.set(p, (what = `ipBlock ${p.cidr} except ${[...p.except].sort().join(',')}`));
-        const entry = this.set(what, 'hash:net', undefined, () => ipBlockEntries(p.cidr, p.except, this.family));
+        const entry = this.set(what, 'nets', undefined, () => ipBlockEntries(p.cidr, p.except, this.family));
         peers.push(entry.spec.entries.length > 0 ? entry : undefined);
       }
     }
@@ -305,24 +353,24 @@ class FamilyBuilder {
           continue;
         }
         const { pods } = p.named;
-        const entry = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'hash:ip', pods, () => this.ipsOf(pods));
+        const entry = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'addrs', pods, () => ({ entries: this.ipsOf(pods) }));
         ports.push(entry.spec.entries.length > 0 ? entry : undefined);
       }
     }
     return { peers, ports };
   }
 
-  /** One match per peer ("" for every peer); none for an ipBlock of the other family. */
-  private peerMatches(d: Direction, r: ResolvedRule, sets: readonly (SetEntry | undefined)[]): string[] {
-    if (r.peers === 'all') return [''];
+  /** One match per peer (undefined for every peer); none for an ipBlock of the other family. */
+  private peerMatches(d: Direction, r: ResolvedRule, sets: readonly (SetEntry | undefined)[]): (SetMatch | undefined)[] {
+    if (r.peers === 'all') return [undefined];
     const dir = d === 'ingress' ? 'src' : 'dst';
-    const out: string[] = [];
-    for (const s of sets) if (s) out.push(`-m set --match-set ${s.spec.name} ${dir}`);
-    return [...new Set(out)];
+    const out: SetMatch[] = [];
+    for (const s of sets) if (s) out.push({ set: s.spec.name, dir });
+    return uniqueSets(out);
   }
 
-  /** One port entry as [protocol part, match part] ("-p tcp", "-m tcp --dport 80"); undefined when it cannot match. */
-  private portMatch(p: ResolvedPort, named: SetEntry | undefined): readonly [string, string] | undefined {
+  /** One port entry's part of a rule (protocol, port, named-port set); undefined when it cannot match. */
+  private portMatch(p: ResolvedPort, named: SetEntry | undefined): PortPart | undefined {
     if (p.named) return this.matchOf(p, named);
     // The resolver hands out the same object for a policy's numbered port pass after pass.
     const cached = this.memory.ports.get(p);
@@ -332,22 +380,22 @@ class FamilyBuilder {
     return m;
   }
 
-  private matchOf(p: ResolvedPort, named: SetEntry | undefined): [string, string] | undefined {
-    const proto = p.protocol.toLowerCase();
-    if (p.port === undefined) return [`-p ${proto}`, ''];
+  private matchOf(p: ResolvedPort, named: SetEntry | undefined): PortPart | undefined {
+    const proto = PROTO[p.protocol];
+    if (p.port === undefined) return { proto };
     if (p.protocol === 'SCTP' && !this.opts.sctpPorts) return undefined;
-    const dport = `-m ${proto} --dport ${word(p.endPort !== undefined ? `${p.port}:${p.endPort}` : String(p.port), 'port')}`;
-    if (!p.named) return [`-p ${proto}`, dport];
+    const dport = { from: p.port, to: p.endPort ?? p.port };
+    if (!p.named) return { proto, dport };
     // No pod of this family gives the name that number: nothing to match, and no set.
     if (!named) return undefined;
-    return [`-p ${proto}`, `-m set --match-set ${named.spec.name} dst ${dport}`];
+    return { proto, dport, set: { set: named.spec.name, dir: 'dst' } };
   }
 
   /**
    * Last pass's chain of an unchanged resolution: the same members, so the same sets (refilled
    * only if dropped meanwhile).
    */
-  private reuse(hit: { readonly sets: readonly SetEntry[]; readonly chain: ChainSpec }): ChainSpec {
+  private reuse(hit: { readonly sets: readonly SetEntry[]; readonly chain: Chain }): Chain {
     for (const s of hit.sets) {
       if (!this.setsNow.has(s.what)) this.setsNow.set(s.what, s);
       this.sets.set(s.spec.name, s.spec);
@@ -360,7 +408,7 @@ class FamilyBuilder {
    * of this family, never on who the members are (set names say what a set stands for), so the
    * chain object of the last pass stays while those are the same; the sets it uses are refilled.
    */
-  policyChain(rp: ResolvedPolicy, d: Direction): ChainSpec {
+  policyChain(rp: ResolvedPolicy, d: Direction): Chain {
     let cached = this.memory.policyChains.get(rp.policy);
     const hit = cached?.[d];
     if (hit?.rp === rp) return this.reuse(hit);
@@ -371,13 +419,13 @@ class FamilyBuilder {
     const named = rules.flatMap((r, i) => (r.ports === 'all' ? [] : r.ports.filter((p) => p.named).map((p, j) => `${p.port}${sets[i]!.ports[j] ? '' : '-'}`)));
     let chain = hit && sameItems(hit.named, named) ? hit.chain : undefined;
     if (!chain) {
-      const lines: string[] = [];
+      const lines: Rule[] = [];
       rules.forEach((r, i) => {
         const note = comment(`${rp.key} ${d} rule ${r.index}`);
         let n = 0;
-        const ports = r.ports === 'all' ? [['', ''] as const] : r.ports.map((p) => this.portMatch(p, p.named ? sets[i]!.ports[n++] : undefined)).filter((m) => m !== undefined);
+        const ports = r.ports === 'all' ? [{}] : r.ports.map((p) => this.portMatch(p, p.named ? sets[i]!.ports[n++] : undefined)).filter((m) => m !== undefined);
         for (const peer of this.peerMatches(d, r, sets[i]!.peers)) {
-          for (const [proto, match] of ports) lines.push(`${proto ? `${proto} ` : ''}${note} ${peer ? `${peer} ` : ''}${match ? `${match} ` : ''}${SET_ALLOW}`);
+          for (const port of ports) lines.push(peerPortRule(note, peer, port, SET_ALLOW.action));
         }
       });
       chain = { name: names.policyChain(rp.key, d), rules: lines };
@@ -388,37 +436,38 @@ class FamilyBuilder {
   }
 
   /** A pod's chain (`key`: its podKey); the same object as last pass while the policies isolating it are. */
-  podChain(pod: PodInfo, key: string, d: Direction, policies: readonly ResolvedPolicy[]): ChainSpec {
+  podChain(pod: PodInfo, key: string, d: Direction, policies: readonly ResolvedPolicy[]): Chain {
     const before = this.memory.podChains[d].get(key);
     if (before && before.policies.length === policies.length && policies.every((rp, i) => rp.key === before.policies[i])) {
       this.podChainsNow[d].set(key, before);
       return before.chain;
     }
     const name = names.podChain(pod, d);
-    const rules = [CLEAR_ALLOW];
-    for (const rp of policies) rules.push(`${comment(`${rp.key} ${d}`)} -j ${names.policyChain(rp.key, d)}`);
-    if (this.opts.logAccepts) rules.push(`${IF_NEW_AND_ALLOWED} ${EVENT_LIMIT} ${eventRule('accept', d, name)}`);
+    const rules: Rule[] = [CLEAR_ALLOW];
+    for (const rp of policies) rules.push({ comment: comment(`${rp.key} ${d}`), action: { kind: 'jump', chain: names.policyChain(rp.key, d) } });
+    // A new connection the allow mark lets through (replies never get here: the hook chain returns them).
+    if (this.opts.logAccepts) rules.push({ ct: 'new', mark: IF_ALLOWED_RETURN.mark!, limit: EVENT_LIMIT, action: eventAction('accept', d, name) });
     rules.push(IF_ALLOWED_RETURN);
-    if (this.opts.logDrops) rules.push(`${EVENT_LIMIT} ${eventRule('deny', d, name)}`);
-    rules.push(TCP_RESET, rejectRule(this.family));
+    if (this.opts.logDrops) rules.push({ limit: EVENT_LIMIT, action: eventAction('deny', d, name) });
+    rules.push(TCP_RESET, REJECT);
     const chain = { name, rules };
     this.podChainsNow[d].set(key, { policies: policies.map((rp) => rp.key), chain });
     return chain;
   }
 
   /** A chain whose rules follow from the ruleset's shape: last pass's object while they are the same. */
-  fixedChain(name: string, rules: readonly string[]): ChainSpec {
+  fixedChain(name: string, rules: readonly Step[]): Chain {
     const before = this.memory.fixedChains.get(name);
-    const chain = before && sameItems(before.rules, rules) ? before : { name, rules };
+    const chain = before && sameSteps(before.rules, rules) ? before : { name, rules };
     this.fixedNow.set(name, chain);
     return chain;
   }
 
-  private readonly fixedNow = new Map<string, ChainSpec>();
+  private readonly fixedNow = new Map<string, Chain>();
 
   /** A set of some pods' addresses of this family (undefined: none has one), used by a rule. */
   podSet(what: string, pods: readonly PodInfo[]): SetEntry | undefined {
-    const entry = this.set(what, 'hash:ip', pods, () => this.ipsOf(pods));
+    const entry = this.set(what, 'addrs', pods, () => ({ entries: this.ipsOf(pods) }));
     if (entry.spec.entries.length === 0) return undefined;
     this.sets.set(entry.spec.name, entry.spec);
     return entry;
@@ -426,7 +475,7 @@ class FamilyBuilder {
 
   /** The set of a tier's subject pods on this node (`local`: the same list object while they are the same). */
   subjectSet(key: string, local: readonly PodInfo[]): SetEntry {
-    const entry = this.set(`subject ${key} on this node`, 'hash:ip', local, () => this.ipsOf(local));
+    const entry = this.set(`subject ${key} on this node`, 'addrs', local, () => ({ entries: this.ipsOf(local) }));
     if (entry.spec.entries.length > 0) this.sets.set(entry.spec.name, entry.spec);
     return entry;
   }
@@ -436,12 +485,12 @@ class FamilyBuilder {
    * entry, a match that goes (-g) to the tier's verdict chain of the rule's action. A packet that
    * matches nothing returns to the tier chain undecided. Rebuilt when its resolution changes.
    */
-  clusterChain(rcp: ResolvedClusterPolicy, d: Direction): ChainSpec {
+  clusterChain(rcp: ResolvedClusterPolicy, d: Direction): Chain {
     let cached = this.memory.clusterChains.get(rcp.policy);
     const hit = cached?.[d];
     if (hit?.rcp === rcp) return this.reuse(hit);
     const used: SetEntry[] = [];
-    const lines: string[] = [];
+    const lines: Rule[] = [];
     for (const r of rcp[d]) lines.push(...this.clusterRule(rcp, r, d, used));
     for (const s of used) this.sets.set(s.spec.name, s.spec);
     const chain = { name: names.clusterChain(rcp.tier, rcp.key, d), rules: lines };
@@ -450,70 +499,73 @@ class FamilyBuilder {
     return chain;
   }
 
-  private clusterRule(rcp: ResolvedClusterPolicy, r: ResolvedClusterRule, d: Direction, used: SetEntry[]): string[] {
+  private clusterRule(rcp: ResolvedClusterPolicy, r: ResolvedClusterRule, d: Direction, used: SetEntry[]): Rule[] {
     const { action } = r.rule;
     const target = action === 'Accept' ? verdictChain('accept', rcp.tier, d) : action === 'Pass' ? PASS_CHAIN : verdictChain('deny', rcp.tier, d);
     const dir = d === 'ingress' ? 'src' : 'dst';
-    const peers: string[] = [];
-    if (r.peers === 'all') peers.push('');
+    // undefined: every peer.
+    const peers: (SetMatch | undefined)[] = [];
+    if (r.peers === 'all') peers.push(undefined);
     else {
       for (const p of r.peers) {
         let entry: SetEntry | undefined;
-        if (p.kind === 'pods') entry = this.set(p.key, 'hash:ip', p.pods, () => this.ipsOf(p.pods));
-        else if (p.kind === 'nodes') entry = this.set(`nodes ${p.key}`, 'hash:ip', p.nodes, () => p.nodes.flatMap((n) => n.ips.filter((ip) => familyOf(ip) === this.family)));
+        if (p.kind === 'pods') entry = this.set(p.key, 'addrs', p.pods, () => ({ entries: this.ipsOf(p.pods) }));
+        else if (p.kind === 'nodes') entry = this.set(`nodes ${p.key}`, 'addrs', p.nodes, () => ({ entries: p.nodes.flatMap((n) => n.ips.filter((ip) => familyOf(ip) === this.family)) }));
         else if (p.kind === 'networks') {
           const cidrs = [...p.cidrs].sort();
-          entry = this.set(`networks ${cidrs.join(',')}`, 'hash:net', undefined, () => cidrs.flatMap((c) => ipBlockEntries(c, [], this.family)));
+          entry = this.set(`networks ${cidrs.join(',')}`, 'nets', undefined, () => ({ entries: cidrs.flatMap((c) => ipBlockEntries(c, [], this.family).entries) }));
           // No network of this family: nothing to match.
           if (entry.spec.entries.length === 0) continue;
         }
         // domainNames: not enforced, so the peer matches nothing.
         if (!entry) continue;
         used.push(entry);
-        peers.push(`-m set --match-set ${entry.spec.name} ${dir}`);
+        peers.push({ set: entry.spec.name, dir });
       }
     }
-    const ports: (readonly [string, string, string])[] = [];
-    if (r.ports === 'all') ports.push(['', '', target]);
+    const ports: (readonly [PortPart, string])[] = [];
+    if (r.ports === 'all') ports.push([{}, target]);
     else {
       for (const p of r.ports) {
         let named: SetEntry | undefined;
         if (p.named && (p.protocol !== 'SCTP' || this.opts.sctpPorts)) {
           const { pods } = p.named;
-          named = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'hash:ip', pods, () => this.ipsOf(pods));
+          named = this.set(`named ${p.named.name}/${p.protocol}=${p.port}`, 'addrs', pods, () => ({ entries: this.ipsOf(pods) }));
           if (named.spec.entries.length === 0) continue;
           used.push(named);
         }
         const m = this.portMatch(p, named);
-        if (m) ports.push([m[0], m[1], target]);
+        if (m) ports.push([m, target]);
         // An SCTP port the kernel cannot match: an Accept allows less; a Deny or Pass denies
         // every SCTP packet to those peers, so nothing gets past this tier that it meant to stop.
-        else if (p.protocol === 'SCTP' && action !== 'Accept') ports.push(['-p sctp', '', verdictChain('deny', rcp.tier, d)]);
+        else if (p.protocol === 'SCTP' && action !== 'Accept') ports.push([{ proto: 'sctp' }, verdictChain('deny', rcp.tier, d)]);
       }
     }
     const note = comment(`${rcp.tier} ${rcp.key} ${d} rule ${r.index}${r.rule.name ? ` ${r.rule.name}` : ''}`);
-    const out: string[] = [];
-    for (const peer of [...new Set(peers)]) {
-      for (const [proto, match, to] of ports) out.push(`${proto ? `${proto} ` : ''}${note} ${peer ? `${peer} ` : ''}${match ? `${match} ` : ''}-g ${to}`);
+    const out: Rule[] = [];
+    for (const peer of r.peers === 'all' ? peers : uniqueSets(peers.filter((p) => p !== undefined))) {
+      for (const [port, to] of ports) out.push(peerPortRule(note, peer, port, { kind: 'goto', chain: to }));
     }
     return out;
   }
 
-  dispatch(pod: PodInfo, d: Direction): readonly string[] {
+  /** A pod's entries in its direction's dispatch (one per address of this family), the same objects while the pod is. */
+  dispatch(pod: PodInfo, d: Direction): readonly DispatchEntry[] {
     let cached = this.memory.dispatch.get(pod);
     const hit = cached?.[d];
     if (hit) return hit;
-    const flag = d === 'ingress' ? '-d' : '-s';
-    const rules = this.ipsOfPod(pod).map((ip) => `${flag} ${word(`${ip}/${hostPrefix(this.family)}`, 'pod address')} ${comment(`${podKey(pod)} ${d}`)} -j ${names.podChain(pod, d)}`);
+    const chain = names.podChain(pod, d);
+    const note = comment(`${podKey(pod)} ${d}`);
+    const entries = this.ipsOfPod(pod).map((addr): DispatchEntry => ({ addr, chain, comment: note }));
     if (!cached) this.memory.dispatch.set(pod, (cached = {}));
-    cached[d] = rules;
-    return rules;
+    cached[d] = entries;
+    return entries;
   }
 
-  /** A dispatch chain; last pass's object when its rules are the same. */
-  dispatchChain(name: string, d: Direction, rules: readonly string[]): ChainSpec {
+  /** A dispatch chain; last pass's object when its steps are the same. */
+  dispatchChain(name: string, d: Direction, rules: readonly Step[]): Chain {
     const before = this.memory.dispatchChains[d];
-    const chain = before && sameItems(before.rules, rules) ? before : { name, rules };
+    const chain = before && sameSteps(before.rules, rules) ? before : { name, rules };
     this.memory.dispatchChains[d] = chain;
     return chain;
   }
@@ -527,17 +579,23 @@ class FamilyBuilder {
 }
 
 /** The hook chains of a family: always the same (INPUT's only while a tier judges local egress). */
-const hookChains = (family: Family): { forward: ChainSpec; input: ChainSpec } => {
+const hookChains = (family: Family): { forward: Chain; input: Chain } => {
   const always = family === 6 ? [REPLIES_RETURN, ...NDP_RETURN] : [REPLIES_RETURN];
   return {
-    forward: { name: FORWARD_CHAIN, rules: [...always, `-j ${EGRESS_CHAIN}`, `-j ${INGRESS_CHAIN}`] },
-    input: { name: INPUT_CHAIN, rules: [...always, `-j ${EGRESS_LOCAL_CHAIN}`] },
+    forward: { name: FORWARD_CHAIN, rules: [...always, jumpTo(EGRESS_CHAIN), jumpTo(INGRESS_CHAIN)] },
+    input: { name: INPUT_CHAIN, rules: [...always, jumpTo(EGRESS_LOCAL_CHAIN)] },
   };
 };
 const HOOK_CHAINS = { 4: hookChains(4), 6: hookChains(6) };
+/** The hooks of a family's ruleset: FORWARD's always, INPUT's while its chain is there. */
+const FORWARD_ONLY: readonly Hook[] = [FORWARD_HOOK];
+const FORWARD_AND_INPUT: readonly Hook[] = [FORWARD_HOOK, INPUT_HOOK];
 
 /** Pass: decided, not allowed (the tier chain stops; the dispatch chain goes on to the next tier). */
-const PASS_SPEC: ChainSpec = { name: PASS_CHAIN, rules: [`-j MARK --set-xmark ${DECIDED}/${DECIDED}`] };
+const PASS_SPEC: Chain = { name: PASS_CHAIN, rules: [markRule(DECIDED_MARK, DECIDED_MARK)] };
+
+/** The dispatch maps' names (nftables; iptables renders their entries as rules). */
+const DISPATCH_MAP: Record<Direction, string> = { egress: 'egress-pods', ingress: 'ingress-pods' };
 
 const byKey = <T extends { readonly key: string }>(a: T, b: T): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 const byName = <T extends { readonly name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -616,9 +674,9 @@ export class RulesetBuilder {
     const build = (family: Family): Ruleset[Family] => {
       const b = new FamilyBuilder(this.memory[family], opts);
       const tiers = this.tierChains(b, judging, opts);
-      const dispatch: Record<Direction, string[]> = { ingress: [], egress: [] };
-      const podChains: ChainSpec[] = [];
-      const policyChains = new Map<string, ChainSpec>();
+      const dispatch: Record<Direction, DispatchEntry[]> = { ingress: [], egress: [] };
+      const podChains: Chain[] = [];
+      const policyChains = new Map<string, Chain>();
       for (const d of ['egress', 'ingress'] as const) {
         const seen = new Set<ResolvedPolicy>();
         for (const { key, pod, policies } of sorted[d]) {
@@ -635,26 +693,28 @@ export class RulesetBuilder {
         }
       }
       const hasTier = (t: Tier, d: Direction): boolean => tiers.chains.some((c) => c.name === tierChain(t, d));
-      const wrap = (d: Direction, v1: readonly string[]): string[] => {
+      const wrap = (d: Direction, entries: readonly DispatchEntry[]): Step[] => {
+        // The isolated pods' jumps to their chains, one step where the per-pod rules go.
+        const v1: Step[] = entries.length > 0 ? [{ dispatch: { by: d === 'ingress' ? 'dst' : 'src', map: DISPATCH_MAP[d], entries } }] : [];
         const admin = hasTier('Admin', d);
         const baseline = hasTier('Baseline', d);
-        if (!admin && !baseline) return [...v1];
+        if (!admin && !baseline) return v1;
         // Admin, then NetworkPolicy (whose pod chains RETURN allowed or REJECT), then Baseline.
-        const out = [CLEAR_BOTH];
-        if (admin) out.push(`-j ${tierChain('Admin', d)}`, IF_ALLOWED_RETURN);
+        const out: Step[] = [CLEAR_BOTH];
+        if (admin) out.push(jumpTo(tierChain('Admin', d)), IF_ALLOWED_RETURN);
         out.push(...v1);
         // A pod NetworkPolicy allowed: it decided (the pod chains of those it denies REJECT).
         if (baseline && v1.length > 0) out.push(IF_ALLOWED_RETURN);
         // Forget an Admin Pass (without an Admin tier nothing set it since the clear above).
-        if (baseline) out.push(...(admin ? [CLEAR_DECIDED] : []), `-j ${tierChain('Baseline', d)}`);
+        if (baseline) out.push(...(admin ? [CLEAR_DECIDED] : []), jumpTo(tierChain('Baseline', d)));
         return out;
       };
       const local = hasTier('Admin', 'egress') || hasTier('Baseline', 'egress');
       if (dispatch.ingress.length + dispatch.egress.length + tiers.chains.length === 0) {
         b.finish();
-        return { sets: [], chains: [] };
+        return { sets: [], chains: [], hooks: [] };
       }
-      const chains: ChainSpec[] = [
+      const chains: Chain[] = [
         HOOK_CHAINS[family].forward,
         ...(local ? [HOOK_CHAINS[family].input] : []),
         b.dispatchChain(EGRESS_CHAIN, 'egress', wrap('egress', dispatch.egress)),
@@ -666,7 +726,7 @@ export class RulesetBuilder {
         ...tiers.policyChains.sort(byName),
       ];
       b.finish();
-      return { sets: [...b.sets.values()].sort(byName), chains };
+      return { sets: [...b.sets.values()].sort(byName), chains, hooks: local ? FORWARD_AND_INPUT : FORWARD_ONLY };
     };
     return { 4: build(4), 6: build(6) };
   }
@@ -685,14 +745,14 @@ export class RulesetBuilder {
    * policies' rules go to; the policies' own chains. Nothing for a tier and direction no policy
    * with local subjects has rules for.
    */
-  private tierChains(b: FamilyBuilder, judging: readonly { rcp: ResolvedClusterPolicy; local: readonly PodInfo[] }[], opts: RulesetOptions): { chains: ChainSpec[]; policyChains: ChainSpec[] } {
-    const chains: ChainSpec[] = [];
-    const policyChains: ChainSpec[] = [];
-    // The verdict chains some rule goes to (the last word of a policy chain's rule).
+  private tierChains(b: FamilyBuilder, judging: readonly { rcp: ResolvedClusterPolicy; local: readonly PodInfo[] }[], opts: RulesetOptions): { chains: Chain[]; policyChains: Chain[] } {
+    const chains: Chain[] = [];
+    const policyChains: Chain[] = [];
+    // The verdict chains some rule goes to.
     const goesTo = new Set<string>();
     for (const t of ['Admin', 'Baseline'] as const) {
       for (const d of ['egress', 'ingress'] as const) {
-        const rules: string[] = [];
+        const rules: Rule[] = [];
         for (const { rcp, local } of judging) {
           if (rcp.tier !== t || rcp[d].length === 0) continue;
           const subject = b.subjectSet(rcp.subjectKey, local);
@@ -700,22 +760,22 @@ export class RulesetBuilder {
           if (subject.spec.entries.length === 0) continue;
           const chain = b.clusterChain(rcp, d);
           policyChains.push(chain);
-          for (const r of chain.rules) goesTo.add(r.slice(r.lastIndexOf(' ') + 1));
-          const flag = d === 'ingress' ? 'dst' : 'src';
-          rules.push(`${comment(`${t} ${rcp.key} ${d}`)} -m set --match-set ${subject.spec.name} ${flag} -j ${chain.name}`, IF_DECIDED_RETURN);
+          for (const r of chain.rules) if (!isDispatch(r) && r.action.kind === 'goto') goesTo.add(r.action.chain);
+          const dir = d === 'ingress' ? 'dst' : 'src';
+          rules.push({ comment: comment(`${t} ${rcp.key} ${d}`), sets: [{ set: subject.spec.name, dir }], action: { kind: 'jump', chain: chain.name } }, IF_DECIDED_RETURN);
         }
         if (rules.length === 0) continue;
         chains.push(b.fixedChain(tierChain(t, d), rules));
         if (goesTo.has(verdictChain('accept', t, d))) {
-          const accept = [`-j MARK --set-xmark ${BOTH}/${BOTH}`];
-          if (opts.logAccepts) accept.push(`-m conntrack --ctstate NEW ${EVENT_LIMIT} ${eventRule('accept', d, verdictChain('accept', t, d))}`);
+          const accept = [markRule(BOTH, BOTH)];
+          if (opts.logAccepts) accept.push({ ct: 'new', limit: EVENT_LIMIT, action: eventAction('accept', d, verdictChain('accept', t, d)) });
           chains.push(b.fixedChain(verdictChain('accept', t, d), accept));
         }
         if (goesTo.has(verdictChain('deny', t, d))) {
-          const deny = opts.logDrops ? [`${EVENT_LIMIT} ${eventRule('deny', d, verdictChain('deny', t, d))}`] : [];
+          const deny: Rule[] = opts.logDrops ? [{ limit: EVENT_LIMIT, action: eventAction('deny', d, verdictChain('deny', t, d)) }] : [];
           // Silently: a Deny of the cluster's admin reads as a timeout to the pod, as the API's
           // conformance suite expects (a NetworkPolicy's denial is refused at once instead).
-          chains.push(b.fixedChain(verdictChain('deny', t, d), [...deny, '-j DROP']));
+          chains.push(b.fixedChain(verdictChain('deny', t, d), [...deny, DROP]));
         }
       }
     }
@@ -728,15 +788,15 @@ export class RulesetBuilder {
    * for egress may reach its own node (v1's rule), which ends it there (a set of those pods, so a
    * pod coming or going changes set entries, not this chain); then Baseline.
    */
-  private egressLocal(b: FamilyBuilder, isolated: readonly { pod: PodInfo }[], admin: boolean, baseline: boolean): string[] {
+  private egressLocal(b: FamilyBuilder, isolated: readonly { pod: PodInfo }[], admin: boolean, baseline: boolean): Rule[] {
     const out = [CLEAR_BOTH];
-    if (admin) out.push(`-j ${tierChain('Admin', 'egress')}`, IF_ALLOWED_RETURN);
+    if (admin) out.push(jumpTo(tierChain('Admin', 'egress')), IF_ALLOWED_RETURN);
     if (baseline) {
       const pods = isolated.map((e) => e.pod);
       const kept = sameItems(this.isolatedEgress, pods) ? this.isolatedEgress : (this.isolatedEgress = pods);
       const set = b.podSet('NetworkPolicy egress-isolated on this node', kept);
-      if (set) out.push(`${comment('NetworkPolicy decides: a pod reaches its own node')} -m set --match-set ${set.spec.name} src -j RETURN`);
-      out.push(...(admin ? [CLEAR_DECIDED] : []), `-j ${tierChain('Baseline', 'egress')}`);
+      if (set) out.push({ comment: comment('NetworkPolicy decides: a pod reaches its own node'), sets: [{ set: set.spec.name, dir: 'src' }], action: RETURN });
+      out.push(...(admin ? [CLEAR_DECIDED] : []), jumpTo(tierChain('Baseline', 'egress')));
     }
     return out;
   }
