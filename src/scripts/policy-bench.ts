@@ -16,11 +16,12 @@
 //   policy counts. Targets: full sync <= 1 s, one change <= 100 ms.
 // * --grid (`make bench-scale`, long): the curve of issue 17. Cluster-wide pods (1,000 / 5,000 /
 //   10,000, of which 110 on the measured node) x policies (100 / 1,000 / 5,000), each point in a
-//   fresh namespace: the same passes and memory. Writes the points as JSON (--out, merged with
-//   the other dataplane's points already there) and draws them (--svg, bench-svg.ts).
+//   fresh namespace: the same passes and memory, the dataplanes given side by side point by point,
+//   with their ratios. Writes the points as JSON (--out, merged with the points of other
+//   dataplanes already there) and draws them (--svg, bench-svg.ts).
 // Bundled by esbuild (Makefile), run as root:
 //   node build/policy-bench.mjs [pods] [policies] [repeats] [cluster policies per tier] [--dataplane D]
-//   node build/policy-bench.mjs --grid [--dataplane D] [--repeats 15] [--pods 1000,5000,10000]
+//   node build/policy-bench.mjs --grid [--dataplane iptables,nftables] [--repeats 15] [--pods 1000,5000,10000]
 //     [--policies 100,1000,5000] [--rounds 1] [--point-timeout 900] [--out docs/policy-scale.json] [--svg docs/policy-scale.svg]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -50,8 +51,11 @@ const { values: flags, positionals } = parseArgs({
     svg: { type: 'string', default: 'docs/policy-scale.svg' },
   },
 });
-const DATAPLANE = flags.dataplane as Dataplane;
-if (!DATAPLANES.includes(DATAPLANE)) throw new Error(`--dataplane must be one of ${DATAPLANES.join(', ')}`);
+/** The grid takes several (iptables,nftables: alternating point by point); the default run one. */
+const GRID_DATAPLANES = flags.dataplane!.split(',') as Dataplane[];
+for (const d of GRID_DATAPLANES) if (!DATAPLANES.includes(d)) throw new Error(`--dataplane: ${d} is not one of ${DATAPLANES.join(', ')}`);
+const DATAPLANE = GRID_DATAPLANES[0]!;
+if (!flags.grid && GRID_DATAPLANES.length > 1) throw new Error('--dataplane: one dataplane without --grid');
 const PODS = Number(positionals[0] ?? 1000);
 const POLICIES = Number(positionals[1] ?? 500);
 const REPEATS = Number(flags.repeats ?? positionals[2] ?? 15);
@@ -308,6 +312,7 @@ const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Mat
 
 /** A measured point: its figures from every round, and the load average as each ended. */
 interface Measured {
+  readonly dataplane: Dataplane;
   readonly pods: number;
   readonly policies: number;
   readonly rounds: Figures[];
@@ -320,7 +325,7 @@ function point(m: Measured): ScalePoint {
   const over = (f: (x: Figures) => number): number => r(mid(m.rounds.map(f)));
   const f = m.rounds[0]!;
   return {
-    dataplane: DATAPLANE,
+    dataplane: m.dataplane,
     pods: m.pods,
     local: Math.min(LOCAL_PODS, m.pods),
     policies: m.policies,
@@ -340,17 +345,17 @@ function point(m: Measured): ScalePoint {
   };
 }
 
-/** The results file as it stands (or an empty one), less this dataplane's points. */
+/** The points of the results file as it stands (if any) of the dataplanes this run does not measure. */
 function otherDataplanes(path: string): ScalePoint[] {
   if (!existsSync(path)) return [];
   const old = JSON.parse(readFileSync(path, 'utf8')) as ScaleResults;
-  return old.points.filter((p) => p.dataplane !== DATAPLANE);
+  return old.points.filter((p) => !GRID_DATAPLANES.includes(p.dataplane as Dataplane));
 }
 
 /**
  * The grid, --rounds times (every other round in reverse order, so a drifting load falls on all
- * points alike): every point in a fresh namespace and process; the JSON and the SVG rewritten
- * after each, from the rounds so far.
+ * points alike), the dataplanes side by side point by point: every point in a fresh namespace and
+ * process; the JSON and the SVG rewritten after each, from the rounds so far.
  */
 function grid(): void {
   const podCounts = list(flags.pods!, 'pods');
@@ -358,7 +363,7 @@ function grid(): void {
   const [rounds] = list(flags.rounds!, 'rounds');
   const timeoutMs = Number(flags['point-timeout']) * 1000;
   const kept = otherDataplanes(flags.out!);
-  const measured: Measured[] = policyCounts.flatMap((policies) => podCounts.map((pods) => ({ pods, policies, rounds: [], loads: [] })));
+  const measured: Measured[] = policyCounts.flatMap((policies) => podCounts.flatMap((pods) => GRID_DATAPLANES.map((dataplane) => ({ dataplane, pods, policies, rounds: [], loads: [] }))));
   const stopped = new Map<Measured, string>();
   const write = (): void => {
     const results: ScaleResults = {
@@ -380,7 +385,7 @@ function grid(): void {
       if (stopped.has(m)) continue;
       const t0 = performance.now();
       try {
-        m.rounds.push(inNamespace({ dataplane: DATAPLANE, scenario: 'grid', pods: m.pods, policies: m.policies, local: Math.min(LOCAL_PODS, m.pods) }, n++, timeoutMs));
+        m.rounds.push(inNamespace({ dataplane: m.dataplane, scenario: 'grid', pods: m.pods, policies: m.policies, local: Math.min(LOCAL_PODS, m.pods) }, n++, timeoutMs));
       } catch (e) {
         if (!(e instanceof TimedOut)) throw e;
         stopped.set(m, e.message);
@@ -388,23 +393,36 @@ function grid(): void {
       }
       m.loads.push(loadavg()[0]!);
       write();
-      process.stderr.write(`[policy-bench] round ${round + 1}: ${m.pods} pods x ${m.policies} policies: ${((performance.now() - t0) / 1000).toFixed(0)} s, full sync ${m.rounds.at(-1)!.full.total.toFixed(0)} ms, load ${m.loads.at(-1)!.toFixed(1)}\n`);
+      process.stderr.write(`[policy-bench] round ${round + 1}: ${m.dataplane}, ${m.pods} pods x ${m.policies} policies: ${((performance.now() - t0) / 1000).toFixed(0)} s, full sync ${m.rounds.at(-1)!.full.total.toFixed(0)} ms, load ${m.loads.at(-1)!.toFixed(1)}\n`);
     }
   }
   write();
   const out = process.stdout;
-  out.write(`\nNetworkPolicy scale grid (${DATAPLANE}, IPv4): ${LOCAL_PODS} pods on the measured node; each figure the median of ${rounds} rounds, events the median of ${REPEATS} per round; ms\n\n`);
-  out.write('| pods | policies | full sync (compile) | resync | pod added | pod relabelled | policy changed | rules / chains | sets / entries | heap / RSS MiB | load |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
+  out.write(`\nNetworkPolicy scale grid (${GRID_DATAPLANES.join(' vs ')}, IPv4): ${LOCAL_PODS} pods on the measured node; each figure the median of ${rounds} rounds, events the median of ${REPEATS} per round; ms\n\n`);
+  out.write('| dataplane | pods | policies | full sync (compile) | resync | pod added | pod relabelled | policy changed | rules / chains | sets / entries | heap / RSS MiB | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n');
+  const done = new Map<Measured, ScalePoint>();
   for (const m of measured) {
     const why = stopped.get(m);
     if (why !== undefined && m.rounds.length === 0) {
-      out.write(`| ${m.pods} | ${m.policies} | (${why}: stopped) | | | | | | | | |\n`);
+      out.write(`| ${m.dataplane} | ${m.pods} | ${m.policies} | (${why}: stopped) | | | | | | | | |\n`);
       continue;
     }
     const p = point(m);
-    out.write(`| ${p.pods} | ${p.policies} | ${p.fullMs} (${p.fullCompileMs}) | ${p.resyncMs} | ${p.podAddedMs} | ${p.podRelabelledMs} | ${p.policyChangedMs} | ${p.rules} / ${p.chains} | ${p.sets} / ${p.entries} | ${p.heapMiB} / ${p.rssMiB} | ${p.load} |\n`);
+    done.set(m, p);
+    out.write(`| ${p.dataplane} | ${p.pods} | ${p.policies} | ${p.fullMs} (${p.fullCompileMs}) | ${p.resyncMs} | ${p.podAddedMs} | ${p.podRelabelledMs} | ${p.policyChangedMs} | ${p.rules} / ${p.chains} | ${p.sets} / ${p.entries} | ${p.heapMiB} / ${p.rssMiB} | ${p.load} |\n`);
   }
-  const notes = [...stopped].map(([m, why]) => `${m.pods} pods x ${m.policies} policies ${why}, stopped`);
+  if (GRID_DATAPLANES.length === 2) {
+    const [a, b] = GRID_DATAPLANES as [Dataplane, Dataplane];
+    const of = (d: Dataplane, m: Measured): ScalePoint | undefined => [...done].find(([x]) => x.dataplane === d && x.pods === m.pods && x.policies === m.policies)?.[1];
+    out.write(`\n${b} / ${a}, same point (below 1: ${b} is faster)\n\n| pods | policies | full sync | resync | pod added | pod relabelled | policy changed |\n|---|---|---|---|---|---|---|\n`);
+    for (const m of measured.filter((x) => x.dataplane === a)) {
+      const [pa, pb] = [of(a, m), of(b, m)];
+      if (!pa || !pb) continue;
+      const q = (k: 'fullMs' | 'resyncMs' | 'podAddedMs' | 'podRelabelledMs' | 'policyChangedMs'): string => `${(pb[k] / pa[k]).toFixed(2)}x`;
+      out.write(`| ${m.pods} | ${m.policies} | ${q('fullMs')} | ${q('resyncMs')} | ${q('podAddedMs')} | ${q('podRelabelledMs')} | ${q('policyChangedMs')} |\n`);
+    }
+  }
+  const notes = [...stopped].map(([m, why]) => `${m.dataplane} at ${m.pods} pods x ${m.policies} policies ${why}, stopped`);
   out.write(`\nWrote ${flags.out} and ${flags.svg}.${notes.length ? ` ${notes.join('; ')}.` : ''}\n`);
 }
 
