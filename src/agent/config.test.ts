@@ -10,7 +10,7 @@ describe('parseConfig', () => {
   });
 
   it('takes every key', () => {
-    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true, policyLogAccepts: true, metricsPort: 0, dataplane: 'iptables' };
+    const c = { backend: 'host-gw', vni: 7, port: 4789, directRouting: true, mtu: 1400, clusterCIDRs: ['198.18.128.0/17', 'fd42:18:8000::/56'], serviceCIDRs: ['198.18.64.0/20'], networkPolicy: false, policyLogDrops: true, policyLogAccepts: true, metricsPort: 0, dataplane: 'nftables' };
     expect(parseConfig(c)).toEqual(c);
   });
 
@@ -34,7 +34,7 @@ describe('parseConfig', () => {
     [{ clusterCIDRs: ['0.0.0.0/0'] }, /"clusterCIDRs" may not hold a \/0/],
     [{ serviceCIDRs: ['::/0'] }, /"serviceCIDRs" may not hold a \/0/],
     [{ backnd: 'vxlan' }, /unknown key "backnd"/],
-    [{ dataplane: 'ebpf' }, /"dataplane" must be one of iptables/],
+    [{ dataplane: 'ebpf' }, /"dataplane" must be one of iptables, nftables/],
   ])('refuses %j', (raw, why) => {
     expect(() => parseConfig(raw)).toThrow(why);
   });

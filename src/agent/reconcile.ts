@@ -93,7 +93,7 @@ export class Reconciler {
     if (cniConfPath === '') return false;
     let text: string;
     try {
-      text = renderConflist(buildConflist({ podCIDRs: self.podCIDRs, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}) }));
+      text = renderConflist(buildConflist({ podCIDRs: self.podCIDRs, dataplane: plan.dataplane, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}) }));
     } catch (e) {
       const problem = errorText(e);
       if (problem !== this.lastConfProblem) log('warn', 'no conflist written yet', { path: cniConfPath, reason: problem });

@@ -31,6 +31,13 @@ describe('buildConflist', () => {
     expect([parsed.mtu, parsed.ipMasq]).toEqual([1450, false]);
   });
 
+  it("carries the agent's dataplane, which the bridge backend takes", () => {
+    const conf = buildConflist({ podCIDRs: ['198.18.129.0/24'], dataplane: 'nftables' });
+    expect(mainPlugin(conf)['dataplane']).toBe('nftables');
+    expect(parseBridgeConfig(mainPlugin(conf)).dataplane).toBe('nftables');
+    expect(parseBridgeConfig(mainPlugin(buildConflist({ podCIDRs: ['198.18.129.0/24'] }))).dataplane).toBe('iptables');
+  });
+
   it('dual-stack: one range set per family, in the order of podCIDRs', () => {
     const conf = buildConflist({ podCIDRs: ['fd42:18:129::/64', '198.18.129.0/24'] });
     expect(mainPlugin(conf)['ipam']).toEqual({ type: 'gingham', ranges: [[{ subnet: 'fd42:18:129::/64' }], [{ subnet: '198.18.129.0/24' }]] });

@@ -3,8 +3,10 @@
 // dual-stack network), chained with the reference portmap for hostPort. The MTU is the agent's
 // (underlay minus the overlay's overhead). No masquerade here: the agent's own chain does it for
 // the whole node (masquerade.ts), since what stays unmasqueraded (every node's address) changes
-// as nodes come and go, and a conflist only reaches pods created after it. The plugin logs to
+// as nodes come and go, and a conflist only reaches pods created after it. The agent's dataplane
+// goes in too, so one setting decides which packet filter both write. The plugin logs to
 // CNI_LOG_FILE, which the agent reads for its metrics.
+import type { Dataplane } from '../../kernel/packet-filter/index.js';
 import { type Cidr, canonical, formatCidr, parseCidr } from '../../net/ip.js';
 
 export const DEFAULT_CONF_PATH = '/etc/cni/net.d/10-gingham.conflist';
@@ -27,6 +29,8 @@ export interface ConflistOptions {
   podCIDRs: readonly string[];
   /** The pods' MTU (bridge and veths); omitted: the kernel's default. */
   mtu?: number;
+  /** The agent's packet filter, for the plugin's chains; omitted: the plugin's default (iptables). */
+  dataplane?: Dataplane;
 }
 
 export class ConflistError extends Error {
@@ -58,6 +62,7 @@ export function buildConflist(opts: ConflistOptions): Record<string, unknown> {
         hairpinMode: true,
         logFile: CNI_LOG_FILE,
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+        ...(opts.dataplane !== undefined ? { dataplane: opts.dataplane } : {}),
         ipam,
       },
       { type: 'portmap', capabilities: { portMappings: true } },

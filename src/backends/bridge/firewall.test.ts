@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bridgeConfig, cidrs } from '../../testing.js';
-import type { BridgeConfig } from './config.js';
+import { type BridgeConfig, parseBridgeConfig } from './config.js';
 import { type OwnedChain } from '../../kernel/owned-chain.js';
 import { ownedChains } from '../../kernel/packet-filter/iptables-chains.js';
 import { internalChain, masqChain, networkOwner, ourChains, planFirewall as planRules } from './firewall.js';
@@ -94,5 +94,13 @@ describe('ipMasqExclude', () => {
     const [v4, v6] = planFirewall('net', cfg, cidrs('198.18.129.0/24', 'fd42:18:8001::/64'));
     expect(v4!.rules).toEqual(['-d 198.18.129.0/24 -j RETURN', '-d 198.18.128.0/17 -j RETURN', '-d 224.0.0.0/4 -j RETURN', '-j MASQUERADE']);
     expect(v6!.rules).toEqual(['-d fd42:18:8001::/64 -j RETURN', '-d fd42:18:8000::/56 -j RETURN', '-j MASQUERADE']);
+  });
+});
+
+describe('the dataplane key', () => {
+  it('defaults to iptables, takes nftables, refuses anything else (a CNI config error)', () => {
+    expect(parseBridgeConfig({}).dataplane).toBe('iptables');
+    expect(parseBridgeConfig({ dataplane: 'nftables' }).dataplane).toBe('nftables');
+    expect(() => parseBridgeConfig({ dataplane: 'ebpf' })).toThrow(/dataplane "ebpf" is not one of iptables, nftables/);
   });
 });

@@ -4,9 +4,10 @@
 // the backends behind this module know iptables from nftables.
 import type { Family, FamilyRules, Rule } from './model.js';
 import { IPTABLES_CHAINS } from './iptables-chains.js';
+import { NFT_CHAINS } from './nft-chains.js';
 
-export type Dataplane = 'iptables';
-export const DATAPLANES: readonly Dataplane[] = ['iptables'];
+export type Dataplane = 'iptables' | 'nftables';
+export const DATAPLANES: readonly Dataplane[] = ['iptables', 'nftables'];
 export type Wrap = readonly string[];
 
 /**
@@ -62,7 +63,7 @@ export interface ChainsBackend {
   printed(chain: string, rule: Rule, family: Family): string;
 }
 
-const BACKENDS: Readonly<Record<Dataplane, ChainsBackend>> = { iptables: IPTABLES_CHAINS };
+const BACKENDS: Readonly<Record<Dataplane, ChainsBackend>> = { iptables: IPTABLES_CHAINS, nftables: NFT_CHAINS };
 
 /** The backend of a dataplane. */
 export const chainsBackend = (d: Dataplane): ChainsBackend => BACKENDS[d];
