@@ -68,8 +68,11 @@ async function bridgeAddrs(bridge: string): Promise<Cidr[]> {
  * dataplane made of this network goes (new first, old second: a switch on a live node is never open).
  */
 async function applyFirewall(network: string, cfg: BridgeConfig, subnets: Cidr[]): Promise<void> {
-  await chainsBackend(cfg.dataplane).ensure(networkOwner(network, cfg), planFirewall(network, cfg, subnets));
-  for (const other of otherBackends(cfg.dataplane)) await other.remove(networkOwner(network, 'all'));
+  const owner = networkOwner(network, cfg);
+  if (owner.chains.length === 0) return;
+  await chainsBackend(cfg.dataplane).ensure(owner, planFirewall(network, cfg, subnets));
+  // Read first: a removal that finds nothing costs an nft transaction (~20 ms), a read ~5.
+  for (const other of otherBackends(cfg.dataplane)) if ((await other.read(owner)).present) await other.remove(owner);
 }
 
 interface Wanted {
