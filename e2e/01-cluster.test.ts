@@ -1,13 +1,14 @@
 // The cluster as `make kind-up` leaves it: every node Ready with a pod range inside the cluster's,
 // CoreDNS running on addresses gingham gave it, the gingham DaemonSet Ready on every node, and on
 // each node the agent's work: the conflist for its own range, a route to every other node's range;
-// and the agent as the runtime really runs it: two capabilities, no new privileges, seccomp on,
-// its health endpoints answering, its log on stdout.
+// its firewall in the configured dataplane only (iptables or nftables); and the agent as the
+// runtime really runs it: two capabilities, no new privileges, seccomp on, its health endpoints
+// answering, its log on stdout.
 import { describe, expect, it } from 'vitest';
-import { FAMILIES, NODE_NET, POD_CIDRS, PRIMARY } from './lib/env.js';
+import { DATAPLANE, FAMILIES, NODE_NET, POD_CIDRS, PRIMARY } from './lib/env.js';
 import { familyOf, inCidr } from './lib/ip.js';
 import { apps, clusterNodes, core } from './lib/kube.js';
-import { agentRoutes, conflist, dockerExec, sh, wantedAgentRoutes } from './lib/node.js';
+import { agentRoutes, conflist, dockerExec, iptablesSave, isGinghamTable, masqueradeRules, nftTables, sh, wantedAgentRoutes } from './lib/node.js';
 import { phase, waitFor } from './lib/timing.js';
 
 /** GET http://127.0.0.1:9917<path> on a node, the way kubelet probes the agent (kind's nodes have bash, no curl). */
@@ -92,6 +93,22 @@ describe('cluster', () => {
         return JSON.stringify([...r].sort()) === JSON.stringify([...want].sort()) ? r : undefined;
       });
       expect([...routes].sort()).toEqual([...want].sort());
+    }
+  });
+
+  it(`keeps its firewall in the configured dataplane (${DATAPLANE}) and nothing of it in the other`, async () => {
+    const { all } = await clusterNodes();
+    for (const n of all) {
+      // The masquerade chain is there from the agent's first pass; anything named GINGHAM- or GH-
+      // in iptables, or a gingham table in nftables, is the dataplane's own.
+      const { iptables, nft } = await waitFor(`${DATAPLANE} state of the agent on ${n.name}`, 30_000, async (why) => {
+        const iptables = (await Promise.all(FAMILIES.map((f) => iptablesSave(n.name, f)))).flat().filter((l) => /GINGHAM-|GH-/.test(l));
+        const nft = (await nftTables(n.name)).filter(isGinghamTable);
+        why(`iptables: ${iptables.length} lines; nft tables: ${nft.join(', ')}`);
+        return (await masqueradeRules(n.name)).length > 0 ? { iptables, nft } : undefined;
+      });
+      if (DATAPLANE === 'nftables') expect(iptables, `${n.name}: gingham's iptables lines under nftables`).toEqual([]);
+      else expect(nft, `${n.name}: gingham's nft tables under iptables`).toEqual([]);
     }
   });
 

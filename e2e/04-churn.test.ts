@@ -1,8 +1,9 @@
 // 60 pods created at once over the three nodes (every other one with a hostPort, so portmap
 // writes a chain for it), then deleted at once: unique addresses from each node's range while they
 // run, and afterwards nothing left behind on any node: no gh- veth, no reservation, no claim, no
-// GH-* or per-pod portmap (CNI-DN-*) rule beyond what was there before, no rule naming their
-// addresses. Prints pod start-to-Running p50/p95.
+// GH-* rule (inet gh-net-* under DATAPLANE=nftables) or per-pod portmap (CNI-DN-*) rule beyond what
+// was there before, no rule or nft element of gingham naming their addresses. Prints pod
+// start-to-Running p50/p95.
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discrepancies, account, waitNodeClean } from './lib/checks.js';
@@ -10,7 +11,7 @@ import { formatIp, offset, parseCidr } from '../src/net/ip.js';
 import { TCP_PORT } from './lib/env.js';
 import { hostPort, inCidr } from './lib/ip.js';
 import { type NodeInfo, clusterNodes, createPod, deletePods, podsByName, probePod, waitPods, watchRunning } from './lib/kube.js';
-import { iptablesSave, podRules, reservations } from './lib/node.js';
+import { firewallLines, iptablesSave, pluginRules, reservations } from './lib/node.js';
 import { log, percentile, phase, record, waitFor } from './lib/timing.js';
 
 const COUNT = 60;
@@ -35,7 +36,7 @@ describe(`${COUNT} pods at once`, () => {
     for (const n of nodes) {
       // Start from nodes whose state matches their pods, so that what follows is ours.
       await waitNodeClean(n);
-      baseline.set(n.name, podRules(await iptablesSave(n.name)));
+      baseline.set(n.name, await pluginRules(n.name));
     }
     const watch = await watchRunning(LABEL);
     const created = new Map<string, number>();
@@ -109,13 +110,13 @@ describe(`${COUNT} pods at once`, () => {
       for (const n of nodes) {
         await waitNodeClean(n);
         const rules = await waitFor(`GH-/CNI-DN- rules on ${n.name} back to before`, 30_000, async (why) => {
-          const r = podRules(await iptablesSave(n.name));
+          const r = await pluginRules(n.name);
           const before = baseline.get(n.name)!;
           why(`added: ${r.filter((l) => !before.includes(l)).join(' | ')}; removed: ${before.filter((l) => !r.includes(l)).join(' | ')}`);
           return JSON.stringify(r) === JSON.stringify(before) ? r : undefined;
         });
         expect(rules).toEqual(baseline.get(n.name));
-        const all = await iptablesSave(n.name);
+        const all = await firewallLines(n.name);
         // The address alone, not as the start of a longer one (IPv4: digits and dots, IPv6: hex digits and colons).
         const naming = all.filter((l) => ips.some((ip) => new RegExp(`(^|[^0-9a-f.:])${ip.replace(/\./g, '\\.')}([^0-9a-f:]|$)`).test(l)));
         expect(naming, `rules on ${n.name} naming a deleted pod's address`).toEqual([]);

@@ -1,8 +1,8 @@
 // Where the e2e suite finds its cluster and tools. Everything comes from the repository
 // (e2e/kind/versions.env, .e2e/kubeconfig[-<cluster>] written by `make kind-up`) and the same
-// variables the kind scripts read (BACKEND, IP_FAMILY, KIND_CLUSTER, KIND_KUBECONFIG), never from
-// the caller's KUBECONFIG: the suite creates and deletes objects and must not land on another
-// cluster.
+// variables the kind scripts read (BACKEND, IP_FAMILY, KUBE_PROXY_MODE, DATAPLANE, KIND_CLUSTER,
+// KIND_KUBECONFIG), never from the caller's KUBECONFIG: the suite creates and deletes objects and
+// must not land on another cluster.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,10 @@ function choice<T extends string>(name: string, allowed: readonly T[], dflt: T):
 export const BACKEND = choice('BACKEND', ['vxlan', 'host-gw'], 'vxlan');
 /** The cluster's address families (kind's networking.ipFamily): ipv4, ipv6 or dual. */
 export const IP_FAMILY = choice('IP_FAMILY', ['ipv4', 'ipv6', 'dual'], 'ipv4');
+/** kube-proxy's mode (kind's networking.kubeProxyMode, KUBE_PROXY_MODE of e2e/kind/paths.sh). */
+export const KUBE_PROXY_MODE = choice('KUBE_PROXY_MODE', ['iptables', 'nftables'], 'iptables');
+/** The agent's packet filter (its ConfigMap key dataplane, written by e2e/install.sh): where gingham's chains live. */
+export const DATAPLANE = choice('DATAPLANE', ['iptables', 'nftables'], 'iptables');
 /** An address family, numbered as src/net/ip.ts numbers them. */
 export type Family = 4 | 6;
 /**

@@ -1,7 +1,7 @@
 // The node side: kind nodes are Docker containers, inspected with `docker exec` (links, routes,
-// iptables, gingham's reservations, its log).
+// iptables and nftables, gingham's reservations, its log).
 import { execa } from 'execa';
-import { BACKEND, CNI_LOG, CONFLIST, DATA_DIR, type Family, PRIMARY } from './env.js';
+import { BACKEND, CNI_LOG, CONFLIST, DATA_DIR, DATAPLANE, type Family, PRIMARY } from './env.js';
 
 export async function dockerExec(node: string, cmd: string[], timeoutMs = 60_000): Promise<string> {
   const r = await execa('docker', ['exec', node, ...cmd], { timeout: timeoutMs, reject: false });
@@ -71,6 +71,56 @@ export async function iptablesSave(node: string, family: Family = PRIMARY): Prom
 
 /** The rules that belong to gingham (GH-*) and to portmap's per-pod chains (CNI-DN-*), sorted. */
 export const podRules = (lines: readonly string[]): string[] => lines.filter((l) => /GH-|CNI-DN-/.test(l)).sort();
+
+/** The names of a node's inet tables (nft list tables inet). */
+export async function nftTables(node: string): Promise<string[]> {
+  return (await dockerExec(node, ['nft', 'list', 'tables', 'inet'])).split('\n').flatMap((l) => /^table inet (\S+)$/.exec(l.trim())?.[1] ?? []);
+}
+
+/** A node's table `inet <table>` as `nft -s list table` prints it (-s: no counter values), trimmed lines; an absent table gives []. */
+export async function nftTable(node: string, table: string): Promise<string[]> {
+  if (!(await nftTables(node)).includes(table)) return [];
+  return (await dockerExec(node, ['nft', '-s', 'list', 'table', 'inet', table])).split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** The rules of one chain in a table's listing (nftTable): the lines between `chain NAME {` and its closing brace. */
+export function nftChain(table: readonly string[], chain: string): string[] {
+  const start = table.indexOf(`chain ${chain} {`);
+  if (start < 0) return [];
+  const end = table.indexOf('}', start);
+  return table.slice(start + 1, end < 0 ? undefined : end);
+}
+
+/** gingham's nftables tables: the agent's (inet gingham), its NetworkPolicy's (inet gingham-policy), the plugin's per bridge network (inet gh-net-<id>). */
+export const isGinghamTable = (name: string): boolean => name === 'gingham' || name === 'gingham-policy' || name.startsWith('gh-net-');
+
+/** Every line of gingham's nftables tables on a node, each prefixed with its table's name; none under DATAPLANE=iptables. */
+export async function ginghamNft(node: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of (await nftTables(node)).filter(isGinghamTable)) out.push(...(await nftTable(node, t)).map((l) => `${t}: ${l}`));
+  return out;
+}
+
+/**
+ * gingham's firewall lines on a node, in the dataplane under test: its iptables-save lines
+ * (iptablesSave) plus, under DATAPLANE=nftables, the lines of its nftables tables (ginghamNft), where
+ * its chains and sets live then; portmap's rules stay in iptables either way.
+ */
+export async function firewallLines(node: string, family: Family = PRIMARY): Promise<string[]> {
+  return [...(await iptablesSave(node, family)), ...(DATAPLANE === 'nftables' ? await ginghamNft(node) : [])];
+}
+
+/** podRules of firewallLines: the plugin's per-network rules (GH-* in iptables, inet gh-net-* in nftables) and portmap's per-pod ones. */
+export async function pluginRules(node: string): Promise<string[]> {
+  const lines = await firewallLines(node);
+  return [...podRules(lines), ...lines.filter((l) => l.startsWith('gh-net-'))].sort();
+}
+
+/** The agent's masquerade rules of a family on a node: chain GINGHAM-MASQ of iptables' nat table, or GINGHAM-MASQ-4/-6 of inet gingham. */
+export async function masqueradeRules(node: string, family: Family = PRIMARY): Promise<string[]> {
+  if (DATAPLANE === 'nftables') return nftChain(await nftTable(node, 'gingham'), `GINGHAM-MASQ-${family}`);
+  return (await dockerExec(node, [family === 6 ? 'ip6tables' : 'iptables', '-w', '-t', 'nat', '-S', 'GINGHAM-MASQ'])).split('\n').filter(Boolean);
+}
 
 /** The agent's VXLAN device of a family (the primary one unless told): gingham-vx4, gingham-vx6. */
 export const vxlanDevice = (family: Family = PRIMARY): string => `gingham-vx${family}`;
