@@ -29,11 +29,7 @@ json_list() {
   echo "[${items%,}]"
 }
 # Verdict events on: the suite checks them (and everything else works with them on).
-# dataplane only when it is not the default: the agent refuses unknown keys, and one that predates
-# the key runs iptables anyway.
-dataplane=
-[[ $DATAPLANE == iptables ]] || dataplane="\"dataplane\":\"$DATAPLANE\","
-config="{\"backend\":\"$BACKEND\",$dataplane\"policyLogDrops\":true,\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
+config="{\"backend\":\"$BACKEND\",\"dataplane\":\"$DATAPLANE\",\"policyLogDrops\":true,\"vni\":1,\"port\":8472,\"directRouting\":false,\"mtu\":0,\"clusterCIDRs\":$(json_list "$POD_SUBNET"),\"serviceCIDRs\":$(json_list "$SERVICE_SUBNET")}"
 kubectl -n kube-system create configmap gingham --from-literal=config.json="$config" --dry-run=client -o yaml |
   kubectl apply -f - >/dev/null
 echo "install.sh: config.json $config" >&2
