@@ -52,8 +52,8 @@
 // " nomatch"; wanted entries are brought into that form here.
 import { appendLines, canonicalRule, chainName, command, declareChain, restoreText as iptablesRestoreText } from '../../kernel/iptables-text.js';
 import { ipsetLine, ipsetRestoreText, setName } from '../../kernel/ipset-text.js';
-import { iptablesRule, iptablesRules, iptablesStep } from '../../kernel/packet-filter/iptables-render.js';
-import { type Hook, isDispatch } from '../../kernel/packet-filter/model.js';
+import { iptablesRule, iptablesStep } from '../../kernel/packet-filter/iptables-render.js';
+import { type DispatchEntry, type Hook, type Step, isDispatch } from '../../kernel/packet-filter/model.js';
 import type { Family } from '../../net/ip.js';
 import { bits, canonical, formatCidr, formatIp, parseCidr, parseIp } from '../../net/ip.js';
 import { type AddrSet, CHAIN_PREFIX, type Chain, HOOK_COMMENT, type Ruleset, SET_PREFIX } from './model.js';
@@ -327,6 +327,23 @@ function checkSet(s: AddrSet): SetCheck {
   return check;
 }
 
+/**
+ * A dispatch's rules by entry object (per family and direction): the compiler keeps a pod's
+ * entries while the pod is the same, so when one pod comes or goes the new dispatch step renders
+ * one rule, not one per pod.
+ */
+const entryLines = { 4: { src: new WeakMap<DispatchEntry, readonly string[]>(), dst: new WeakMap<DispatchEntry, readonly string[]>() }, 6: { src: new WeakMap<DispatchEntry, readonly string[]>(), dst: new WeakMap<DispatchEntry, readonly string[]>() } };
+
+function stepLines(step: Step, family: Family): readonly string[] {
+  if (!isDispatch(step)) return iptablesStep(step, family);
+  const memo = entryLines[family][step.dispatch.by];
+  return step.dispatch.entries.flatMap((e) => {
+    let lines = memo.get(e);
+    if (!lines) memo.set(e, (lines = iptablesStep({ dispatch: { ...step.dispatch, entries: [e] } }, family)));
+    return lines;
+  });
+}
+
 /** Rendered chains per model chain object and family: the same objects come back pass after pass. */
 const rendered: Record<Family, WeakMap<Chain, ChainSpec>> = { 4: new WeakMap(), 6: new WeakMap() };
 
@@ -335,7 +352,7 @@ function renderChain(c: Chain, family: Family, hook: HookJump | undefined): Chai
   const before = rendered[family].get(c);
   if (before && before.hook?.from === hook?.from && before.hook?.rule === hook?.rule) return before;
   const refs = chainRefs(c);
-  const spec: ChainSpec = { name: c.name, rules: before?.rules ?? iptablesRules(c.rules, family), jumps: refs.jumps, sets: refs.sets, ...(hook ? { hook } : {}) };
+  const spec: ChainSpec = { name: c.name, rules: before?.rules ?? c.rules.flatMap((step) => stepLines(step, family)), jumps: refs.jumps, sets: refs.sets, ...(hook ? { hook } : {}) };
   rendered[family].set(c, spec);
   return spec;
 }
