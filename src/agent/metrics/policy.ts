@@ -30,7 +30,7 @@ export function observeRuleset(want: Ruleset): void {
     metrics.policyRules.set({ family }, ruleCount(want[f].chains));
     metrics.policyChains.set({ family }, want[f].chains.length);
     metrics.policySets.set({ family }, want[f].sets.length);
-    metrics.policySetEntries.set({ family }, want[f].sets.reduce((n, s) => n + s.entries.length, 0));
+    metrics.policySetEntries.set({ family }, want[f].sets.reduce((n, s) => n + s.entries.length + (s.except?.length ?? 0), 0));
   }
 }
 

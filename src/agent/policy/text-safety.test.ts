@@ -3,6 +3,7 @@
 // by a model of the real parser, holds only our chains' commands, and the comment
 // and prefix come back as one argument each.
 import { describe, expect, it } from 'vitest';
+import { COMMENT_MAX } from '../../kernel/packet-filter/model.js';
 import { parseIptablesRestore } from '../../kernel/parser-models.js';
 import { compile } from './compile.js';
 import { CHAIN_PREFIX } from './model.js';
@@ -49,5 +50,13 @@ describe('names pasted into iptables-restore text (issue 14, defect 5)', () => {
     const prefix = log!.args[log!.args.indexOf('--nflog-prefix') + 1];
     expect(prefix).toMatch(/^gingham deny ingress GINGHAM-NPI-[0-9a-f]{12}$/);
     expect(log!.args.slice(-4)).toEqual(['--nflog-group', '9917', '--nflog-size', '128']);
+  });
+
+  it('a long name is cut to the 128 bytes both dataplanes keep (nft: 128, iptables: 255)', () => {
+    const long = 'p'.repeat(200);
+    const notes = firstSync(long, 'p').flatMap((c) => c.args.filter((_, i) => c.args[i - 1] === '--comment'));
+    const cut = notes.find((n) => n.startsWith(`x/${'p'.repeat(10)}`));
+    expect(cut).toBe(`x/${'p'.repeat(126)}`);
+    for (const n of notes) expect(Buffer.byteLength(n)).toBeLessThanOrEqual(COMMENT_MAX);
   });
 });
