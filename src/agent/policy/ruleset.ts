@@ -1,5 +1,5 @@
-// The second half of the compiler, pure: resolved policies and this node's pods -> ipsets and
-// filter chains per family. The shape (README: NetworkPolicy, ClusterNetworkPolicy) keeps the rule
+// The second half of the compiler, pure: resolved policies and this node's pods -> address sets
+// and filter chains per family. The shape (README: NetworkPolicy, ClusterNetworkPolicy) keeps the rule
 // count growing with policies and rules, not with pods x policies:
 //
 //   FORWARD -> GINGHAM-NP-FORWARD   replies (and IPv6 neighbour discovery) pass; then the egress,
@@ -7,7 +7,7 @@
 //   INPUT -> GINGHAM-NP-INPUT       only while a ClusterNetworkPolicy judges a local pod's egress:
 //                                   the same, to GINGHAM-NP-EGRESS-LOCAL (a pod to its own node)
 //   GINGHAM-NP-EGRESS / -INGRESS    clear the marks; the Admin tier chain (RETURN if it accepted);
-//                                   one jump per NetworkPolicy-isolated local pod, by its address;
+//                                   the dispatch: by address, to the NetworkPolicy-isolated pod's chain;
 //                                   RETURN if allowed; forget a Pass; the Baseline tier chain
 //   GINGHAM-NPE-/NPI-<pod>          clear the allow mark, jump to each policy that isolates the
 //                                   pod, RETURN if one marked the packet (a verdict event first,
@@ -18,7 +18,7 @@
 //                                   jump to its chain for its subject set; RETURN once decided
 //   GINGHAM-NPAE-/NPAI-/NPBE-/NPBI-<policy>
 //                                   one rule per peer x port entry of each rule, in written order:
-//                                   go (-g) to the tier's ACCEPT chain (both marks), to
+//                                   go (goto) to the tier's ACCEPT chain (both marks), to
 //                                   GINGHAM-NP-PASS (the decided mark alone) or to the tier's DROP
 //                                   chain (verdict event, DROP: silent, as the API's suite expects)
 //
@@ -227,7 +227,11 @@ function peerPortRule(note: string, peer: SetMatch | undefined, port: PortPart, 
 /** One match per set name, in order (rules naming the same peer twice match it once). */
 function uniqueSets(sets: readonly SetMatch[]): SetMatch[] {
   const seen = new Set<string>();
-  return sets.filter((m) => !seen.has(m.set) && seen.add(m.set) !== undefined);
+  return sets.filter((m) => {
+    if (seen.has(m.set)) return false;
+    seen.add(m.set);
+    return true;
+  });
 }
 
 /** A set and the pod list it was filled from (undefined: its entries follow from what it stands for). */
