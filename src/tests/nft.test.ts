@@ -74,6 +74,7 @@ function shapeRules(f: Family): Rule[] {
     { action: { kind: 'mark', value: 7, mask: 0xffffffff } },
     { proto: 'tcp', action: { kind: 'reject', with: 'tcp-reset' } },
     { action: { kind: 'reject', with: 'port-unreachable' } },
+    { dst: { cidr: f === 4 ? '198.18.48.0/24' : 'fd42:18:48::/112' }, action: { kind: 'reject', with: 'port-unreachable' } },
     { action: { kind: 'jump', chain: 'GH-TEST-POL' } },
     { comment: 'x/y ingress', action: { kind: 'goto', chain: 'GH-TEST-POL' } },
     { comment: "a\\b #;{} é😀 'q'", action: { kind: 'return' } },

@@ -28,6 +28,7 @@ describe('iptablesRule', () => {
       4,
       '-m conntrack --ctstate NEW -m mark --mark 0x20000/0x20000 -m limit --limit 10/sec --limit-burst 20 -j NFLOG --nflog-prefix "gingham accept ingress GINGHAM-NPI-0123456789ab" --nflog-group 9917 --nflog-size 128',
     ],
+    [{ src: { cidr: '198.18.0.11' }, action: { kind: 'drop' } }, 4, '-s 198.18.0.11/32 -j DROP'],
     [{ comment: 'x', action: { kind: 'jump', chain: 'GINGHAM-NPPI-0123456789ab' } }, 4, '-m comment --comment x -j GINGHAM-NPPI-0123456789ab'],
   ];
   it.each(cases)('%j (IPv%s)', (rule, family, text) => expect(iptablesRule(rule, family)).toBe(text));

@@ -3,13 +3,14 @@
 // read back. Matches come in iptables' print order (addresses, interfaces, protocol, then the
 // modules in the order the model lists them); every token goes through iptables-text.ts.
 import { chainName, comment, nflog, word } from '../iptables-text.js';
-import { type Action, type Family, type Rule, type Step, isDispatch } from './model.js';
+import { type Action, type AddrMatch, type Family, type Rule, type Step, isDispatch } from './model.js';
 
 const hex = (n: number): string => {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`mark ${n}: not a 32-bit value`);
   return `0x${n.toString(16)}`;
 };
 
+const HOST: Record<Family, number> = { 4: 32, 6: 128 };
 const PROTO: Record<NonNullable<Rule['proto']>, string> = { tcp: 'tcp', udp: 'udp', sctp: 'sctp', icmpv6: 'ipv6-icmp' };
 const CT: Record<NonNullable<Rule['ct']>, string> = { new: 'NEW', 'established-related': 'RELATED,ESTABLISHED' };
 const UNREACHABLE: Record<Family, string> = { 4: 'icmp-port-unreachable', 6: 'icmp6-port-unreachable' };
@@ -45,8 +46,10 @@ function target(a: Action, family: Family): string {
 function render(r: Rule, family: Family): string {
   const out: string[] = [];
   const not = (m: { readonly not?: boolean } | undefined): string => (m?.not ? '! ' : '');
-  if (r.src) out.push(`${not(r.src)}-s ${word(r.src.cidr, 'source')}`);
-  if (r.dst) out.push(`${not(r.dst)}-d ${word(r.dst.cidr, 'destination')}`);
+  // iptables prints a host address with its prefix length.
+  const cidr = (m: AddrMatch, what: string): string => word(m.cidr.includes('/') ? m.cidr : `${m.cidr}/${HOST[family]}`, what);
+  if (r.src) out.push(`${not(r.src)}-s ${cidr(r.src, 'source')}`);
+  if (r.dst) out.push(`${not(r.dst)}-d ${cidr(r.dst, 'destination')}`);
   if (r.iif) out.push(`${not(r.iif)}-i ${word(r.iif.name, 'interface')}`);
   if (r.oif) out.push(`${not(r.oif)}-o ${word(r.oif.name, 'interface')}`);
   if (r.proto) out.push(`-p ${PROTO[r.proto]}`);
@@ -66,7 +69,6 @@ function render(r: Rule, family: Family): string {
 
 /** Rendered rules by object: builders hand out the same objects pass after pass. */
 const cache: Record<Family, WeakMap<Step, readonly string[]>> = { 4: new WeakMap(), 6: new WeakMap() };
-const HOST: Record<Family, number> = { 4: 32, 6: 128 };
 
 /** One rule as `iptables -S` prints it after "-A CHAIN ". */
 export function iptablesRule(r: Rule, family: Family): string {
@@ -80,7 +82,7 @@ export function iptablesStep(s: Step, family: Family): readonly string[] {
   if (isDispatch(s)) {
     const { by, entries } = s.dispatch;
     lines = entries.map((e) =>
-      render({ [by]: { cidr: `${e.addr}/${HOST[family]}` }, ...(e.comment !== undefined ? { comment: e.comment } : {}), action: { kind: 'jump', chain: e.chain } }, family),
+      render({ [by]: { cidr: e.addr }, ...(e.comment !== undefined ? { comment: e.comment } : {}), action: { kind: 'jump', chain: e.chain } }, family),
     );
   } else lines = [render(s, family)];
   cache[family].set(s, lines);

@@ -62,6 +62,8 @@ describe('printedRule', () => {
     expect(p4({ action: { kind: 'masquerade' } })).toBe('masquerade');
     expect(p4({ proto: 'tcp', action: { kind: 'reject', with: 'tcp-reset' } })).toBe('meta l4proto tcp reject with tcp reset');
     expect(p6({ action: { kind: 'reject', with: 'port-unreachable' } })).toBe('reject');
+    expect(p6({ dst: { cidr: 'fd42:18:48::/112' }, action: { kind: 'reject', with: 'port-unreachable' } })).toBe('ip6 daddr fd42:18:48::/112 reject with icmpv6 port-unreachable');
+    expect(p4({ sets: [{ set: 'gingham-np4-a', dir: 'src' }], action: { kind: 'reject', with: 'port-unreachable' } })).toBe('ip saddr @gingham-np4-a reject with icmp port-unreachable');
     expect(p6({ action: { kind: 'jump', chain: 'GINGHAM-NP-POL' } })).toBe('jump GINGHAM-NP-POL-6');
     expect(p4({ action: { kind: 'goto', chain: 'GINGHAM-NP-POL' } })).toBe('goto GINGHAM-NP-POL-4');
     expect(p4({ action: { kind: 'mark', value: 0, mask: 0x20000 } })).toBe('meta mark set meta mark & 0xfffdffff');

@@ -27,7 +27,8 @@
 //   bits), else `… meta mark & (~M | V) | V` (nft folds the set bits into the AND mask).
 // - `limit rate N/second burst B packets`, the burst left out when it is nft's default 5.
 // - `reject` in an inet table answers ICMP or ICMPv6 port-unreachable by the packet's family and
-//   prints as plain `reject`; `reject with tcp reset` needs the rule's proto tcp.
+//   prints as plain `reject`, unless the rule matches an address, a set or an ICMPv6 type: then it
+//   prints `reject with icmp(v6) port-unreachable`; `reject with tcp reset` needs proto tcp.
 // - The comment comes last, after the verdict, as nft prints it.
 //
 // Exports (the nftables backends build on these):
@@ -138,7 +139,9 @@ function action(rule: Rule, family: Family): string {
     case 'masquerade':
       return a.kind;
     case 'reject':
-      if (a.with === 'port-unreachable') return 'reject';
+      // A match that names the family (an address, a set, an ICMPv6 type) makes nft print the
+      // ICMP flavour it implies; without one, plain `reject` answers by the packet's family.
+      if (a.with === 'port-unreachable') return rule.src || rule.dst || (rule.sets?.length ?? 0) > 0 || rule.icmpv6Type !== undefined ? `reject with ${family === 4 ? 'icmp' : 'icmpv6'} port-unreachable` : 'reject';
       if (rule.proto !== 'tcp') refuse('reject with tcp reset', 'needs proto tcp');
       return 'reject with tcp reset';
     case 'jump':
