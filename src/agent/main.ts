@@ -19,7 +19,9 @@ import { collectProcessMetrics, metrics } from './metrics/registry.js';
 import { metricsRoute, serveOnAllAddresses } from './metrics/serve.js';
 import { CNI_LOG_FILE } from './network/conflist.js';
 import { nodeKernel } from './network/kernel.js';
-import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './policy/apply.js';
+import type { PolicySyncResult } from './policy/apply.js';
+import { DATAPLANES, type Dataplane, type PolicyDataplane, cleanupAll, policyDataplane, sctpPortsFor } from './policy/dataplane.js';
+import { nftAvailable } from '../kernel/nft.js';
 import { watchReservations } from './policy/local-pods.js';
 import { type CompiledView, PolicyReconciler, type SyncOutcome } from './policy/reconcile.js';
 import { podKey } from './policy/resolve.js';
@@ -114,7 +116,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         return 1;
       }
     case 'cleanup':
-      return cleanupNode(nodeKernel(), new PolicyApplier(), stdoutLogger);
+      return cleanupNode(nodeKernel(), { cleanup: async () => cleanupAll(await usableDataplanes()) }, stdoutLogger);
     case 'run':
       return runLoop(cmd, stdoutLogger);
   }
@@ -129,6 +131,11 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     return 1;
   }
   if (opts.clusterCIDRs.length > 0) config.clusterCIDRs = opts.clusterCIDRs;
+  // No silent fallback: the rules the config asks for, or none and a reason.
+  if (config.dataplane === 'nftables' && !(await nftAvailable())) {
+    log('error', 'dataplane nftables needs nft 1.0.1 or later on the node (not found): install nftables or set dataplane: iptables');
+    return 1;
+  }
   let source: KubernetesNodes;
   let kc: KubeConfig;
   try {
@@ -222,6 +229,12 @@ async function serveMetrics(opts: RunOptions, config: AgentConfig, log: Logger):
   }
 }
 
+/** The policy dataplanes this node can run (nftables needs nft): the ones whose leftovers can be removed. */
+async function usableDataplanes(): Promise<PolicyDataplane[]> {
+  const usable: Dataplane[] = (await nftAvailable()) ? [...DATAPLANES] : DATAPLANES.filter((d) => d !== 'nftables');
+  return usable.map((d) => policyDataplane(d));
+}
+
 const outcome = (r: PolicySyncResult): SyncOutcome => {
   const changes: string[] = [];
   for (const f of [4, 6] as const) for (const [what, chains] of Object.entries(r.chains[f])) for (const c of chains) changes.push(`${what} ${c}/${f}`);
@@ -237,16 +250,30 @@ const outcome = (r: PolicySyncResult): SyncOutcome => {
  * policy loop).
  */
 async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig, health: Health, log: Logger): Promise<{ stop: () => Promise<void>; latest: () => CompiledView | undefined }> {
-  const applier = new PolicyApplier();
   if (!config.networkPolicy) {
-    const r = await applier.cleanup();
+    const r = await cleanupAll(await usableDataplanes());
     if (r.restores > 0) log('info', 'networkPolicy is off: removed the policy rules of an earlier agent', { ...outcome(r) });
     return { stop: async () => undefined, latest: () => undefined };
   }
+  const applier = policyDataplane(config.dataplane);
   // Announced before the first await: a start-up that hangs (iptables waiting on its lock) shows.
   const tracked = health.track('policy');
-  const sctpPorts = await sctpPortsSupported();
-  if (!sctpPorts) log('warn', 'iptables cannot match SCTP ports here: SCTP rules with ports allow nothing (the pods they select stay isolated)');
+  // What the other dataplane left (the node ran it before): removed after the first sync of this
+  // one succeeds, so that pods are never unprotected meanwhile (both in force judge alike).
+  let leftovers = (await usableDataplanes()).filter((d) => d.name !== applier.name);
+  const removeLeftovers = async (): Promise<void> => {
+    const still: PolicyDataplane[] = [];
+    for (const other of leftovers) {
+      const r = await other.cleanup();
+      if (r.failures.length > 0) {
+        log('warn', `cannot remove the policy rules of dataplane ${other.name} yet`, { ...outcome(r) });
+        still.push(other);
+      } else if (r.restores > 0) log('info', `removed the policy rules of dataplane ${other.name}`, { ...outcome(r) });
+    }
+    leftovers = still;
+  };
+  const sctpPorts = await sctpPortsFor(applier.name);
+  if (!sctpPorts) log('warn', `${applier.name} cannot match SCTP ports here: SCTP rules with ports allow nothing (the pods they select stay isolated)`);
   // Every event starts the clock of gingham_policy_event_to_enforced_seconds (unless it runs).
   const clock = new EventToEnforced();
   const changed = (): void => {
@@ -271,6 +298,8 @@ async function startPolicy(opts: RunOptions, config: AgentConfig, kc: KubeConfig
       observeRuleset(want);
       const o = outcome(await applier.sync(want, { read }));
       clock.synced(o.failures.length === 0);
+      // The first pass reads; one that failed to remove is retried at resyncs, not on every event.
+      if (read && o.failures.length === 0 && leftovers.length > 0) await removeLeftovers();
       return o;
     },
     // A little under the period, so timer jitter never skips the read of a resync.

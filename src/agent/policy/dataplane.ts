@@ -2,12 +2,13 @@
 // a Ruleset (reading it back or trusting the last sync), and remove everything of ours. The
 // iptables applier (apply.ts) and the nftables applier (nft-apply.ts) both answer it; the agent
 // picks one by its `dataplane` setting, in one place (policyDataplane).
+import type { Dataplane } from '../../kernel/packet-filter/index.js';
 import type { Ruleset } from './model.js';
 import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './apply.js';
 import { NftPolicyApplier, nftSctpPortsSupported } from './nft-apply.js';
 
-export type Dataplane = 'iptables' | 'nftables';
-export const DATAPLANES: readonly Dataplane[] = ['iptables', 'nftables'];
+// The names are the packet filter's (the config's `dataplane` key): one setting for every layer.
+export { DATAPLANES, type Dataplane } from '../../kernel/packet-filter/index.js';
 
 export interface PolicyDataplane {
   readonly name: Dataplane;
@@ -19,9 +20,7 @@ export interface PolicyDataplane {
 
 /** The applier of a dataplane; netns: a named network namespace (tests), else the agent's own. */
 export function policyDataplane(name: Dataplane, netns?: string): PolicyDataplane {
-  if (name === 'nftables') return new NftPolicyApplier(netns);
-  const iptables = new PolicyApplier(netns);
-  return { name, sync: (want, opts) => iptables.sync(want, opts), cleanup: () => iptables.cleanup() };
+  return name === 'nftables' ? new NftPolicyApplier(netns) : new PolicyApplier(netns);
 }
 
 /** Whether the dataplane can match SCTP ports here (the compiler leaves such rules out otherwise). */
