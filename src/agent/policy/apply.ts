@@ -255,8 +255,10 @@ export class PolicyApplier implements PolicyDataplane {
     const destroy = setPlan.destroy.filter((s) => !used.has(s));
     // Unused sets are inert: a sync that trusts the last state and has already changed something
     // (an event's) leaves them to the next sync that reads or has nothing else to run, so an
-    // event costs one ipset and one iptables exec. A round that reads destroys them all.
-    if (destroy.length > 0 && !read && result.restores > 0) this.lingering = destroy;
+    // event costs one ipset and one iptables exec. A round that reads destroys them all, and so
+    // does one that moved rules to temporary sets: the next round creates the wanted sets anew by
+    // their names, so the old ones must be gone by then.
+    if (destroy.length > 0 && !read && result.restores > 0 && setPlan.renames.size === 0) this.lingering = destroy;
     else {
       this.lingering = [];
       if (destroy.length > 0) {
