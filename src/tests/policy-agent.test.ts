@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../agent/config.js';
 import { nodeKernel } from '../agent/network/kernel.js';
 import { PolicyApplier } from '../agent/policy/apply.js';
+import { NftPolicyApplier } from '../agent/policy/nft-apply.js';
 import { compile } from '../agent/policy/compile.js';
 import { type Endpoint, explain } from '../agent/policy/explain.js';
 import type { ClusterPolicy, PodInfo, Policy, PolicyInputs, Protocol } from '../agent/policy/model.js';
@@ -240,14 +241,20 @@ describe('NetworkPolicy enforced by the agent in namespaces', () => {
     expect(await connects('y-c', pods[0]!.ips[0]!, 81, 'TCP')).toBe(true);
   });
 
-  it('gingham agent --cleanup removes everything the agent made on the node', async () => {
+  it('gingham agent --cleanup removes everything the agent made on the node, of both policy dataplanes', async () => {
     await enforce([policy('x', 'deny', { ingress: [] })]);
+    // A node between dataplanes: the nftables policy table beside the iptables rules.
+    const nft = await new NftPolicyApplier(c.ns('node1')).sync(compile(inputs(), { node: 'node1', sctpPorts: true, logDrops: false }).ruleset);
+    expect(nft.failures).toEqual([]);
+    const tables = (): Promise<string> => c.exec('node1', ['nft', 'list', 'tables']);
+    expect(await tables()).toContain('table inet gingham-policy');
     const ours = "{ iptables-save; ip6tables-save; } | grep -c '^-A .*GINGHAM' || true";
     expect(Number(await c.exec('node1', ['sh', '-c', ours]))).toBeGreaterThan(0);
     expect(await c.exec('node1', ['ip', 'route', 'show', 'proto', '199'])).not.toBe('');
     await c.exec('node1', [GINGHAM, 'agent', '--cleanup']);
     expect(await c.exec('node1', ['sh', '-c', ours])).toBe('0');
     expect(await c.exec('node1', ['sh', '-c', 'ipset list -n | grep -c gingham-np || true'])).toBe('0');
+    expect(await tables()).not.toContain('gingham-policy');
     expect(await c.exec('node1', ['ip', 'route', 'show', 'proto', '199'])).toBe('');
     // The other node keeps what it has.
     expect(await c.exec('node2', ['ip', 'route', 'show', 'proto', '199'])).not.toBe('');
