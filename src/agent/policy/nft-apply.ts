@@ -9,7 +9,7 @@
 //   object identity (the compiler hands out the same objects for what did not change): set and
 //   dispatch-map elements added and deleted, chains added, refilled or deleted, all in one
 //   transaction. What cannot be said as a delta (hooks changed, a family appearing or leaving, a
-//   set changing kind) is a whole-table replace instead.
+//   set changing kind) takes the first way instead: a read and a whole-table replace.
 import { isDeepStrictEqual } from 'node:util';
 import type { AddrSet, Chain, Dispatch, DispatchEntry, Family, FamilyRules } from '../../kernel/packet-filter/model.js';
 import { isDispatch } from '../../kernel/packet-filter/model.js';
@@ -79,7 +79,6 @@ export type Plan = { readonly kind: 'replace'; readonly why: string } | { readon
 
 const isEmptyFamily = (r: FamilyRules): boolean => r.sets.length === 0 && r.chains.length === 0 && r.hooks.length === 0;
 
-export const isEmptyDelta = (d: FamilyDelta): boolean => Object.values(d).every((v: readonly unknown[]) => v.length === 0);
 
 /** The dispatch maps a family's chains use, by name. */
 export function dispatchMaps(chains: readonly Chain[]): Map<string, DispatchMap> {
@@ -186,7 +185,7 @@ export function planSync(have: Wanted, want: Wanted): Plan {
   return { kind: 'delta', families };
 }
 
-/** Whether the family wants nothing at all. */
+/** Whether the ruleset wants nothing in either family (then the table goes). */
 const wantsNothing = (want: Wanted): boolean => isEmptyFamily(want[4]) && isEmptyFamily(want[6]);
 
 /**
