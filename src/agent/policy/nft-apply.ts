@@ -79,7 +79,6 @@ export type Plan = { readonly kind: 'replace'; readonly why: string } | { readon
 
 const isEmptyFamily = (r: FamilyRules): boolean => r.sets.length === 0 && r.chains.length === 0 && r.hooks.length === 0;
 
-
 /** The dispatch maps a family's chains use, by name. */
 export function dispatchMaps(chains: readonly Chain[]): Map<string, DispatchMap> {
   const maps = new Map<string, DispatchMap>();
