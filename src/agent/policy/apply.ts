@@ -62,7 +62,8 @@ const EMPTY: Ruleset = { 4: { sets: [], chains: [], hooks: [] }, 6: { sets: [], 
 
 const noChainChanges = (): ChainChanges => ({ created: [], rewritten: [], removed: [], hooked: [], unhooked: [] });
 
-function emptyResult(): PolicySyncResult {
+/** A result with nothing done yet (both dataplanes' appliers start from it). */
+export function emptyResult(): PolicySyncResult {
   return {
     chains: { 4: noChainChanges(), 6: noChainChanges() },
     sets: { created: [], rebuilt: [], retyped: [], updated: [], destroyed: [], added: 0, removed: 0 },

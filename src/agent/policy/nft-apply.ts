@@ -38,7 +38,7 @@ import {
 } from '../../kernel/packet-filter/nft-render.js';
 import { NftReadError, type ParsedChain, type ParsedSet, type ParsedTable, applyNft, listTable } from '../../kernel/nft.js';
 import { type NftLine, RefusedNftText, nftCommand } from '../../kernel/nft-text.js';
-import type { PolicySyncResult } from './apply.js';
+import { type PolicySyncResult, emptyResult } from './apply.js';
 import type { PolicyDataplane } from './dataplane.js';
 
 /** The policy's table (family inet: both address families, names suffixed -4/-6 by the renderer). */
@@ -351,10 +351,6 @@ export function compareTable(listed: ParsedTable | undefined, want: Wanted): Syn
 }
 
 const EMPTY: Wanted = { 4: { sets: [], chains: [], hooks: [] }, 6: { sets: [], chains: [], hooks: [] } };
-
-function emptyResult(): PolicySyncResult {
-  return { ...noChanges(), failures: [], reads: 0, restores: 0, timings: { readMs: 0, renderMs: 0, setsMs: 0, rulesMs: 0, destroyMs: 0, totalMs: 0 } };
-}
 
 export class NftPolicyApplier implements PolicyDataplane {
   readonly name = 'nftables' as const;
