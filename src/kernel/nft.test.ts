@@ -51,7 +51,7 @@ const LISTING = [
   "\t}",
   "",
   "\tchain hook-forward {",
-  "\t\ttype filter hook forward priority filter + 10; policy accept;",
+  "\t\ttype filter hook forward priority filter - 10; policy accept;",
   "\t\tmeta nfproto ipv4 jump GH-A-4",
   "\t\tip saddr 198.18.0.0/16 jump GH-A-4",
   "\t\tmeta nfproto ipv6 jump GH-A-6",
@@ -80,7 +80,7 @@ describe('parseNftList', () => {
     expect(t.chains.get('GH-A-4')!.rules[1]).toBe('ip saddr @gh-a4 tcp dport 80-90 meta mark set meta mark | 0x00020000 comment "x/y é"');
     expect(t.chains.get('GH-A-4')!.rules).toHaveLength(6);
     expect(t.chains.get('hook-forward')).toEqual({
-      base: 'type filter hook forward priority filter + 10; policy accept;',
+      base: 'type filter hook forward priority filter - 10; policy accept;',
       rules: ['meta nfproto ipv4 jump GH-A-4', 'ip saddr 198.18.0.0/16 jump GH-A-4', 'meta nfproto ipv6 jump GH-A-6'],
     });
     expect([...t.chains.keys()]).toEqual(['GH-A-4', 'GH-P-4', 'GH-A-6', 'GH-M-6', 'hook-forward', 'hook-postrouting']);

@@ -13,7 +13,7 @@ export class NftReadError extends Error {
 }
 
 export interface ParsedChain {
-  /** A base chain's line, e.g. `type filter hook forward priority filter + 10; policy accept;`. */
+  /** A base chain's line, e.g. `type filter hook forward priority filter - 10; policy accept;`. */
   readonly base?: string;
   /** Rule bodies in order, as printed. */
   readonly rules: readonly string[];

@@ -415,9 +415,9 @@ describe.each(DATAPLANES)('policy dataplane %s in a namespace', (dataplane) => {
     expect(await matrix()).toEqual(expected(3));
   });
 
-  it.runIf(dataplane === 'nftables')('nftables: one base chain at filter + 10 on forward (none on input); a stale chain, map and set of ours go with the next read', async () => {
+  it.runIf(dataplane === 'nftables')('nftables: one base chain at filter - 10 on forward (none on input); a stale chain, map and set of ours go with the next read', async () => {
     expect((await applier.sync(isolating([3]))).failures).toEqual([]);
-    expect(await c.exec('node', ['nft', 'list', 'chain', 'inet', 'gingham-policy', 'hook-forward'])).toContain('type filter hook forward priority filter + 10; policy accept;');
+    expect(await c.exec('node', ['nft', 'list', 'chain', 'inet', 'gingham-policy', 'hook-forward'])).toContain('type filter hook forward priority filter - 10; policy accept;');
     expect(await c.exec('node', ['nft', 'list', 'table', 'inet', 'gingham-policy'])).not.toContain('hook input');
     await c.exec(
       'node',

@@ -117,7 +117,7 @@ export interface AddrSet {
 /**
  * Where the kernel runs one of our chains. iptables: a jump from the built-in chain (filter table
  * FORWARD, INPUT, OUTPUT inserted first; nat POSTROUTING appended, after kube-proxy's); nftables:
- * a base chain of ours at that hook (filter + 10, srcnat + 10) that jumps to it.
+ * a base chain of ours at that hook (filter - 10, srcnat + 10) that jumps to it.
  */
 export interface Hook {
   readonly at: 'forward' | 'input' | 'output' | 'postrouting';

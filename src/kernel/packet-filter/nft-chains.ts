@@ -1,7 +1,6 @@
 // The nftables backend of the single-owner chains (packet-filter/index.ts): each owner has a table
 // of its own, `inet <owner.table>`, holding both families' chains (suffixed -4/-6) and one base
-// chain per hook point (filter + 10, srcnat + 10: after kube-proxy's and iptables-nft's chains, and
-// after prerouting's DNAT). The table is always written whole, in one transaction, so the kernel
+// chain per hook point (filter - 10, srcnat + 10: see nft-render.ts). The table is always written whole, in one transaction, so the kernel
 // never holds half of it: the agent when its read-back differs from the printed form it wants, the
 // bridge plugin blindly on a network's first ADD (no read: one exec). Texts come from nft-render.ts.
 import { isDeepStrictEqual } from 'node:util';

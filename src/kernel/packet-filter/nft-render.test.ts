@@ -145,7 +145,7 @@ describe('tables', () => {
       'add rule inet gingham-policy GH-EGRESS-4 return',
       'add rule inet gingham-policy GH-POD-4 ip daddr @gh-np4-a return',
       'add rule inet gingham-policy GH-EGRESS-6 ip6 daddr vmap @GH-EGRESS-MAP-6',
-      'add chain inet gingham-policy hook-forward { type filter hook forward priority filter + 10; policy accept; }',
+      'add chain inet gingham-policy hook-forward { type filter hook forward priority filter - 10; policy accept; }',
       'add rule inet gingham-policy hook-forward meta nfproto ipv4 jump GH-EGRESS-4',
       'add rule inet gingham-policy hook-forward meta nfproto ipv6 jump GH-EGRESS-6',
       'add chain inet gingham-policy hook-postrouting { type nat hook postrouting priority srcnat + 10; policy accept; }',

@@ -8,8 +8,13 @@
 // - Both families live in one table. A model chain or dispatch map NAME of family F is the nft
 //   chain or map `NAME-F` (nftChainName); AddrSet names are already family-distinct and are used
 //   as they are.
-// - Per hook point one base chain, `hook-<at>` (hookChainName): filter at `filter + 10` for
-//   forward, input and output, nat at `srcnat + 10` for postrouting, policy accept. Its rules jump
+// - Per hook point one base chain, `hook-<at>` (hookChainName): filter at `filter - 10` for
+//   forward, input and output, nat at `srcnat + 10` for postrouting, policy accept. Filter at
+//   -10 runs before kube-proxy's and iptables-nft's filter chains (0), as gingham's jumps sit
+//   first in FORWARD, INPUT and OUTPUT under iptables: a Service IP nothing translated is refused
+//   by the guard at once, not dropped silently by kube-proxy's nftables cluster-ips-check. It is
+//   still after DNAT: prerouting's (-100) is done before forward and input, and -10 runs after
+//   output's (-100). Masquerade at srcnat + 10 comes after kube-proxy's (100). Its rules jump
 //   to the hooked chains: `meta nfproto ipv4 jump NAME-4`, or `ip saddr SOURCE jump NAME-4` (nft
 //   prints the nfproto check away when the address match implies it). IPv4 hooks first.
 // - A Dispatch step is one rule `ip saddr vmap @MAP-4` (daddr for 'dst', ip6 for IPv6) and a map
@@ -53,9 +58,9 @@ export const nftChainName = (name: string, family: Family): string => nftName(`$
 export const hookChainName = (at: HookPoint): string => `hook-${at}`;
 
 const HOOK_TYPE: Record<HookPoint, string> = {
-  forward: '{ type filter hook forward priority filter + 10; policy accept; }',
-  input: '{ type filter hook input priority filter + 10; policy accept; }',
-  output: '{ type filter hook output priority filter + 10; policy accept; }',
+  forward: '{ type filter hook forward priority filter - 10; policy accept; }',
+  input: '{ type filter hook input priority filter - 10; policy accept; }',
+  output: '{ type filter hook output priority filter - 10; policy accept; }',
   postrouting: '{ type nat hook postrouting priority srcnat + 10; policy accept; }',
 };
 
