@@ -49,7 +49,7 @@ describe('path data and labels', () => {
 
   it('labels counts and durations briefly, and escapes text', () => {
     expect([countLabel(500), countLabel(1000), countLabel(2500)]).toEqual(['500', '1k', '2.5k']);
-    expect([msLabel(10), msLabel(1000), msLabel(0.1)]).toEqual(['10 ms', '1 s', '0.1 ms']);
+    expect([msLabel(10), msLabel(1000), msLabel(0.1), msLabel(1169.9)]).toEqual(['10 ms', '1 s', '0.1 ms', '1.17 s']);
     expect(esc('a < b & "c" > d')).toBe('a &lt; b &amp; &quot;c&quot; &gt; d');
   });
 });

@@ -98,7 +98,8 @@ export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g,
 /** 1000 -> "1k", 2500 -> "2.5k", 500 -> "500". */
 export const countLabel = (v: number): string => (v >= 1000 ? `${v / 1000}k` : String(v));
 /** 10 -> "10 ms", 1000 -> "1 s", 0.1 -> "0.1 ms". */
-export const msLabel = (v: number): string => (v >= 1000 ? `${v / 1000} s` : `${v} ms`);
+/** Milliseconds as a label, at most four significant digits (no binary-fraction tails). */
+export const msLabel = (v: number): string => (v >= 1000 ? `${Number((v / 1000).toPrecision(4))} s` : `${Number(v.toPrecision(4))} ms`);
 
 export interface Series {
   readonly label: string;

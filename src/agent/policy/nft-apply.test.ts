@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AddrSet, Chain, Dispatch, FamilyRules, Rule } from '../../kernel/packet-filter/model.js';
 import type { ParsedTable } from '../../kernel/nft.js';
-import { type FamilyDelta, type Wanted, compareTable, deltaText, familyDelta, planSync, printedTable } from './nft-apply.js';
+import { printedTable } from '../../kernel/packet-filter/nft-render.js';
+import { type FamilyDelta, type Wanted, compareTable, deltaText, familyDelta, planSync } from './nft-apply.js';
 
 const ALLOW = 0x20000;
 const setAllow: Rule = { action: { kind: 'mark', value: ALLOW, mask: ALLOW } };

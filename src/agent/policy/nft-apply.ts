@@ -21,15 +21,9 @@ import {
   deleteMapLines,
   deleteSetLines,
   dispatchElementLines,
-  hookChainName,
-  hookChains,
   joinNft,
   nftChainName,
-  printedHook,
-  printedMapElements,
-  printedMapType,
-  printedSetType,
-  printedStep,
+  printedTable,
   refillChainLines,
   replaceTableText,
   deleteTableText,
@@ -255,28 +249,7 @@ export function deltaChanges(families: Readonly<Record<Family, FamilyDelta>>): S
   return out;
 }
 
-/** A set or map as `nft -s list` prints it, elements sorted (nft prints hash sets in its own order). */
-interface PrintedSet {
-  readonly kind: 'set' | 'map';
-  readonly type: string;
-  readonly flags: readonly string[];
-  readonly elements: readonly string[];
-}
-
 const sorted = (xs: readonly string[]): string[] => [...xs].sort();
-
-/** The wanted table in the printed form listTable reads: chains (base chains with their line) and sets. */
-export function printedTable(want: Wanted): { chains: Map<string, ParsedChain>; sets: Map<string, PrintedSet> } {
-  const chains = new Map<string, ParsedChain>();
-  const sets = new Map<string, PrintedSet>();
-  for (const f of [4, 6] as const) {
-    for (const s of want[f].sets) sets.set(s.name, { kind: 'set', ...printedSetType(s), elements: sorted(printedElements(s)) });
-    for (const c of want[f].chains) chains.set(nftChainName(c.name, f), { rules: c.rules.map((s) => printedStep(s, f)) });
-    for (const m of dispatchMaps(want[f].chains).values()) sets.set(nftChainName(m.map, f), { kind: 'map', type: printedMapType(f), flags: [], elements: sorted(printedMapElements(m, f)) });
-  }
-  for (const [at, rules] of hookChains(want)) chains.set(hookChainName(at), { base: printedHook(at), rules });
-  return { chains, sets };
-}
 
 /** The family and model name of one of our nft chain names (`NAME-4`); undefined for a base chain or a stranger. */
 function modelName(nftName: string): { family: Family; name: string } | undefined {

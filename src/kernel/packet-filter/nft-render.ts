@@ -209,15 +209,24 @@ export const printedDispatch = (d: Dispatch['dispatch'], family: Family): string
 
 export const printedStep = (step: Step, family: Family): string => (isDispatch(step) ? printedDispatch(step.dispatch, family) : printedRule(step, family));
 
+/** Printed elements by set object: the compiler hands out the same AddrSet while its members stay. */
+const elementsOf = new WeakMap<AddrSet, readonly string[]>();
+
 /** A set's elements as nft prints them: host addresses, or the CIDRs of entries minus excepts. */
-export function setElements(set: AddrSet): string[] {
-  if (set.kind === 'addrs') return set.entries.map((e) => hostOf(e, set.family));
-  const cidrs = cidrsMinus(
-    set.family,
-    set.entries.map((e) => cidrOf(e, set.family)),
-    (set.except ?? []).map((e) => cidrOf(e, set.family)),
-  );
-  return cidrs.map((c) => nftCidr(c, set.family));
+export function setElements(set: AddrSet): readonly string[] {
+  let out = elementsOf.get(set);
+  if (out) return out;
+  if (set.kind === 'addrs') out = set.entries.map((e) => hostOf(e, set.family));
+  else {
+    const cidrs = cidrsMinus(
+      set.family,
+      set.entries.map((e) => cidrOf(e, set.family)),
+      (set.except ?? []).map((e) => cidrOf(e, set.family)),
+    );
+    out = cidrs.map((c) => nftCidr(c, set.family));
+  }
+  elementsOf.set(set, out);
+  return out;
 }
 
 /** `{ a, b, … }`, or nothing for no elements. */
@@ -314,7 +323,7 @@ export function printedTable(want: Want): ParsedTable {
   const chains = new Map<string, ParsedChain>();
   const sets = new Map<string, ParsedSet>();
   for (const f of [4, 6] as const) {
-    for (const s of want[f].sets) sets.set(s.name, { kind: 'set', ...printedSetType(s), typeof: false, elements: setElements(s).sort() });
+    for (const s of want[f].sets) sets.set(s.name, { kind: 'set', ...printedSetType(s), typeof: false, elements: [...setElements(s)].sort() });
     for (const c of want[f].chains) {
       chains.set(nftChainName(c.name, f), { rules: c.rules.map((s) => printedStep(s, f)) });
       for (const s of c.rules) if (isDispatch(s)) sets.set(nftChainName(s.dispatch.map, f), { kind: 'map', type: printedMapType(f), typeof: false, flags: [], elements: printedMapElements(s.dispatch, f).sort() });
