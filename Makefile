@@ -15,7 +15,7 @@ APT_PACKAGES := iproute2 iptables ipset nftables util-linux containernetworking-
                 busybox-static iperf3 hyperfine iputils-ping ulogd2 ulogd2-json debootstrap gcc libc6-dev jq
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs src/build/assert-shim.cjs package-lock.json
 
-.PHONY: help deps npm-deps apt-deps build test unit demo bench clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e
+.PHONY: help deps npm-deps apt-deps build test unit demo bench bench-scale clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e
 
 help:
 	@echo "make build      bin/gingham, the single executable (offline)"
@@ -23,6 +23,8 @@ help:
 	@echo "make soak       crash and race soak of the CNI binary, 1,000 cycles (SOAK_CYCLES=n), with figures"
 	@echo "make demo       two pods on a bridge in namespaces: addresses, routes, ping; then cleanup"
 	@echo "make bench      gingham vs the reference bridge + host-local, side by side; then kind-bench"
+	@echo "make bench-scale the NetworkPolicy scale curve, iptables vs nftables (1k-10k pods x 100-5k"
+	@echo "                policies, 3 rounds, minutes): e2e/bench/figures/policy-scale.{json,svg}"
 	@echo "make clean      remove build output and whatever an aborted run left behind"
 	@echo "make kind-image the kind node image, built offline and cached (e2e/kind/)"
 	@echo "make kind-up    kind cluster with gingham installed: BACKEND=vxlan|host-gw, IP_FAMILY=ipv4|ipv6|dual"
@@ -35,7 +37,8 @@ help:
 	@echo "make kind-bench on that cluster: pod start-to-Running vs the reference bridge; throughput and"
 	@echo "                latency over vxlan, host-gw and a hand-built VXLAN pair, with ratios; NetworkPolicy"
 	@echo "                create-to-enforced and throughput with 100 policies vs none; the cost of verdict"
-	@echo "                events (TCP connect, DNS, throughput, agent CPU with policyLogDrops off and on)"
+	@echo "                events (TCP connect, DNS, throughput, agent CPU with policyLogDrops off and on);"
+	@echo "                first-packet latency with 0, 100 and 1,000 policies selecting the server"
 	@echo "make e2e        kind-up, the kind end-to-end suite, kind-down (also on failure)"
 	@echo "make conformance-build  the upstream e2e.test, ginkgo, the ClusterNetworkPolicy suite and test images, cached"
 	@echo "make conformance        the upstream [sig-network] [Conformance] and Netpol tests and the"
@@ -96,6 +99,11 @@ bench: deps build build/policy-bench.mjs
 	$(NODE24) build/policy-bench.mjs
 	$(MAKE) kind-bench
 
+# The policy scale curve (issue 17's grid), both dataplanes side by side point by point; each point
+# in a namespace and process of its own. Writes e2e/bench/figures/policy-scale.json and e2e/bench/figures/policy-scale.svg.
+bench-scale: deps build/policy-bench.mjs
+	$(NODE24) build/policy-bench.mjs --grid --dataplane iptables,nftables --rounds 3
+
 # The scale bench calls the agent's modules directly: one esbuild bundle.
 build/policy-bench.mjs: $(SOURCES) | npm-deps
 	npx esbuild --bundle --platform=node --format=esm --target=node20 --log-level=warning src/scripts/policy-bench.ts --outfile=$@
@@ -147,6 +155,7 @@ kind-bench: kind-up
 	$(E2E_ENV) $(NODE24) e2e/bench/throughput.ts
 	$(E2E_ENV) $(NODE24) e2e/bench/policy.ts
 	$(E2E_ENV) $(NODE24) e2e/bench/verdicts.ts
+	$(E2E_ENV) $(NODE24) e2e/bench/policy-latency.ts
 
 # kind-up, the suite, kind-down: the cluster is removed whether creating, installing or the suite
 # failed or not; the first failure's exit code is make's. E2E_KEEP=1 keeps a cluster that passed,

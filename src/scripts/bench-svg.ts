@@ -5,7 +5,7 @@
 // y = ms on a log scale shared by the panels (full syncs and single events differ by 100x), one
 // colour per measurement, iptables solid and nftables dashed, the issue's nftables targets as
 // dotted guides. Also a script (Node 24, type stripping), to redraw from a results file:
-//   node src/scripts/bench-svg.ts [docs/policy-scale.json] [docs/policy-scale.svg]
+//   node src/scripts/bench-svg.ts [e2e/bench/figures/policy-scale.json] [e2e/bench/figures/policy-scale.svg]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -228,7 +228,7 @@ export function scaleChart(r: ScaleResults): string {
 
 // Run as a script (not when imported by the tests or bundled into policy-bench).
 if (import.meta.url.endsWith('/bench-svg.ts') && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [input = 'docs/policy-scale.json', output = 'docs/policy-scale.svg'] = process.argv.slice(2);
+  const [input = 'e2e/bench/figures/policy-scale.json', output = 'e2e/bench/figures/policy-scale.svg'] = process.argv.slice(2);
   writeFileSync(output, scaleChart(JSON.parse(readFileSync(input, 'utf8')) as ScaleResults));
   process.stdout.write(`${output}\n`);
 }

@@ -22,7 +22,7 @@
 // Bundled by esbuild (Makefile), run as root:
 //   node build/policy-bench.mjs [pods] [policies] [repeats] [cluster policies per tier] [--dataplane D]
 //   node build/policy-bench.mjs --grid [--dataplane iptables,nftables] [--repeats 15] [--pods 1000,5000,10000]
-//     [--policies 100,1000,5000] [--rounds 1] [--point-timeout 900] [--out docs/policy-scale.json] [--svg docs/policy-scale.svg]
+//     [--policies 100,1000,5000] [--rounds 1] [--point-timeout 900] [--out e2e/bench/figures/policy-scale.json] [--svg e2e/bench/figures/policy-scale.svg]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -47,8 +47,8 @@ const { values: flags, positionals } = parseArgs({
     policies: { type: 'string', default: '100,1000,5000' },
     rounds: { type: 'string', default: '1' },
     'point-timeout': { type: 'string', default: '900' },
-    out: { type: 'string', default: 'docs/policy-scale.json' },
-    svg: { type: 'string', default: 'docs/policy-scale.svg' },
+    out: { type: 'string', default: 'e2e/bench/figures/policy-scale.json' },
+    svg: { type: 'string', default: 'e2e/bench/figures/policy-scale.svg' },
   },
 });
 /** The grid takes several (iptables,nftables: alternating point by point); the default run one. */
