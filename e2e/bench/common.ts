@@ -1,5 +1,6 @@
 // What the kind benchmarks share: the cluster's API client, kubectl and docker execs, logging and
 // polling. Plain Node 24 (type stripping): imports only e2e/lib/env.ts, with `.ts` specifiers.
+import { readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -24,6 +25,20 @@ export async function namespaceState(name: string): Promise<'absent' | 'terminat
 
 /** A logger whose lines carry the bench's name and the time. */
 export const logger = (name: string) => (msg: string): void => void process.stderr.write(`[${name} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+/** The 1-minute load average now; every reading is kept in `loadSeen` for a run's summary line. */
+export const loadSeen: number[] = [];
+export function loadavg(): number {
+  const l = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  loadSeen.push(l);
+  return l;
+}
+
+const v4 = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+/** Refuses to send traffic to an IPv4 address outside the test plan's 198.18.0.0/15. */
+export function assertTestAddress(ip: string): void {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || Math.floor(v4(ip) / 2 ** 17) !== Math.floor(v4('198.18.0.0') / 2 ** 17)) throw new Error(`refusing address ${ip}: outside 198.18.0.0/15`);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Counting options (parseArgs gives strings), each an integer of at least 1; a bad one ends the run naming its flag. */

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { GINGHAM_IN_IMAGE } from '../lib/env.ts';
 import { pinnedPod } from '../lib/pods.ts';
-import { core, kc, kubectl, namespaceState, positiveIntegers, runWithCleanup, sh, waitFor } from './common.ts';
+import { assertTestAddress, core, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, waitFor } from './common.ts';
 import { median, percentile } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -55,16 +55,6 @@ const BATCH = 50;
 const T0 = Date.now();
 const log = (msg: string): void => void process.stderr.write(`[latency ${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 const net = kc.makeApiClient(NetworkingV1Api);
-const loads: number[] = [];
-const loadavg = (): number => {
-  const l = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  loads.push(l);
-  return l;
-};
-const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-function assertTestAddress(ip: string): void {
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || Math.floor(toInt(ip) / 2 ** 17) !== Math.floor(toInt('198.18.0.0') / 2 ** 17)) throw new Error(`refusing address ${ip}: outside 198.18.0.0/15`);
-}
 
 async function workers(): Promise<[string, string]> {
   const names = (await core.listNode()).items
@@ -208,7 +198,7 @@ async function main(): Promise<void> {
   const ratio = (n: number, q: number): string => (base === undefined ? '-' : (p(n, q) / p(base, q)).toFixed(2));
   const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const out = [
-    `First-packet latency (TCP connect from ${a} to a pod on ${b}, every policy allowing the client), dataplane ${dp}; ${ROUNDS} rounds of ${CONNECTS} connects per count, pooled; ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, 1-minute load average median ${f(median(loads), 1)}, max ${f(Math.max(...loads), 1)}`,
+    `First-packet latency (TCP connect from ${a} to a pod on ${b}, every policy allowing the client), dataplane ${dp}; ${ROUNDS} rounds of ${CONNECTS} connects per count, pooled; ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, 1-minute load average median ${f(median(loadSeen), 1)}, max ${f(Math.max(...loadSeen), 1)}`,
     '',
     '| policies selecting the server | iptables rules / nft lines on its node | connects (failed) | p50 µs | p99 µs | p50 / none | p99 / none |',
     '|---|---|---|---|---|---|---|',

@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { core, kc, kubectl, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { assertTestAddress, core, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -58,16 +58,6 @@ const ROLE = 'gingham-policy-bench';
 const T0 = Date.now();
 const log = (msg: string): void => void process.stderr.write(`[policy ${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 const net = kc.makeApiClient(NetworkingV1Api);
-const loads: number[] = [];
-const loadavg = (): number => {
-  const l = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  loads.push(l);
-  return l;
-};
-const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-function assertTestAddress(ip: string): void {
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || Math.floor(toInt(ip) / 2 ** 17) !== Math.floor(toInt('198.18.0.0') / 2 ** 17)) throw new Error(`refusing pod address ${ip}: outside 198.18.0.0/15`);
-}
 
 async function workers(): Promise<[string, string]> {
   const names = (await core.listNode()).items
@@ -276,7 +266,7 @@ async function main(): Promise<void> {
   // ---- report ----
   const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const out = [
-    `NetworkPolicy on kind, client ${a} -> server ${b}; ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, 1-minute load average median ${f(median(loads), 1)}, max ${f(Math.max(...loads), 1)}`,
+    `NetworkPolicy on kind, client ${a} -> server ${b}; ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, 1-minute load average median ${f(median(loadSeen), 1)}, max ${f(Math.max(...loadSeen), 1)}`,
     '',
     `| enforcement (${REPS} reps; probe every ${INTERVAL} ms, ${probed} probes) | median ms | max ms | all, ms |`,
     '|---|---|---|---|',

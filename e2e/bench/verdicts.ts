@@ -47,7 +47,7 @@ import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/c
 import { GINGHAM_IN_IMAGE } from '../lib/env.ts';
 import { pinnedPod } from '../lib/pods.ts';
 import { parseExposition, total } from '../lib/prometheus.ts';
-import { core, docker, kc, kubectl, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { assertTestAddress, core, docker, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
 import { median, percentile, sum } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -77,16 +77,6 @@ const EVENT_LINE = /"msg":"policy verdict".*"verdict":"denied"/;
 const T0 = Date.now();
 const log = (msg: string): void => void process.stderr.write(`[verdicts ${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 const net = kc.makeApiClient(NetworkingV1Api);
-const loads: number[] = [];
-const loadavg = (): number => {
-  const l = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  loads.push(l);
-  return l;
-};
-const toInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-function assertTestAddress(ip: string): void {
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || Math.floor(toInt(ip) / 2 ** 17) !== Math.floor(toInt('198.18.0.0') / 2 ** 17)) throw new Error(`refusing address ${ip}: outside 198.18.0.0/15`);
-}
 
 interface Worker {
   name: string;
@@ -394,7 +384,7 @@ function report(runs: Run[], a: Worker, b: Worker): string {
   const failed = sum(runs.map((r) => r.failed));
   const cpus = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
   return [
-    `Verdict events (policyLogDrops) off and on, kind, client ${a.name} -> server ${b.name}, beside it a denied stream (rounds of ${NOISE_CONNS} connections to each of two ports, 10 ms apart); ${ROUNDS} rounds ABBA; ${cpus} CPUs, 1-minute load average median ${f(median(loads), 1)}, max ${f(Math.max(...loads), 1)}`,
+    `Verdict events (policyLogDrops) off and on, kind, client ${a.name} -> server ${b.name}, beside it a denied stream (rounds of ${NOISE_CONNS} connections to each of two ports, 10 ms apart); ${ROUNDS} rounds ABBA; ${cpus} CPUs, 1-minute load average median ${f(median(loadSeen), 1)}, max ${f(Math.max(...loadSeen), 1)}`,
     '',
     '| per run | events off | events on | on/off | median of the rounds\' on/off (each round) |',
     '|---|---|---|---|---|',
