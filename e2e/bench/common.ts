@@ -39,6 +39,16 @@ export function assertTestAddress(ip: string): void {
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || Math.floor(v4(ip) / 2 ** 17) !== Math.floor(v4('198.18.0.0') / 2 ** 17)) throw new Error(`refusing address ${ip}: outside 198.18.0.0/15`);
 }
 
+/** The first two worker nodes by name (client and server of the two-pod benches). */
+export async function twoWorkers(): Promise<[string, string]> {
+  const names = (await core.listNode()).items
+    .filter((n) => !Object.keys(n.metadata?.labels ?? {}).includes('node-role.kubernetes.io/control-plane'))
+    .map((n) => n.metadata!.name!)
+    .sort();
+  if (names.length < 2) throw new Error(`need two worker nodes, found ${names.length}`);
+  return [names[0]!, names[1]!];
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Counting options (parseArgs gives strings), each an integer of at least 1; a bad one ends the run naming its flag. */

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { GINGHAM_IN_IMAGE } from '../lib/env.ts';
 import { pinnedPod } from '../lib/pods.ts';
-import { assertTestAddress, core, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, waitFor } from './common.ts';
+import { assertTestAddress, core, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, twoWorkers, waitFor } from './common.ts';
 import { median, percentile } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -55,15 +55,6 @@ const BATCH = 50;
 const T0 = Date.now();
 const log = (msg: string): void => void process.stderr.write(`[latency ${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 const net = kc.makeApiClient(NetworkingV1Api);
-
-async function workers(): Promise<[string, string]> {
-  const names = (await core.listNode()).items
-    .filter((n) => !Object.keys(n.metadata?.labels ?? {}).includes('node-role.kubernetes.io/control-plane'))
-    .map((n) => n.metadata!.name!)
-    .sort();
-  if (names.length < 2) throw new Error(`need two worker nodes, found ${names.length}`);
-  return [names[0]!, names[1]!];
-}
 
 /** The dataplane the agent runs: config.json's `dataplane`, iptables when absent. */
 async function dataplane(): Promise<string> {
@@ -162,7 +153,7 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [a, b] = await workers();
+  const [a, b] = await twoWorkers();
   const dp = await dataplane();
   log(`client on ${a}, server on ${b}; dataplane ${dp}; counts ${COUNTS.join(', ')}; ${ROUNDS} rounds of ${CONNECTS} connects per count`);
   await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined)).catch(() => {

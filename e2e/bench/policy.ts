@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { GINGHAM_IN_IMAGE, KUBECONFIG, KUBECTL } from '../lib/env.ts';
 import { probePod } from '../lib/pods.ts';
-import { assertTestAddress, core, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, waitFor } from './common.ts';
+import { assertTestAddress, core, kc, kubectl, loadavg, loadSeen, namespaceState, positiveIntegers, runWithCleanup, sh, sleep, twoWorkers, waitFor } from './common.ts';
 import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
@@ -58,15 +58,6 @@ const ROLE = 'gingham-policy-bench';
 const T0 = Date.now();
 const log = (msg: string): void => void process.stderr.write(`[policy ${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 const net = kc.makeApiClient(NetworkingV1Api);
-
-async function workers(): Promise<[string, string]> {
-  const names = (await core.listNode()).items
-    .filter((n) => !Object.keys(n.metadata?.labels ?? {}).includes('node-role.kubernetes.io/control-plane'))
-    .map((n) => n.metadata!.name!)
-    .sort();
-  if (names.length < 2) throw new Error(`need two worker nodes, found ${names.length}`);
-  return [names[0]!, names[1]!];
-}
 
 async function createPods(a: string, b: string): Promise<string> {
   const srv: V1Pod = probePod(SRV, b, {
@@ -199,7 +190,7 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [a, b] = await workers();
+  const [a, b] = await twoWorkers();
   log(`client on ${a}, server on ${b}; ${REPS} enforcement reps, ${RUNS} iperf3 runs of ${SECONDS} s each, ${POLICIES} policies`);
   await waitFor(`namespace ${NS} of an earlier run gone`, 180_000, async () => ((await namespaceState(NS)) === 'absent' ? true : undefined)).catch(async () => {
     throw new Error(`namespace ${NS} exists: another run, or delete it first`);
