@@ -84,6 +84,17 @@ function mergeChains(into: PolicySyncResult, f: Family, chains: ChainChanges): v
   for (const k of ['created', 'rewritten', 'removed', 'hooked', 'unhooked'] as const) into.chains[f][k].push(...chains[k]);
 }
 
+/** Adds a whole result to `into`: one result for several syncs (the cleanup of both dataplanes). */
+export function mergeResult(into: PolicySyncResult, r: PolicySyncResult): void {
+  mergeSets(into, r.sets);
+  into.sets.destroyed.push(...r.sets.destroyed.filter((s) => !into.sets.destroyed.includes(s)));
+  for (const f of [4, 6] as const) mergeChains(into, f, r.chains[f]);
+  into.failures.push(...r.failures);
+  into.reads += r.reads;
+  into.restores += r.restores;
+  for (const k of ['readMs', 'renderMs', 'setsMs', 'rulesMs', 'destroyMs', 'totalMs'] as const) into.timings[k] += r.timings[k];
+}
+
 interface KernelState {
   readonly tables: Record<Family, TableState>;
   readonly sets: Map<string, SetState>;

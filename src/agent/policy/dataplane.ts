@@ -4,7 +4,7 @@
 // picks one by its `dataplane` setting, in one place (policyDataplane).
 import type { Dataplane } from '../../kernel/packet-filter/index.js';
 import type { Ruleset } from './model.js';
-import { PolicyApplier, type PolicySyncResult, sctpPortsSupported } from './apply.js';
+import { PolicyApplier, type PolicySyncResult, mergeResult, sctpPortsSupported } from './apply.js';
 import { NftPolicyApplier, nftSctpPortsSupported } from './nft-apply.js';
 
 // The names are the packet filter's (the config's `dataplane` key): one setting for every layer.
@@ -35,15 +35,6 @@ export async function cleanupAll(dataplanes: readonly PolicyDataplane[]): Promis
   for (const d of dataplanes) results.push(await d.cleanup());
   const [first, ...rest] = results;
   if (!first) throw new Error('cleanupAll: no dataplane');
-  for (const r of rest) {
-    for (const f of [4, 6] as const) for (const k of ['created', 'rewritten', 'removed', 'hooked', 'unhooked'] as const) first.chains[f][k].push(...r.chains[f][k]);
-    for (const k of ['created', 'rebuilt', 'retyped', 'updated', 'destroyed'] as const) first.sets[k].push(...r.sets[k]);
-    first.sets.added += r.sets.added;
-    first.sets.removed += r.sets.removed;
-    first.failures.push(...r.failures);
-    first.reads += r.reads;
-    first.restores += r.restores;
-    for (const k of ['readMs', 'renderMs', 'setsMs', 'rulesMs', 'destroyMs', 'totalMs'] as const) first.timings[k] += r.timings[k];
-  }
+  for (const r of rest) mergeResult(first, r);
   return first;
 }
