@@ -21,6 +21,7 @@
 //   as 0x%08x, a /32 or /128 CIDR as the bare address, IPv6 as glibc's inet_ntop does (RFC 5952
 //   but IPv4-mapped and -compatible addresses in dotted form), strings in double quotes as written.
 import { type Cidr, type Ip, bits, canonical, formatCidr, formatIp } from '../net/ip.js';
+import { freeText } from './iptables-text.js';
 
 export class RefusedNftText extends Error {
   override name = 'RefusedNftText';
@@ -71,6 +72,14 @@ export function nftString(v: string, what: string, max: number, min = 0): string
   if (n < min) refuse(what, v, `shorter than ${min} bytes`);
   return `"${v}"`;
 }
+
+/**
+ * Informational text (a rule's comment, which may hold names and free text from the API server,
+ * e.g. a ClusterNetworkPolicy rule's name) made sayable instead of refused, so such a value can
+ * never stop a whole ruleset: nft strings have no escapes, so '"' and '$' become '?', as control
+ * characters and broken surrogates do (freeText), cut to `max` bytes.
+ */
+export const nftFreeText = (text: string, max: number): string => freeText(text.replace(/["$]/g, '?'), max);
 
 /** `comment "…"`. */
 export const nftComment = (text: string): string => `comment ${nftString(text, 'comment', NFT_LIMITS.comment)}`;

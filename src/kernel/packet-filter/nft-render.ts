@@ -45,7 +45,7 @@
 //   dispatchElementLines, addChainLines, refillChainLines, deleteChainLines.
 import { type Cidr, type Family, cidrsMinus, parseCidr, parseIp } from '../../net/ip.js';
 import type { ParsedChain, ParsedSet, ParsedTable } from '../nft.js';
-import { type NftLine, RefusedNftText, nftAddr, nftCidr, nftCommand, nftComment, nftDocument, nftIfname, nftMark, nftName, nftNumber, nftPorts, nftString, NFT_LIMITS } from '../nft-text.js';
+import { type NftLine, RefusedNftText, nftAddr, nftCidr, nftCommand, nftComment, nftDocument, nftFreeText, nftIfname, nftMark, nftName, nftNumber, nftPorts, nftString, NFT_LIMITS } from '../nft-text.js';
 import { type AddrSet, type Chain, type Dispatch, type FamilyRules, type Hook, type Rule, type Step, isDispatch } from './model.js';
 
 export type HookPoint = Hook['at'];
@@ -188,7 +188,7 @@ function build(rule: Rule, family: Family): string {
     out.push(`limit rate ${nftNumber(rule.limit.perSecond, 'limit rate', 1, 0xffffffff)}/second${burst === '5' ? '' : ` burst ${burst} packets`}`);
   }
   out.push(action(rule, family));
-  if (rule.comment !== undefined) out.push(nftComment(rule.comment));
+  if (rule.comment !== undefined) out.push(nftComment(nftFreeText(rule.comment, NFT_LIMITS.comment)));
   return out.join(' ');
 }
 
