@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExplainUsageError, connectionFamily, endpointOf, parseExplainArgs } from './explain-cli.js';
-import { ns, pod } from './testing.js';
+import { ExplainUsageError, connectionFamily, endpointOf, explainConnection, parseExplainArgs } from './explain-cli.js';
+import { ns, pod, policy, sel } from './testing.js';
 
 describe('gingham policy explain arguments', () => {
   it('parses both flag styles; the protocol defaults to TCP, the family to none asked; --ipv4, --ipv6 and --json', () => {
@@ -55,5 +55,28 @@ describe('endpoints', () => {
     expect(() => endpointOf('node/n9', 4, inputs, nodes)).toThrow(/no node "n9"/);
     expect(() => endpointOf('kube-system/agent', 6, inputs, nodes)).toThrow(/no IPv6 address/);
     expect(() => endpointOf('nonsense', 4, inputs, nodes)).toThrow(/not NS\/POD, node\/NAME or an IP address/);
+  });
+});
+
+describe('explainConnection (the CLI and gingham ui both)', () => {
+  const a = pod('x', 'a', ['198.18.129.2'], { labels: { pod: 'a' } });
+  const b = pod('x', 'b', ['198.18.129.3'], { labels: { pod: 'b' } });
+  const deny = policy('x', 'deny', { select: sel({ pod: 'b' }), ingress: [] });
+  const inputs = { policies: [deny], pods: [a, b], namespaces: [ns('x')] };
+  const nodes = [{ name: 'n1', podCIDRs: [], internalIPs: ['198.19.1.2'] }];
+  const args = { from: 'x/a', to: 'x/b', port: 80, protocol: 'TCP' as const };
+
+  it('gives the verdict, the text the CLI prints (with a note per problem) and the --json object', () => {
+    const r = explainConnection(args, { inputs, problems: ['x/odd: bad'] }, nodes);
+    expect(r.allowed).toBe(false);
+    expect(r.text).toMatch(/^x\/a \(198\.18\.129\.2\) -> x\/b \(198\.18\.129\.3\) 80\/TCP: DENIED\n/);
+    expect(r.text).toMatch(/x\/deny/);
+    expect(r.text.endsWith('\n  note: not used as written: x/odd: bad\n')).toBe(true);
+    expect(r.json).toMatchObject({ from: 'x/a', to: 'x/b', fromIP: '198.18.129.2', toIP: '198.18.129.3', port: 80, protocol: 'TCP', allowed: false, problems: ['x/odd: bad'] });
+    expect(explainConnection({ ...args, to: 'x/a', from: 'x/b' }, { inputs, problems: [] }, nodes).allowed).toBe(true);
+  });
+
+  it('refuses an end that is not there', () => {
+    expect(() => explainConnection({ ...args, to: 'x/gone' }, { inputs, problems: [] }, nodes)).toThrow(ExplainUsageError);
   });
 });

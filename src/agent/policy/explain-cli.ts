@@ -1,7 +1,8 @@
 // `gingham policy explain --from A --to B --port 80/TCP`: reads the policies (NetworkPolicy and
 // ClusterNetworkPolicy), pods, namespaces and nodes from the API server once, resolves them with
 // the agent's own compiler and prints why the connection passes or not. A and B are NS/POD, node/NAME, or an address (a pod's, a node's or
-// any other). `gingham policy drops` (verdicts/drops-cli.ts) shows what the kernel did instead.
+// any other). explainConnection is the one computation, which `gingham ui`'s /api/explain
+// answers with too. `gingham policy drops` (verdicts/drops-cli.ts) shows what the kernel did instead.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { type Family, parseIp } from '../../net/ip.js';
 import { errorText } from '../log.js';
@@ -125,6 +126,36 @@ export function endpointOf(spec: string, family: Family, inputs: PolicyInputs, n
   return pod.hostNetwork ? { kind: 'ip', ip, node: pod.node } : { kind: 'pod', pod, ip };
 }
 
+/** One explanation, in both of the CLI's forms: `text` is exactly what it prints, `json` the object --json prints. */
+export interface ExplainResult {
+  readonly allowed: boolean;
+  readonly text: string;
+  readonly json: unknown;
+}
+
+/**
+ * Whether a connection passes, from the policies, pods and nodes as read: what `gingham policy
+ * explain` prints and `gingham ui`'s /api/explain answers. Throws ExplainUsageError when an end is
+ * not there or the ends share no family. `problems`: the objects left out, noted under the text.
+ */
+export function explainConnection(
+  args: Pick<ExplainArgs, 'from' | 'to' | 'port' | 'protocol' | 'family'>,
+  read: { readonly inputs: PolicyInputs; readonly problems: readonly string[] },
+  nodes: readonly NodeInfo[],
+): ExplainResult {
+  const { inputs, problems } = read;
+  const family = connectionFamily(args, inputs, nodes);
+  const c: Connection = { from: endpointOf(args.from, family, inputs, nodes), to: endpointOf(args.to, family, inputs, nodes), port: args.port, protocol: args.protocol };
+  const { policies, cluster } = resolveAll(inputs);
+  const e = explain(policies, c, cluster);
+  const notes = problems.map((p) => `  note: not used as written: ${p}\n`).join('');
+  return {
+    allowed: e.allowed,
+    text: `${showExplanation(c, e)}\n${notes}`,
+    json: { from: args.from, to: args.to, fromIP: c.from.ip, toIP: c.to.ip, port: c.port, protocol: c.protocol, ...e, problems },
+  };
+}
+
 export async function runPolicyCli(argv: string[]): Promise<number> {
   if (argv.length === 0 || ['help', '--help', '-h'].includes(argv[0]!)) {
     process.stdout.write(POLICY_USAGE);
@@ -159,21 +190,14 @@ export async function runPolicyCli(argv: string[]): Promise<number> {
     process.stderr.write(`gingham policy: cannot read the cluster: ${errorText(e)}\n`);
     return 1;
   }
-  let c: Connection;
+  let answer: ExplainResult;
   try {
-    const family = connectionFamily(args, inputs, nodes);
-    c = { from: endpointOf(args.from, family, inputs, nodes), to: endpointOf(args.to, family, inputs, nodes), port: args.port, protocol: args.protocol };
+    answer = explainConnection(args, { inputs, problems }, nodes);
   } catch (e) {
     if (!(e instanceof ExplainUsageError)) throw e;
     process.stderr.write(`gingham policy: ${e.message}\n`);
     return 2;
   }
-  const { policies, cluster } = resolveAll(inputs);
-  const e = explain(policies, c, cluster);
-  if (args.json) process.stdout.write(`${JSON.stringify({ from: args.from, to: args.to, fromIP: c.from.ip, toIP: c.to.ip, port: c.port, protocol: c.protocol, ...e, problems })}\n`);
-  else {
-    process.stdout.write(`${showExplanation(c, e)}\n`);
-    for (const p of problems) process.stdout.write(`  note: not used as written: ${p}\n`);
-  }
+  process.stdout.write(args.json ? `${JSON.stringify(answer.json)}\n` : answer.text);
   return 0;
 }
