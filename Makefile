@@ -10,9 +10,10 @@ CNITOOL     := $(CACHE)/bin/cnitool
 # with and chain, containerd and runc for `ctr run --cni`, busybox, iperf3 and ping (`-M do`: the
 # overlay MTU tests) inside namespaces; debootstrap, gcc and jq for the kind platform and the
 # conformance images, installed here once so that their builds, which CI runs side by side, never
-# race for dpkg's lock.
+# race for dpkg's lock; chromium for the live class view's browser test (e2e/12-ui.test.ts drives it
+# with playwright-core, which downloads no browser).
 APT_PACKAGES := iproute2 iptables ipset nftables util-linux containernetworking-plugins containerd runc \
-                busybox-static iperf3 hyperfine iputils-ping ulogd2 ulogd2-json debootstrap gcc libc6-dev jq
+                busybox-static iperf3 hyperfine iputils-ping ulogd2 ulogd2-json debootstrap gcc libc6-dev jq chromium
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' -not -path 'src/tests/*') src/build/sea.mjs src/build/graceful-fs-shim.cjs src/build/assert-shim.cjs package-lock.json
 
 .PHONY: help deps npm-deps apt-deps build test unit demo bench bench-scale clean typecheck kind-image kind-up kind-down docker-stop kind-bench e2e

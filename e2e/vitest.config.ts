@@ -23,14 +23,17 @@ const FAMILY = process.env['IP_FAMILY'] || 'ipv4';
  *   overlay (one device per family), observability, the ClusterNetworkPolicy matrix — and the
  *   restarts. It keeps what only two families at once show: pods, Services and DNS with both,
  *   churn of two-family reservations, and the NetworkPolicy matrix with ipBlocks of one family.
+ * - every configuration but the default (vxlan, IPv4): the live class view in a browser (12-ui),
+ *   which issue 18 asks for on the default cluster; the page only shows what the agents and the API
+ *   report, which the other files check in each configuration.
  */
 const LEFT_OUT =
   process.env['E2E_ALL'] === '1'
     ? []
     : [
-        ...(HOST_GW ? ['04-churn', '09-policy', '10-observability', '11-cluster-policy'] : []),
-        ...(FAMILY === 'ipv6' ? ['04-churn', '05-restarts', '06-node-restart'] : []),
-        ...(FAMILY === 'dual' ? ['05-restarts', '06-node-restart', '08-overlay', '10-observability', '11-cluster-policy'] : []),
+        ...(HOST_GW ? ['04-churn', '09-policy', '10-observability', '11-cluster-policy', '12-ui'] : []),
+        ...(FAMILY === 'ipv6' ? ['04-churn', '05-restarts', '06-node-restart', '12-ui'] : []),
+        ...(FAMILY === 'dual' ? ['05-restarts', '06-node-restart', '08-overlay', '10-observability', '11-cluster-policy', '12-ui'] : []),
       ];
 
 export default defineConfig({
