@@ -29,6 +29,9 @@ endif
 ifdef CONFORMANCE_PARALLEL
 export CONFORMANCE_PARALLEL
 endif
+ifdef CONFORMANCE_MEANWHILE
+export CONFORMANCE_MEANWHILE
+endif
 
 .PHONY: conformance-build conformance
 

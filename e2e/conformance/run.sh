@@ -21,6 +21,9 @@
 # beside the others rather than after them (CONFORMANCE_PARALLEL=0: after): its policies select only its own
 # namespaces (network-policy-conformance-*), so neither disturbs the other's verdicts, and the
 # cnp suite, one test at a time and mostly waiting for probe timeouts, costs no wall time of its own.
+# CONFORMANCE_MEANWHILE, a shell command, runs once the other suites are done and while the cnp
+# suite (the longest) still runs; its failure fails the run. CI runs its other kind clusters'
+# suites there, in clusters of their own, rather than after the cnp suite's probes have waited out.
 #
 # Output per suite in <repo>/.e2e/conformance/<cluster>/<suite>/: junit_01.xml (the Kubernetes
 # JUnit report, each failed test's log included), ginkgo/report.json and report.xml (Ginkgo's
@@ -181,6 +184,10 @@ main() {
   for suite in "${suites[@]}"; do
     [[ -n $beside && $suite == cnp ]] || run_suite "$suite" "$cni" "$note" || rc=1
   done
+  if [[ -n ${CONFORMANCE_MEANWHILE:-} ]]; then
+    log "running CONFORMANCE_MEANWHILE${beside:+ while suite cnp finishes}: $CONFORMANCE_MEANWHILE"
+    bash -c "$CONFORMANCE_MEANWHILE" || rc=1
+  fi
   [[ -z $beside ]] || wait "$beside" || rc=1
   "$NODE" "$CONF_DIR/summary.ts" >&2
   return "$rc"
