@@ -17,16 +17,17 @@ import { observeNetworkPass } from './metrics/network.js';
 import { EventToEnforced, countUnreadable, countVerdict, forgetGonePods, observeClusterPolicies, observePolicyPass, observeRuleset } from './metrics/policy.js';
 import { collectProcessMetrics, metrics } from './metrics/registry.js';
 import { metricsRoute, serveOnAllAddresses } from './metrics/serve.js';
-import { CNI_LOG_FILE } from './network/conflist.js';
-import { nodeKernel } from './network/kernel.js';
+import { BRIDGE, CNI_LOG_FILE } from './network/conflist.js';
+import { nodeKernel, readSnapshot } from './network/kernel.js';
 import type { PolicySyncResult } from './policy/apply.js';
 import { DATAPLANES, type Dataplane, type PolicyDataplane, cleanupAll, policyDataplane, sctpPortsFor } from './policy/dataplane.js';
 import { nftAvailable } from '../kernel/nft.js';
-import { watchReservations } from './policy/local-pods.js';
+import { localReservations, watchReservations } from './policy/local-pods.js';
 import { type CompiledView, PolicyReconciler, type SyncOutcome } from './policy/reconcile.js';
 import { podKey } from './policy/resolve.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import { AGENT_STATE_PATH } from './state.js';
+import { KERNEL_CHECK_MS, StateView, Throttled, checkKernel } from './state-view.js';
 import { startVerdictEvents } from './verdicts/index.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
@@ -79,9 +80,12 @@ function observed<T>(reconciler: { pass(): Promise<T> }, observe: (result: T | u
   };
 }
 
-/** gingham_build_info's labels from the build's version text, "0.1.0 (abc1234, node v24.1.0)". */
+/** The build's version text, "0.1.0 (abc1234, node v24.1.0)"; "dev" when not built by the Makefile. */
+const versionText = (): string => (typeof GINGHAM_VERSION === 'string' ? GINGHAM_VERSION : 'dev');
+
+/** gingham_build_info's labels from the build's version text. */
 function buildLabels(backend: string): { version: string; commit: string; backend: string } {
-  const text = typeof GINGHAM_VERSION === 'string' ? GINGHAM_VERSION : 'dev';
+  const text = versionText();
   const m = /^(\S+) \(([^,)]+)/.exec(text);
   return { version: m?.[1] ?? text, commit: m?.[2] ?? '', backend };
 }
@@ -181,6 +185,13 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
     onEvent: (e) => countVerdict({ verdict: e.verdict, namespace: e.namespace ?? '', pod: e.pod ?? '', direction: e.direction, policy: e.policy ?? e.policies.join(',') }),
   });
   Object.assign(healthRoutes, verdicts.routes);
+  if (served) {
+    // For `gingham ui`, beside /metrics on the node's addresses: the same /events, and /state.
+    const kernel = nodeKernel();
+    const check = new Throttled(() => checkKernel(reconciler.lastPlan(), () => readSnapshot(kernel)), KERNEL_CHECK_MS);
+    const state = new StateView({ node: opts.nodeName, version: versionText(), config, bridge: BRIDGE, plan: () => reconciler.lastPlan(), reservations: () => localReservations(DEFAULT_DATA_DIR), view: () => policy.latest(), kernel: () => check.get() });
+    Object.assign(served.routes, verdicts.routes, { '/state': async () => ({ status: 200, body: await state.state() }) });
+  }
   // Passes before the first list do nothing (no snapshot yet); not awaiting the list keeps SIGTERM
   // effective while the API server is unreachable.
   loop.start(opts.resyncMs);
@@ -200,6 +211,7 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
 /**
  * /metrics on every address of the node at config.metricsPort (0: none). The CNI counts come from
  * the plugin's log, read on each scrape and every few seconds; the IPAM fill is read at scrape time.
+ * /state and /events join the returned routes once their sources run.
  * 'failed' when the port cannot be had (logged; the agent exits 1, as for the health port).
  */
 async function serveMetrics(opts: RunOptions, config: AgentConfig, log: Logger): Promise<{ host: string; routes: Record<string, Route>; stop: () => void } | undefined | 'failed'> {

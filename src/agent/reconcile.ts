@@ -50,8 +50,14 @@ export class Reconciler {
   private lastSkipped = '';
   private lastConfProblem = '';
   private warnedNoSelf = false;
+  private plan: NetworkPlan | undefined;
 
   constructor(private readonly deps: ReconcileDeps) {}
+
+  /** The last pass's plan (undefined before the first pass with a node list), once applied, for the agent's /state. */
+  lastPlan(): NetworkPlan | undefined {
+    return this.plan;
+  }
 
   /**
    * One pass: plan, then the conflist (what lets kubelet call us at all), then the kernel in order:
@@ -82,6 +88,8 @@ export class Reconciler {
       log('info', 'network changed', { replaced: ch.replaced.map(show), removed: ch.removed.map(show), overlay: ch.overlay, rules, filter, routes: plan.routes.length });
     }
     for (const f of failed) log('error', 'change refused by the kernel; retried next pass', f);
+    // Kept once applied, so that a check against the kernel does not catch it half-way.
+    this.plan = plan;
     this.saveState(plan);
     const unreadable = new Map(nodes.filter((n) => n.invalid !== undefined).map((n) => [n.name, n.invalid]));
     const skipped = plan.skipped.map((s) => ({ node: s.node, reason: unreadable.get(s.node) === s.reason ? 'unreadable' : skipReason(s.reason) }));

@@ -1,5 +1,6 @@
 // /metrics on the node's addresses, for Prometheus: a server of its own beside the health one
-// (which stays on loopback for kubelet), so the probes never depend on what a scraper does.
+// (which stays on loopback for kubelet), so the probes never depend on what a scraper does. The
+// read-only /state and /events for `gingham ui` are served here too (main.ts, state-view.ts).
 import type { Server } from 'node:http';
 import { type Answer, type Routes, serveRoutes } from '../health.js';
 import { registry } from './registry.js';

@@ -30,12 +30,23 @@ function readReservation(podNamespace: unknown, podName: unknown, ips: readonly 
   return { ips: out };
 }
 
+/** A reservation of this node's IPAM whose pod name and addresses could be read. */
+export interface LocalReservation {
+  readonly namespace: string;
+  readonly name: string;
+  /** Canonical, no prefix length. */
+  readonly ips: string[];
+  readonly containerId: string;
+  readonly ifName: string;
+  readonly created: string;
+}
+
 /**
- * "namespace/name" -> addresses (canonical, no prefix length) of every reservation on this node.
- * A reservation that cannot be read is left out and passed to `skip` (the caller logs each once).
+ * Every reservation on this node made for a pod, in every network of the data dir. A reservation
+ * that cannot be read is left out and passed to `skip` (the caller logs each once).
  */
-export function reservedPodIps(dataDir: string, skip: (problem: string) => void = () => undefined): Map<string, string[]> {
-  const out = new Map<string, string[]>();
+export function localReservations(dataDir: string, skip: (problem: string) => void = () => undefined): LocalReservation[] {
+  const out: LocalReservation[] = [];
   let networks: string[];
   try {
     networks = readdirSync(dataDir);
@@ -51,9 +62,18 @@ export function reservedPodIps(dataDir: string, skip: (problem: string) => void 
         skip(`reservation of container ${shown(r.containerId)} in network ${shown(net)}: ${read.problem} (ignored)`);
         continue;
       }
-      const key = `${r.podNamespace}/${r.podName}`;
-      out.set(key, [...(out.get(key) ?? []), ...read.ips]);
+      out.push({ namespace: r.podNamespace!, name: r.podName!, ips: read.ips, containerId: r.containerId, ifName: r.ifName, created: typeof r.created === 'string' ? r.created : '' });
     }
+  }
+  return out;
+}
+
+/** "namespace/name" -> addresses (canonical, no prefix length) of every reservation on this node. */
+export function reservedPodIps(dataDir: string, skip: (problem: string) => void = () => undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of localReservations(dataDir, skip)) {
+    const key = podKey(r);
+    out.set(key, [...(out.get(key) ?? []), ...r.ips]);
   }
   return out;
 }
