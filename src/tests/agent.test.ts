@@ -11,6 +11,8 @@ import { DEFAULT_CONFIG } from '../agent/config.js';
 import { nodeKernel } from '../agent/network/kernel.js';
 import { Reconciler } from '../agent/reconcile.js';
 import { type FakeApiServer, node, startFakeApiServer, until, v1Node } from '../agent/testing.js';
+import { EVENTS_OFF } from '../agent/verdicts/index.js';
+import type { AgentState } from '../ui/model.js';
 import { Cluster, GINGHAM, requirePrivileges } from './cluster.js';
 
 requirePrivileges();
@@ -153,6 +155,18 @@ describe('agent routes in namespaces', () => {
       expect(text).toMatch(/^gingham_policy_syncs_total\{outcome="ok"\} [1-9]/m);
       for (const family of ['gingham_cni_calls_total', 'gingham_ipam_addresses', 'gingham_api_watch_restarts_total', 'gingham_policy_denied_packets_total', 'process_cpu_seconds_total']) expect(text).toContain(`# TYPE ${family} `);
       expect(await scrape(`[${v6(4)}]`)).toContain('# TYPE gingham_build_info gauge');
+    });
+
+    it('serves /state and /events for `gingham ui` beside /metrics', async () => {
+      const get = async (path: string): Promise<string> => (await c.sh(['ip', 'netns', 'exec', c.ns('node4'), 'curl', '-s', '-m', '5', `http://198.18.0.4:20917${path}`])).stdout;
+      const state = await until('/state with the kernel matching', async () => {
+        const s = JSON.parse(await get('/state')) as AgentState;
+        return s.kernel.matches ? s : undefined;
+      });
+      expect(state).toMatchObject({ node: 'node4', backend: 'host-gw', dataplane: 'iptables', bridge: 'gingham0', devices: [], events: false, kernel: { differences: 0 } });
+      expect(state.peers.map((p) => `${p.podCIDR} via ${p.via}`).sort()).toEqual(['198.18.128.0/24 via 198.18.0.1', '198.18.129.0/24 via 198.18.0.2']);
+      expect(Array.isArray(state.pods)).toBe(true);
+      expect(JSON.parse(await get('/events'))).toEqual({ error: EVENTS_OFF });
     });
 
     it('exits 0 on SIGTERM and leaves the routes for the pods', async () => {
