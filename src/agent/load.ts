@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as sea from 'node:sea';
 import { compileFunction } from 'node:vm';
-import type { runAgent, runPolicyCli } from './main.js';
+import type { runAgent, runPolicyCli, runUi } from './main.js';
 
 export const AGENT_ASSET = 'agent.cjs';
 
@@ -21,6 +21,7 @@ function agentSource(): { code: string; filename: string } {
 export interface AgentEntries {
   runAgent: typeof runAgent;
   runPolicyCli: typeof runPolicyCli;
+  runUi: typeof runUi;
 }
 
 /** Evaluate the agent bundle as a CommonJS module and return its entry points. */
@@ -30,6 +31,6 @@ export function loadAgent(): AgentEntries {
   const fn = compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
   // The bundle needs only Node's built-in modules; a require rooted at the bundle finds them.
   fn(module.exports, createRequire(filename), module, filename, dirname(filename));
-  for (const name of ['runAgent', 'runPolicyCli']) if (typeof module.exports[name] !== 'function') throw new Error(`${AGENT_ASSET} has no ${name} export`);
+  for (const name of ['runAgent', 'runPolicyCli', 'runUi']) if (typeof module.exports[name] !== 'function') throw new Error(`${AGENT_ASSET} has no ${name} export`);
   return module.exports as unknown as AgentEntries;
 }

@@ -32,6 +32,7 @@ import { startVerdictEvents } from './verdicts/index.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
 import { runPolicyCli as policyCli } from './policy/explain-cli.js';
+export { runUi } from '../ui/main.js';
 
 declare const GINGHAM_VERSION: string;
 

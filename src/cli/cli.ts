@@ -19,6 +19,8 @@ Commands:
   gingham policy explain --from A --to B --port 80/TCP
                                                  whether NetworkPolicies let A reach B, and which rule decides
   gingham policy drops [--follow] [--pod NS/NAME]  what this node's policies denied, live (policy help)
+  gingham ui [--listen HOST:PORT] [--kubeconfig PATH] [--agent-port N]
+                                                 the live class view: a web page of the cluster's network (ui --help)
   gingham agent --cleanup                        remove everything the agent made on this node
   gingham agent install-cni [--cni-bin-dir DIR]  copy this binary into the CNI bin dir
   gingham probe serve --tcp P,.. --udp P,..      answer each connection/datagram with "from ADDR"
@@ -69,8 +71,9 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }
     case 'agent':
-    case 'policy': {
-      // The agent (and `policy`, which reads the cluster with its client) is a bundle of its own,
+    case 'policy':
+    case 'ui': {
+      // The agent (and `policy` and `ui`, which read the cluster with its client) is a bundle of its own,
       // loaded only here: see src/agent/load.ts.
       const { loadAgent } = await import('../agent/load.js');
       let entries;
@@ -80,7 +83,7 @@ export async function runCli(argv: string[]): Promise<number> {
         process.stderr.write(`gingham: cannot load the agent: ${(e as Error).message}\n`);
         return 1;
       }
-      return cmd === 'agent' ? entries.runAgent(rest) : entries.runPolicyCli(rest);
+      return cmd === 'agent' ? entries.runAgent(rest) : cmd === 'policy' ? entries.runPolicyCli(rest) : entries.runUi(rest);
     }
     case 'inspect': {
       const { runInspect } = await import('./inspect.js');

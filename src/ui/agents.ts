@@ -1,0 +1,235 @@
+// Every node's agent, asked by `gingham ui`: GET /state once a second (2 s timeout) for its plan
+// and isolation, and GET /events?follow=1 kept open (reconnected with backoff) for its verdicts.
+// Each node has its own loops, so one slow or dead agent delays nobody else; each answer is
+// bounded in size and checked for shape (agent-data.ts) before it is used.
+import { errorText } from '../agent/log.js';
+import type { NodeInfo } from '../agent/network/nodes.js';
+import { agentStateProblem, isVerdictEvent } from './agent-data.js';
+import type { AgentState, VerdictEvent } from './model.js';
+import type { AgentStatus } from './view.js';
+
+/** A /state answer larger than this is refused (a node's plan is a few kilobytes per peer and pod). */
+const MAX_STATE_BYTES = 8 * 1024 * 1024;
+/** An /events line larger than this is dropped (an event is well under 1 KiB). */
+const MAX_EVENT_LINE = 64 * 1024;
+/** Verdicts taken from one node per second; more are dropped (the agent bounds its own rate too). */
+const MAX_EVENTS_PER_SEC = 100;
+const MIN_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+/** Lines remembered per node, so the events an agent replays on reconnect are not taken twice. */
+const SEEN_LINES = 400;
+
+export interface AgentFleetOptions {
+  readonly agentPort: number;
+  /** A node's state changed (or its agent came or went). */
+  readonly onChange: () => void;
+  readonly onVerdict: (node: string, event: VerdictEvent) => void;
+  readonly pollMs?: number;
+  readonly timeoutMs?: number;
+  /** Where a node's agent answers; default http://FIRST-INTERNAL-IP:agentPort (tests point it elsewhere). */
+  readonly baseUrl?: (node: NodeInfo) => string | undefined;
+}
+
+/** http://IP:PORT with an IPv6 address in brackets; undefined for a node without an InternalIP. */
+export function agentUrl(node: NodeInfo, port: number): string | undefined {
+  const ip = node.internalIPs[0];
+  if (ip === undefined) return undefined;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
+
+/** The body as text, refused past `max` bytes. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > max) throw new Error(`answer of ${declared} bytes, more than ${max}`);
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel();
+      throw new Error(`answer of more than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/** One node's agent: its poll loop and its event follower, both ended by stop(). */
+class NodeAgent {
+  status: AgentStatus = { ok: false, error: 'not asked yet' };
+  private readonly abort = new AbortController();
+  /** The last /state text taken: the same text again only refreshes `at`. */
+  private lastText = '';
+  private readonly seen = new Set<string>();
+  private window = { start: 0, count: 0 };
+
+  constructor(
+    readonly name: string,
+    readonly base: string,
+    private readonly opts: Required<Pick<AgentFleetOptions, 'pollMs' | 'timeoutMs'>> & AgentFleetOptions,
+  ) {
+    void this.poll();
+    void this.follow();
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private set(status: AgentStatus, changed: boolean): void {
+    this.status = status;
+    if (changed && !this.abort.signal.aborted) this.opts.onChange();
+  }
+
+  private async poll(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const started = Date.now();
+      await this.pollOnce();
+      await sleep(Math.max(0, this.opts.pollMs - (Date.now() - started)), signal);
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      const res = await fetch(`${this.base}/state`, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.opts.timeoutMs)]) });
+      const text = await boundedText(res, MAX_STATE_BYTES);
+      if (res.status !== 200) throw new Error(`/state answered ${res.status}${res.status === 404 ? ' (an agent without /state: older than this gingham?)' : ''}`);
+      const at = new Date().toISOString();
+      if (this.status.ok && text === this.lastText) return void (this.status = { ...this.status, at });
+      const state: unknown = JSON.parse(text);
+      const problem = agentStateProblem(state);
+      if (problem) throw new Error(`/state: ${problem}`);
+      const s = state as AgentState;
+      if (s.node !== this.name) throw new Error(`/state is node ${JSON.stringify(s.node.slice(0, 64))}'s, not ${this.name}'s`);
+      this.lastText = text;
+      this.set({ ok: true, state: s, at }, true);
+    } catch (e) {
+      if (this.abort.signal.aborted) return;
+      const error = e instanceof Error && e.name === 'TimeoutError' ? `no answer from ${this.base} in ${this.opts.timeoutMs} ms` : `${this.base}: ${errorText(e)}${causeText(e)}`;
+      this.lastText = '';
+      const same = !this.status.ok && this.status.error === error;
+      this.set({ ok: false, error }, !same);
+    }
+  }
+
+  /** Follows /events until stopped: reconnects after an end or a failure, backing off while it fails. */
+  private async follow(): Promise<void> {
+    const signal = this.abort.signal;
+    let backoff = MIN_BACKOFF_MS;
+    while (!signal.aborted) {
+      if (await this.followOnce()) backoff = MIN_BACKOFF_MS;
+      await sleep(backoff, signal);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  /** One /events?follow=1 answer, read to its end; true when the agent did answer 200. */
+  private async followOnce(): Promise<boolean> {
+    const headers = new AbortController();
+    const timer = setTimeout(() => headers.abort(), this.opts.timeoutMs);
+    try {
+      const res = await fetch(`${this.base}/events?follow=1`, { signal: AbortSignal.any([this.abort.signal, headers.signal]) });
+      clearTimeout(timer);
+      if (res.status !== 200 || !res.body) {
+        void res.body?.cancel();
+        return false;
+      }
+      const decoder = new TextDecoder();
+      let pending = '';
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        pending += decoder.decode(value, { stream: true });
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        // A line that never ends is dropped, not kept growing.
+        if (pending.length > MAX_EVENT_LINE) pending = '';
+        for (const l of lines) this.line(l);
+      }
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private line(l: string): void {
+    if (l.trim() === '' || l.length > MAX_EVENT_LINE || this.seen.has(l)) return;
+    this.seen.add(l);
+    // A Set iterates in insertion order: the oldest goes first.
+    if (this.seen.size > SEEN_LINES) this.seen.delete(this.seen.values().next().value as string);
+    const now = Date.now();
+    if (now - this.window.start >= 1000) this.window = { start: now, count: 0 };
+    if (++this.window.count > MAX_EVENTS_PER_SEC) return;
+    let e: unknown;
+    try {
+      e = JSON.parse(l);
+    } catch {
+      return;
+    }
+    if (isVerdictEvent(e)) this.opts.onVerdict(this.name, e);
+  }
+}
+
+/** fetch's "fetch failed" hides why (ECONNREFUSED, EHOSTUNREACH): its cause says. */
+function causeText(e: unknown): string {
+  const cause = (e as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (!cause) return '';
+  return ` (${String(cause.code ?? cause.message ?? '')})`;
+}
+
+/** The agents of the nodes there are: update() starts loops for new nodes and ends those of nodes gone. */
+export class AgentFleet {
+  private readonly agents = new Map<string, NodeAgent>();
+  /** Nodes without an address to ask. */
+  private readonly unaskable = new Map<string, AgentStatus>();
+  private readonly opts: Required<Pick<AgentFleetOptions, 'pollMs' | 'timeoutMs'>> & AgentFleetOptions;
+
+  constructor(opts: AgentFleetOptions) {
+    this.opts = { pollMs: 1000, timeoutMs: 2000, ...opts };
+  }
+
+  update(nodes: readonly NodeInfo[]): void {
+    const wanted = new Map<string, string>();
+    this.unaskable.clear();
+    for (const n of nodes) {
+      const base = this.opts.baseUrl ? this.opts.baseUrl(n) : agentUrl(n, this.opts.agentPort);
+      if (base === undefined) this.unaskable.set(n.name, { ok: false, error: n.invalid ?? 'the node has no InternalIP' });
+      else wanted.set(n.name, base);
+    }
+    for (const [name, agent] of this.agents) {
+      if (wanted.get(name) === agent.base) continue;
+      agent.stop();
+      this.agents.delete(name);
+    }
+    for (const [name, base] of wanted) if (!this.agents.has(name)) this.agents.set(name, new NodeAgent(name, base, this.opts));
+  }
+
+  statuses(): ReadonlyMap<string, AgentStatus> {
+    return new Map([...this.unaskable, ...[...this.agents].map(([name, a]) => [name, a.status] as const)]);
+  }
+
+  stop(): void {
+    for (const a of this.agents.values()) a.stop();
+    this.agents.clear();
+  }
+}
