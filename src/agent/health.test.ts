@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Health, type Routes, serveRoutes } from './health.js';
+import { Health, type Routes, STREAM_BACKLOG_BYTES, serveRoutes } from './health.js';
 
 /** A pass that ends when told to. */
 function gate<T>(): { pass: () => Promise<T>; finish: (v: T) => void; fail: (e: Error) => void } {
@@ -143,6 +143,37 @@ describe('serveRoutes', () => {
     expect(await text()).toBe('second\n');
     ac.abort();
     await expect.poll(() => left).toBe(true);
+  });
+
+  it('lets a stream reader go once more than STREAM_BACKLOG_BYTES waits unread for it', async () => {
+    let left = false;
+    let write: ((chunk: string) => void) | undefined;
+    const base = await start({
+      '/events': () => ({
+        status: 200,
+        contentType: 'application/x-ndjson',
+        stream: (w, closed) => {
+          write = w;
+          void closed.then(() => (left = true));
+        },
+      }),
+    });
+    const url = new URL(`${base}/events`);
+    // A client that connects and never reads: the socket's buffers fill, then the server's backlog.
+    const sock = connect(Number(url.port), url.hostname, () => sock.write(`GET /events HTTP/1.1\r\nHost: x\r\n\r\n`));
+    sock.pause();
+    try {
+      await expect.poll(() => write !== undefined).toBe(true);
+      const chunk = 'x'.repeat(64 * 1024);
+      // Loopback buffers hold several MiB before the server's own backlog grows.
+      for (let i = 0; i < (64 * STREAM_BACKLOG_BYTES) / chunk.length && !left; i++) {
+        write!(chunk);
+        await new Promise((r) => setImmediate(r));
+      }
+      await expect.poll(() => left).toBe(true);
+    } finally {
+      sock.destroy();
+    }
   });
 
   it('is read-only: HEAD answers without a body, anything else is 405', async () => {

@@ -102,6 +102,9 @@ export class Health {
   }
 }
 
+/** What a stream's reader may leave unread before it is disconnected. */
+export const STREAM_BACKLOG_BYTES = 1 << 20;
+
 /**
  * Serve `routes` (GET and HEAD only) on host:port. Resolves once listening; rejects when the
  * address cannot be had (a port in use, an address not on the node). A route that throws answers
@@ -127,7 +130,12 @@ export function serveRoutes(routes: Routes, port: number, host: string): Promise
         // A follower stays as long as it likes: no request or idle timeout for it.
         req.socket.setTimeout(0);
         const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
-        a.stream((chunk) => void res.write(chunk), closed);
+        // A follower that stops reading is let go once this much waits for it, so no reader can
+        // make the server hold its events (or a page's views) without bound.
+        a.stream((chunk) => {
+          if (res.writableLength > STREAM_BACKLOG_BYTES) res.destroy();
+          else res.write(chunk);
+        }, closed);
         return;
       }
       const [text, type] = 'text' in a ? [a.text, a.contentType] : [`${JSON.stringify(a.body)}\n`, 'application/json'];
