@@ -52,6 +52,19 @@ await esbuild.build({
   // the npm package is the same code.
   alias: { ...common.alias, punycode: join(root, 'node_modules', 'punycode', 'punycode.js') },
 });
+// The live class view's page (src/ui/page/), served by `gingham ui` from the SEA asset 'ui.js'.
+const uiBundle = join(outDir, 'ui.js');
+await esbuild.build({
+  entryPoints: [join(root, 'src', 'ui', 'page', 'main.ts')],
+  outfile: uiBundle,
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2020',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 
 const { default: sea } = require('@yao-pkg/pkg/lib-es5/sea.js');
 const tmpOut = join(root, 'bin', 'gingham.tmp');
@@ -60,7 +73,7 @@ await sea(bundle, {
   nodePath,
   targets: [{ nodeRange: 'node24', platform: 'linux', arch: 'x64', output: tmpOut }],
   // The code cache saves compile time at every start; a start-up snapshot did not help (see README).
-  seaConfig: { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, assets: { 'agent.cjs': agentBundle } },
+  seaConfig: { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, assets: { 'agent.cjs': agentBundle, 'ui.js': uiBundle } },
 });
 renameSync(tmpOut, join(root, 'bin', 'gingham'));
 console.log(`bin/gingham: gingham ${version}`);
