@@ -32,7 +32,7 @@ import { startVerdictEvents } from './verdicts/index.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
 import { runPolicyCli as policyCli } from './policy/explain-cli.js';
-export { runUi } from '../ui/main.js';
+import { runUi as uiServer } from '../ui/main.js';
 
 declare const GINGHAM_VERSION: string;
 
@@ -95,6 +95,12 @@ function buildLabels(backend: string): { version: string; commit: string; backen
 export async function runPolicyCli(argv: string[]): Promise<number> {
   muteDeprecation('DEP0169');
   return policyCli(argv);
+}
+
+/** `gingham ui`: the live class view's server, with the same client and so the same warning. */
+export async function runUi(argv: string[]): Promise<number> {
+  muteDeprecation('DEP0169');
+  return uiServer(argv);
 }
 
 export async function runAgent(argv: string[]): Promise<number> {
