@@ -28,10 +28,10 @@ export function namespaceColor(namespace: string): string {
   return PALETTE[h % PALETTE.length] as string;
 }
 
-/** The pod CIDRs the agent plans with are the API's; both families on one line each. */
+/** A node box's title: name and backend, InternalIPs, pod CIDRs (both families), and what is wrong. */
 export function nodeLabel(n: NodeView): string {
-  const backend = n.agent.ok ? n.agent.state.backend : '?';
-  const lines = [`${n.name}  ·  ${backend}${n.ready ? '' : '  ·  NotReady'}`, n.internalIPs.join('  '), n.podCIDRs.join('  ')];
+  const backend = n.agent.ok ? `  ·  ${n.agent.state.backend}` : '';
+  const lines = [`${n.name}${backend}${n.ready ? '' : '  ·  NotReady'}`, n.internalIPs.join('  '), n.podCIDRs.join('  ')];
   if (!n.agent.ok) lines.push('agent unreachable');
   else if (!n.agent.state.kernel.matches) lines.push(`kernel drifted: ${n.agent.state.kernel.differences} differences`);
   return lines.filter((l) => l !== '').join('\n');

@@ -139,7 +139,7 @@ export function createGraph(container: HTMLElement, onPodTap: (key: string) => v
   const layout = (): void => {
     const grid = (pods: cytoscape.NodeCollection, x: number, y: number): void => {
       if (pods.empty()) return;
-      const cols = Math.max(2, Math.round(Math.sqrt(pods.length * 0.6)));
+      const cols = Math.max(2, Math.ceil(Math.sqrt(pods.length)));
       pods.layout({ name: 'grid', cols, fit: false, avoidOverlap: true, avoidOverlapPadding: 10, nodeDimensionsIncludeLabels: true, boundingBox: { x1: x, y1: y, w: 1, h: 1 }, sort: byArrival }).run();
     };
     const boxes = cy.nodes('.k8s-node');
