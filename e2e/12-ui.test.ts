@@ -13,7 +13,7 @@ import { NetworkingV1Api } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GINGHAM_HOST, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL, REPO, TCP_PORT } from './lib/env.js';
+import { BACKEND, GINGHAM_HOST, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL, REPO, TCP_PORT } from './lib/env.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { hostPort } from './lib/ip.js';
 import { SUITE_LABEL, core, createPod, deletePods, kubeConfig, listNodes, namespace, probePod, waitPods, watchRunning } from './lib/kube.js';
@@ -48,13 +48,15 @@ async function screenshot(): Promise<void> {
 
 beforeAll(async () => {
   applied = kubectl(['apply', '-f', '-'], { input: Buffer.from(DEPLOYMENT) });
-  const [fx, server, b] = await Promise.all([phase('ui: probe pods a1 a2 b1 c1 Ready', fixture), phase('ui: gingham ui answers', startUi), phase('ui: chromium started', () => openBrowser())]);
-  f = fx;
-  ui = server;
-  browser = b.browser;
-  page = b.page;
+  // All three at once; each kept as soon as it is there, so afterAll stops what started even when another failed.
+  const started = await Promise.allSettled([
+    phase('ui: probe pods a1 a2 b1 c1 Ready', fixture).then((v) => (f = v)),
+    phase('ui: gingham ui answers', startUi).then((v) => (ui = v)),
+    phase('ui: chromium started', () => openBrowser()).then((v) => ({ browser, page } = v)),
+  ]);
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
   await phase('ui: page loaded and connected', async () => {
-    await page.goto(server.url);
+    await page.goto(ui!.url);
     await page.waitForSelector('#status[data-connected="true"]', { timeout: 15_000 });
   });
 });
@@ -83,7 +85,7 @@ describe('the page', () => {
       for (const n of nodes) {
         const row = shownNodes.find((r) => r.name === n.name);
         if (!row) bad.push(`node ${n.name} missing`);
-        else if (row.internalIPs !== list(n.internalIPs) || row.podCIDRs !== list(n.podCIDRs) || row.agent !== 'ok' || row.backend !== 'vxlan' || row.drift !== 'false')
+        else if (row.internalIPs !== list(n.internalIPs) || row.podCIDRs !== list(n.podCIDRs) || row.agent !== 'ok' || row.backend !== BACKEND || row.drift !== 'false')
           bad.push(`node ${n.name}: ${JSON.stringify(row)}, API ${list(n.internalIPs)} ${list(n.podCIDRs)}`);
       }
       if (shownNodes.length !== nodes.length) bad.push(`${shownNodes.length} node rows for ${nodes.length} nodes`);
