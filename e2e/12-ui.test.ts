@@ -195,33 +195,34 @@ describe('the page', () => {
     }
   }
 
-  it('"why?": two clicked pods and a port give the verdict and text of `gingham policy explain`', async () => {
+  it('"why?": two pods (typed, then clicked) and a port give the verdict and text of `gingham policy explain`', async () => {
     const port = TCP_PORT;
-    // a1 -> b1: denied by the policy. The rows are clicked as a student would: first the source, then the destination.
+    // b1 -> a1 over UDP: nothing isolates a1, allowed; typed into the inputs.
+    await page.fill('#explain-from', key('b1'));
+    await page.fill('#explain-to', key('a1'));
+    await page.fill('#explain-port', String(port));
+    await page.selectOption('#explain-protocol', 'UDP');
+    const allowed = await cliExplain(key('b1'), key('a1'), port, 'UDP');
+    await page.click('#explain-go');
+    const shown = await pageExplain(allowed.text.trimEnd());
+    expect(allowed.allowed).toBe(true);
+    expect(shown.allowed).toBe('true');
+    expect(shown.text).toBe(allowed.text.trimEnd());
+
+    // a1 -> b1 over TCP: denied by the policy. The rows are clicked as a student would: a click
+    // with both ends filled starts a new pair, so first the source, then the destination.
     await page.locator(`#pods [data-pod="${key('a1')}"]`).click();
     await page.locator(`#pods [data-pod="${key('b1')}"]`).click();
     expect(await page.inputValue('#explain-from')).toBe(key('a1'));
     expect(await page.inputValue('#explain-to')).toBe(key('b1'));
-    await page.fill('#explain-port', String(port));
     await page.selectOption('#explain-protocol', 'TCP');
     const denied = await cliExplain(key('a1'), key('b1'), port, 'TCP');
     await page.click('#explain-go');
-    const shown = await pageExplain(denied.text.trimEnd());
+    const shown2 = await pageExplain(denied.text.trimEnd());
     expect(denied.allowed).toBe(false);
-    expect(shown.allowed).toBe('false');
-    expect(shown.text).toBe(denied.text.trimEnd());
-    expect(shown.text).toContain(POLICY);
-
-    // b1 -> a1 over UDP: nothing isolates a1, allowed; typed into the inputs this time.
-    await page.fill('#explain-from', key('b1'));
-    await page.fill('#explain-to', key('a1'));
-    await page.selectOption('#explain-protocol', 'UDP');
-    const allowed = await cliExplain(key('b1'), key('a1'), port, 'UDP');
-    await page.click('#explain-go');
-    const shown2 = await pageExplain(allowed.text.trimEnd());
-    expect(allowed.allowed).toBe(true);
-    expect(shown2.allowed).toBe('true');
-    expect(shown2.text).toBe(allowed.text.trimEnd());
+    expect(shown2.allowed).toBe('false');
+    expect(shown2.text).toBe(denied.text.trimEnd());
+    expect(shown2.text).toContain(POLICY);
 
     // The screenshot for the README: a fresh denial, so its red arrow is still on the graph.
     const before = (await readEvents(page)).length;
