@@ -73,8 +73,11 @@ build: bin/gingham
 bin/gingham: $(SOURCES) | npm-deps
 	$(NODE24) src/build/sea.mjs
 
+# The page (src/ui/page/, browser code) is checked with the DOM's types, apart from the rest, so
+# Node code never compiles against browser globals.
 typecheck: npm-deps
 	npx tsc --noEmit -p .
+	npx tsc --noEmit -p src/ui/page
 
 unit: npm-deps
 	npx vitest run --project unit
@@ -162,7 +165,7 @@ kind-bench: kind-up
 # failed or not; the first failure's exit code is make's. E2E_KEEP=1 keeps a cluster that passed,
 # for more suites on it (CI runs the upstream conformance tests there, then kind-down).
 E2E_KEEP ?=
-e2e: build npm-deps
+e2e: build npm-deps apt-deps
 	@[ "$(CNI)" = gingham ] || { echo "make e2e: the suite checks gingham's own state; CNI=$(CNI) is not supported" >&2; exit 2; }
 	rc=0; { $(KIND_UP) && $(E2E_ENV) npx vitest run --config e2e/vitest.config.ts; } || rc=$$?; \
 	if [ $$rc != 0 ] || [ -z "$(E2E_KEEP)" ]; then $(E2E_ENV) bash e2e/kind/down.sh; fi; exit $$rc

@@ -1,6 +1,5 @@
 // "why?": the pair of pods picked by clicks (or typed), a port and protocol, and the server's
 // answer from the same code as `gingham policy explain`, shown as its text in #explain-result.
-/// <reference lib="dom" />
 import type { ExplainAnswer } from '../model.js';
 import { explainUrl, pickPair } from './rows.js';
 

@@ -2,7 +2,6 @@
 // which packs compound boxes: node → bridge → pods). Each view is applied as a diff so existing
 // boxes keep their places; the layout runs again only when nodes or pods come or go. Verdicts are
 // short-lived arrows between pods that fade out.
-/// <reference lib="dom" />
 import cytoscape from 'cytoscape';
 import type { ClusterView, VerdictEvent } from '../model.js';
 import { diffElements, type GraphElement, podId, viewElements } from './elements.js';

@@ -1,7 +1,6 @@
 // The page's entry (bundled by esbuild into build/ui.js): loads /api/view, then follows
 // /api/stream (Server-Sent Events `view` and `verdict`) and hands each message to the graph, the
 // side panel and the "why?" form. EventSource reconnects by itself; #status says whether it is up.
-/// <reference lib="dom" />
 import type { ClusterView, VerdictEvent } from '../model.js';
 import { createExplain } from './explain.js';
 import { createGraph } from './graph.js';

@@ -1,8 +1,6 @@
 // The side panel's lists (#nodes, #pods, #events) kept in step with the data: rows are keyed and
 // updated in place, so a row someone is clicking is not replaced under them every 250 ms. All text
 // from the data goes in with textContent and setAttribute: names come from the API server.
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 import type { ClusterView, VerdictEvent } from '../model.js';
 import { namespaceColor, podKey } from './elements.js';
 import { eventMatches, eventRow, nodeRow, podRow, type Row } from './rows.js';
