@@ -120,32 +120,8 @@ describe('serveRoutes', () => {
     expect([r.status, await r.json()]).toEqual([500, { error: 'no registry' }]);
   });
 
-  it('streams: chunks reach the client as written, and the route learns when the client leaves', async () => {
-    let left = false;
-    let write: (chunk: string) => void = () => undefined;
-    const base = await start({
-      '/events': () => ({
-        status: 200,
-        contentType: 'application/x-ndjson',
-        stream: (w, closed) => {
-          write = w;
-          w('first\n');
-          void closed.then(() => (left = true));
-        },
-      }),
-    });
-    const ac = new AbortController();
-    const r = await fetch(`${base}/events`, { signal: ac.signal });
-    const reader = r.body!.getReader();
-    const text = async (): Promise<string> => new TextDecoder().decode((await reader.read()).value);
-    expect(await text()).toBe('first\n');
-    write('second\n');
-    expect(await text()).toBe('second\n');
-    ac.abort();
-    await expect.poll(() => left).toBe(true);
-  });
-
-  it('lets a stream reader go once more than STREAM_BACKLOG_BYTES waits unread for it', async () => {
+  /** A stream route at /events that tells how to write to its follower and whether it left. */
+  async function streamed(first?: string): Promise<{ base: string; write: () => ((chunk: string) => void) | undefined; left: () => boolean }> {
     let left = false;
     let write: ((chunk: string) => void) | undefined;
     const base = await start({
@@ -154,23 +130,42 @@ describe('serveRoutes', () => {
         contentType: 'application/x-ndjson',
         stream: (w, closed) => {
           write = w;
+          if (first !== undefined) w(first);
           void closed.then(() => (left = true));
         },
       }),
     });
-    const url = new URL(`${base}/events`);
+    return { base, write: () => write, left: () => left };
+  }
+
+  it('streams: chunks reach the client as written, and the route learns when the client leaves', async () => {
+    const s = await streamed('first\n');
+    const ac = new AbortController();
+    const r = await fetch(`${s.base}/events`, { signal: ac.signal });
+    const reader = r.body!.getReader();
+    const text = async (): Promise<string> => new TextDecoder().decode((await reader.read()).value);
+    expect(await text()).toBe('first\n');
+    s.write()!('second\n');
+    expect(await text()).toBe('second\n');
+    ac.abort();
+    await expect.poll(s.left).toBe(true);
+  });
+
+  it('lets a stream reader go once more than STREAM_BACKLOG_BYTES waits unread for it', async () => {
+    const s = await streamed();
+    const url = new URL(`${s.base}/events`);
     // A client that connects and never reads: the socket's buffers fill, then the server's backlog.
     const sock = connect(Number(url.port), url.hostname, () => sock.write(`GET /events HTTP/1.1\r\nHost: x\r\n\r\n`));
     sock.pause();
     try {
-      await expect.poll(() => write !== undefined).toBe(true);
+      await expect.poll(() => s.write() !== undefined).toBe(true);
       const chunk = 'x'.repeat(64 * 1024);
       // Loopback buffers hold several MiB before the server's own backlog grows.
-      for (let i = 0; i < (64 * STREAM_BACKLOG_BYTES) / chunk.length && !left; i++) {
-        write!(chunk);
+      for (let i = 0; i < (64 * STREAM_BACKLOG_BYTES) / chunk.length && !s.left(); i++) {
+        s.write()!(chunk);
         await new Promise((r) => setImmediate(r));
       }
-      await expect.poll(() => left).toBe(true);
+      await expect.poll(s.left).toBe(true);
     } finally {
       sock.destroy();
     }
