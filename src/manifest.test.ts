@@ -9,9 +9,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type V1ClusterRole, type V1Container, type V1DaemonSet, loadAllYaml } from '@kubernetes/client-node';
+import { type V1ClusterRole, type V1Container, type V1DaemonSet, type V1Deployment, loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseAgentArgs } from './agent/args.js';
+import { parseUiArgs } from './ui/args.js';
 
 const MANIFEST = join(import.meta.dirname, '..', 'conf', 'kube', 'gingham.yaml');
 const objects = loadAllYaml(readFileSync(MANIFEST, 'utf8')) as { kind?: string }[];
@@ -92,6 +93,35 @@ describe('conf/kube/gingham.yaml', () => {
     const role = objects.find((o) => o.kind === 'ClusterRole') as V1ClusterRole;
     const rules = (role.rules ?? []).filter((r) => r.apiGroups?.includes('policy.networking.k8s.io'));
     expect(rules.map((r) => ({ apiGroups: r.apiGroups, resources: r.resources }))).toEqual([{ apiGroups: ['policy.networking.k8s.io'], resources: ['clusternetworkpolicies'] }]);
+  });
+});
+
+// The live class view's Deployment: an ordinary pod that only reads.
+describe('conf/kube/gingham-ui.yaml', () => {
+  const ui = loadAllYaml(readFileSync(join(import.meta.dirname, '..', 'conf', 'kube', 'gingham-ui.yaml'), 'utf8')) as { kind?: string }[];
+  const spec = (ui.find((o) => o.kind === 'Deployment') as V1Deployment).spec!.template.spec!;
+  const [c] = spec.containers;
+
+  it('runs as nobody with no capability, no escalation, a read-only root, RuntimeDefault seccomp and no host namespace', () => {
+    expect(spec.containers).toHaveLength(1);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c!.securityContext?.capabilities?.add ?? []).toEqual([]);
+    expect([spec.hostNetwork, spec.hostPID, spec.hostIPC].map((v) => v ?? false)).toEqual([false, false, false]);
+  });
+
+  it('probes the port its command listens on, on every address', () => {
+    const [binary, sub, ...argv] = c!.command!;
+    expect([binary, sub]).toEqual(['/usr/local/bin/gingham', 'ui']);
+    const args = parseUiArgs(argv);
+    expect(args.host).toBe('::');
+    expect(c!.readinessProbe?.httpGet).toMatchObject({ path: '/api/view', port: args.port });
+  });
+
+  it('only reads the API', () => {
+    const role = ui.find((o) => o.kind === 'ClusterRole') as V1ClusterRole;
+    for (const rule of role.rules ?? []) expect([...(rule.verbs ?? [])].sort()).toEqual(['get', 'list', 'watch']);
+    expect((role.rules ?? []).flatMap((r) => r.resources ?? []).sort()).toEqual(['clusternetworkpolicies', 'namespaces', 'networkpolicies', 'nodes', 'pods']);
   });
 });
 

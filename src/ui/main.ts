@@ -4,6 +4,7 @@
 // Kubernetes client (src/agent/main.ts exports runUi; src/agent/load.ts loads it).
 import type { Server } from 'node:http';
 import { serveRoutes, stopServing } from '../agent/health.js';
+import { serveOnAllAddresses } from '../agent/metrics/serve.js';
 import { errorText, stdoutLogger } from '../agent/log.js';
 import { KubernetesNodes, loadKubeConfig } from '../agent/sources/kubernetes.js';
 import { KubernetesPolicySource } from '../agent/sources/policy-source.js';
@@ -49,7 +50,9 @@ export async function startUi(args: UiArgs, testing: Pick<AgentFleetOptions, 'ba
   };
   let server: Server;
   try {
-    server = await serveRoutes(uiRoutes(hub, read), args.port, args.host);
+    // "::" is every address of both families, or of IPv4 where the kernel has no IPv6 (as /metrics).
+    const routes = uiRoutes(hub, read);
+    server = args.host === '::' ? (await serveOnAllAddresses(routes, args.port)).server : await serveRoutes(routes, args.port, args.host);
   } catch (e) {
     hub.stop();
     throw e;
