@@ -81,7 +81,8 @@ export interface NodeView {
   readonly name: string;
   readonly internalIPs: readonly string[];
   readonly podCIDRs: readonly string[];
-  readonly ready: boolean;
+  /** Why the Node object's podCIDRs or InternalIPs could not be read (the agents skip such a node). */
+  readonly unreadable?: string;
   /** The agent's state, or why there is none. */
   readonly agent: { readonly ok: true; readonly state: AgentState; readonly at: string } | { readonly ok: false; readonly error: string };
 }
@@ -104,7 +105,6 @@ export interface PodView {
   readonly name: string;
   readonly node: string;
   readonly ips: readonly string[];
-  readonly phase: string;
   readonly hostNetwork: boolean;
   /** From the node's agent. */
   readonly veth?: string;

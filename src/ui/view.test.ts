@@ -43,6 +43,12 @@ describe('the cluster view', () => {
     ]);
     expect(v.nodes[1]!.agent).toEqual({ ok: false, error: 'no answer' });
     expect(v.nodes[2]!.agent).toEqual({ ok: false, error: 'not asked yet' });
+    expect(v.nodes.every((n) => n.unreadable === undefined)).toBe(true);
+  });
+
+  it('says why a node that cannot be read is empty', () => {
+    const bad = { name: 'n4', podCIDRs: [], internalIPs: [], invalid: 'podCIDR "x" is not a CIDR' };
+    expect(buildView({ nodes: [bad], inputs, agents, now }).nodes[0]).toMatchObject({ name: 'n4', unreadable: 'podCIDR "x" is not a CIDR' });
   });
 
   it("draws links from each agent's peers: vxlan with dev, VTEP MAC and the device's MTU; host-gw with its next hop", () => {
@@ -54,8 +60,8 @@ describe('the cluster view', () => {
 
   it("gives each pod its node's veth and isolation; hostNetwork pods too, not isolated", () => {
     expect(v.pods).toEqual([
-      { namespace: 'x', name: 'a', node: 'n1', ips: ['198.18.1.2'], phase: '', hostNetwork: false, veth: 'veth0123', isolation: { ingress: ['x/deny'], egress: [], cluster: ['admin'] } },
-      { namespace: 'kube-system', name: 'agent', node: 'n2', ips: ['198.19.0.2'], phase: '', hostNetwork: true, isolation: { ingress: [], egress: [], cluster: [] } },
+      { namespace: 'x', name: 'a', node: 'n1', ips: ['198.18.1.2'], hostNetwork: false, veth: 'veth0123', isolation: { ingress: ['x/deny'], egress: [], cluster: ['admin'] } },
+      { namespace: 'kube-system', name: 'agent', node: 'n2', ips: ['198.19.0.2'], hostNetwork: true, isolation: { ingress: [], egress: [], cluster: [] } },
     ]);
     expect(v.policies).toEqual([
       { kind: 'NetworkPolicy', namespace: 'x', name: 'deny' },

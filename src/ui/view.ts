@@ -50,8 +50,7 @@ export function buildView(s: ViewSources): ClusterView {
       name: n.name,
       internalIPs: n.internalIPs,
       podCIDRs: n.podCIDRs,
-      // NodeInfo carries no Ready condition: a node whose addresses could be read counts as ready.
-      ready: n.invalid === undefined,
+      ...(n.invalid !== undefined ? { unreadable: n.invalid } : {}),
       agent: s.agents.get(n.name) ?? NOT_ASKED,
     }));
   const states = new Map(nodes.flatMap((n) => (n.agent.ok ? [[n.name, n.agent.state] as const] : [])));
@@ -66,8 +65,6 @@ export function buildView(s: ViewSources): ClusterView {
       name: p.name,
       node: p.node,
       ips: p.ips,
-      // The policy source keeps no phase (it drops Succeeded and Failed pods): unknown here.
-      phase: '',
       hostNetwork: p.hostNetwork,
       ...(local ? { veth: local.veth } : {}),
       isolation: iso ? { ingress: iso.ingress, egress: iso.egress, cluster: iso.cluster } : NOT_ISOLATED,

@@ -31,7 +31,7 @@ export function namespaceColor(namespace: string): string {
 /** A node box's title: name and backend, InternalIPs, pod CIDRs (both families), and what is wrong. */
 export function nodeLabel(n: NodeView): string {
   const backend = n.agent.ok ? `  ·  ${n.agent.state.backend}` : '';
-  const lines = [`${n.name}${backend}${n.ready ? '' : '  ·  NotReady'}`, n.internalIPs.join('  '), n.podCIDRs.join('  ')];
+  const lines = [`${n.name}${backend}${n.unreadable === undefined ? '' : '  ·  unreadable'}`, n.internalIPs.join('  '), n.podCIDRs.join('  ')];
   if (!n.agent.ok) lines.push('agent unreachable');
   else if (!n.agent.state.kernel.matches) lines.push(`kernel drifted: ${n.agent.state.kernel.differences} differences`);
   return lines.filter((l) => l !== '').join('\n');

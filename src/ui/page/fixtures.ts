@@ -7,7 +7,6 @@ export function node(name: string, n: number, over: Partial<{ drift: boolean; do
     name,
     internalIPs: [`198.18.0.${n}`],
     podCIDRs: [`198.18.${n}.0/24`, `2001:db8:${n}::/64`],
-    ready: true,
     agent: over.down
       ? { ok: false, error: 'connect ECONNREFUSED' }
       : {
@@ -22,5 +21,5 @@ export function node(name: string, n: number, over: Partial<{ drift: boolean; do
 }
 
 export function pod(namespace: string, name: string, nodeName: string, over: Partial<PodView> = {}): PodView {
-  return { namespace, name, node: nodeName, ips: ['198.18.1.5'], phase: 'Running', hostNetwork: false, veth: 'veth0123', isolation: { ingress: [], egress: [], cluster: [] }, ...over };
+  return { namespace, name, node: nodeName, ips: ['198.18.1.5'], hostNetwork: false, veth: 'veth0123', isolation: { ingress: [], egress: [], cluster: [] }, ...over };
 }

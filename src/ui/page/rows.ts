@@ -24,7 +24,7 @@ export function nodeRow(n: NodeView): Row {
       drift: String(drift),
       agent: n.agent.ok ? 'ok' : 'unreachable',
     },
-    lines: [`${n.name}${backend === '' ? '' : ` · ${backend}`}${n.ready ? '' : ' · NotReady'}`, `InternalIP ${n.internalIPs.join(', ') || '-'}`, `pod CIDRs ${n.podCIDRs.join(', ') || '-'}`, agent],
+    lines: [`${n.name}${backend === '' ? '' : ` · ${backend}`}${n.unreadable === undefined ? '' : ' · unreadable'}`, `InternalIP ${n.internalIPs.join(', ') || '-'}`, `pod CIDRs ${n.podCIDRs.join(', ') || '-'}`, agent],
   };
 }
 
