@@ -1,5 +1,6 @@
 // Every node's agent, asked by `gingham ui`: GET /state once a second (2 s timeout) for its plan
-// and isolation, and GET /events?follow=1 kept open (reconnected with backoff) for its verdicts.
+// and isolation, and GET /events?follow=1 kept open (reconnected with backoff) for its verdicts,
+// asking on each reconnect only for what it has not had (since=).
 // Each node has its own loops, so one slow or dead agent delays nobody else; each answer is
 // bounded in size and checked for shape (agent-data.ts) before it is used.
 import { errorText } from '../agent/log.js';
@@ -12,12 +13,12 @@ import type { AgentStatus } from './view.js';
 const MAX_STATE_BYTES = 8 * 1024 * 1024;
 /** An /events line larger than this is dropped (an event is well under 1 KiB). */
 const MAX_EVENT_LINE = 64 * 1024;
-/** Verdicts taken from one node per second; more are dropped (the agent bounds its own rate too). */
+/** New verdicts taken from one node per second; more are dropped (the agent bounds its own rate too). */
 const MAX_EVENTS_PER_SEC = 100;
+/** On its first connection the ui asks a node for the events of this long ago and since. */
+const HISTORY_MS = 10 * 60_000;
 const MIN_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
-/** Lines remembered per node, so the events an agent replays on reconnect are not taken twice. */
-const SEEN_LINES = 400;
 
 export interface AgentFleetOptions {
   readonly agentPort: number;
@@ -74,9 +75,11 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 class NodeAgent {
   status: AgentStatus = { ok: false, error: 'not asked yet' };
   private readonly abort = new AbortController();
-  /** The last /state text taken: the same text again only refreshes `at`. */
-  private lastText = '';
-  private readonly seen = new Set<string>();
+  /** The last state taken, as compared (without its check time): the same again only refreshes `at`. */
+  private lastKey = '';
+  /** The newest event time taken, and the lines of that time (since= asks from it, inclusive). */
+  private newest = '';
+  private atNewest = new Set<string>();
   private window = { start: 0, count: 0 };
 
   constructor(
@@ -112,18 +115,19 @@ class NodeAgent {
       const text = await boundedText(res, MAX_STATE_BYTES);
       if (res.status !== 200) throw new Error(`/state answered ${res.status}${res.status === 404 ? ' (an agent without /state: older than this gingham?)' : ''}`);
       const at = new Date().toISOString();
-      if (this.status.ok && text === this.lastText) return void (this.status = { ...this.status, at });
       const state: unknown = JSON.parse(text);
       const problem = agentStateProblem(state);
       if (problem) throw new Error(`/state: ${problem}`);
       const s = state as AgentState;
       if (s.node !== this.name) throw new Error(`/state is node ${JSON.stringify(s.node.slice(0, 64))}'s, not ${this.name}'s`);
-      this.lastText = text;
-      this.set({ ok: true, state: s, at }, true);
+      const key = stateKey(s);
+      const changed = !this.status.ok || key !== this.lastKey;
+      this.lastKey = key;
+      this.set({ ok: true, state: s, at }, changed);
     } catch (e) {
       if (this.abort.signal.aborted) return;
       const error = e instanceof Error && e.name === 'TimeoutError' ? `no answer from ${this.base} in ${this.opts.timeoutMs} ms` : `${this.base}: ${errorText(e)}${causeText(e)}`;
-      this.lastText = '';
+      this.lastKey = '';
       const same = !this.status.ok && this.status.error === error;
       this.set({ ok: false, error }, !same);
     }
@@ -145,7 +149,9 @@ class NodeAgent {
     const headers = new AbortController();
     const timer = setTimeout(() => headers.abort(), this.opts.timeoutMs);
     try {
-      const res = await fetch(`${this.base}/events?follow=1`, { signal: AbortSignal.any([this.abort.signal, headers.signal]) });
+      const since = this.newest || new Date(Date.now() - HISTORY_MS).toISOString();
+      const connectedAt = new Date().toISOString();
+      const res = await fetch(`${this.base}/events?${new URLSearchParams({ follow: '1', since })}`, { signal: AbortSignal.any([this.abort.signal, headers.signal]) });
       clearTimeout(timer);
       if (res.status !== 200 || !res.body) {
         void res.body?.cancel();
@@ -162,7 +168,7 @@ class NodeAgent {
         pending = lines.pop() ?? '';
         // A line that never ends is dropped, not kept growing.
         if (pending.length > MAX_EVENT_LINE) pending = '';
-        for (const l of lines) this.line(l);
+        for (const l of lines) this.line(l, connectedAt);
       }
       return true;
     } catch {
@@ -172,23 +178,36 @@ class NodeAgent {
     }
   }
 
-  private line(l: string): void {
-    if (l.trim() === '' || l.length > MAX_EVENT_LINE || this.seen.has(l)) return;
-    this.seen.add(l);
-    // A Set iterates in insertion order: the oldest goes first.
-    if (this.seen.size > SEEN_LINES) this.seen.delete(this.seen.values().next().value as string);
-    const now = Date.now();
-    if (now - this.window.start >= 1000) this.window = { start: now, count: 0 };
-    if (++this.window.count > MAX_EVENTS_PER_SEC) return;
+  /**
+   * One line of /events. What the agent sends again from its kept events (older than this
+   * connection: at most its keep, 1000) is not rate-limited, only what is new; an event older than
+   * the newest taken, or one of the same time already taken, is not taken twice.
+   */
+  private line(l: string, connectedAt: string): void {
+    if (l.trim() === '' || l.length > MAX_EVENT_LINE) return;
     let e: unknown;
     try {
       e = JSON.parse(l);
     } catch {
       return;
     }
-    if (isVerdictEvent(e)) this.opts.onVerdict(this.name, e);
+    if (!isVerdictEvent(e) || e.time < this.newest || (e.time === this.newest && this.atNewest.has(l))) return;
+    if (e.time >= connectedAt) {
+      const now = Date.now();
+      if (now - this.window.start >= 1000) this.window = { start: now, count: 0 };
+      if (++this.window.count > MAX_EVENTS_PER_SEC) return;
+    }
+    if (e.time > this.newest) {
+      this.newest = e.time;
+      this.atNewest = new Set();
+    }
+    this.atNewest.add(l);
+    this.opts.onVerdict(this.name, e);
   }
 }
+
+/** A state as compared between polls: without the time of its kernel check, which moves every few seconds. */
+export const stateKey = (s: AgentState): string => JSON.stringify({ ...s, kernel: { ...s.kernel, checkedAt: '' } });
 
 /** fetch's "fetch failed" hides why (ECONNREFUSED, EHOSTUNREACH): its cause says. */
 function causeText(e: unknown): string {

@@ -25,7 +25,7 @@ const v1Pod = (ns: string, name: string, node: string, ip: string): Record<strin
   status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] },
 });
 
-const EVENT = { time: '2025-01-01T00:00:00.000Z', verdict: 'denied', direction: 'ingress', tier: 'NetworkPolicy', namespace: 'x', pod: 'b', src: { ip: '198.18.1.2', port: 40000, pod: 'x/a' }, dst: { ip: '198.18.2.2', port: 80, pod: 'x/b' }, protocol: 'TCP', policies: ['x/deny'], reason: 'isolated by x/deny, no rule allows' };
+const EVENT = { time: new Date().toISOString(), verdict: 'denied', direction: 'ingress', tier: 'NetworkPolicy', namespace: 'x', pod: 'b', src: { ip: '198.18.1.2', port: 40000, pod: 'x/a' }, dst: { ip: '198.18.2.2', port: 80, pod: 'x/b' }, protocol: 'TCP', policies: ['x/deny'], reason: 'isolated by x/deny, no rule allows' };
 
 describe('gingham ui', () => {
   let api: FakeApiServer;
@@ -33,6 +33,8 @@ describe('gingham ui', () => {
   let ui: RunningUi;
   let dir: string;
   let kubeconfig: string;
+  /** The since= of each /events request the fake agent had. */
+  const asked: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gingham-ui-'));
@@ -52,7 +54,10 @@ describe('gingham ui', () => {
     });
     agent = createServer((req, res) => {
       if (req.url === '/state') return void res.end(JSON.stringify(state));
-      if (req.url === '/events?follow=1') {
+      const url = new URL(req.url ?? '/', 'http://agent');
+      if (url.pathname === '/events' && url.searchParams.get('follow') === '1') {
+        // The ui asks for the last minutes on its first connection.
+        asked.push(url.searchParams.get('since') ?? '');
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         return void res.write(`${JSON.stringify(EVENT)}\nnot json\n`);
       }
@@ -88,7 +93,6 @@ describe('gingham ui', () => {
       ['x/a', 'n1', ['198.18.1.2'], 'vethabc'],
       ['x/b', 'n2', ['198.18.2.2'], undefined],
     ]);
-    expect(view.policies).toEqual([{ kind: 'NetworkPolicy', namespace: 'x', name: 'deny' }]);
   });
 
   it('/api/stream sends the view and the verdicts kept, as Server-Sent Events', async () => {
@@ -107,6 +111,8 @@ describe('gingham ui', () => {
     const data = (event: string): unknown => JSON.parse(new RegExp(`event: ${event}\\ndata: (.*)\\n\\n`).exec(text)![1]!);
     expect((data('view') as ClusterView).nodes.map((n) => n.name)).toEqual(['n1', 'n2']);
     expect(data('verdict')).toEqual({ node: 'n1', event: EVENT });
+    // The first connection asks for the last ten minutes.
+    expect(Date.now() - Date.parse(asked[0]!)).toBeGreaterThanOrEqual(10 * 60_000);
   });
 
   it('/api/explain answers what gingham policy explain prints; a hostile query is refused', async () => {
@@ -122,6 +128,20 @@ describe('gingham ui', () => {
     const bad = await get('api/explain?from=x/a&to=x/%3Cscript%3E&port=80');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/DNS-1123/);
+  });
+
+  it('refuses a Host name that is not its own (a page that rebound its name to this address)', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const url = new URL('api/view', ui.url);
+      request({ host: url.hostname, port: url.port, path: url.pathname, headers: { host: `evil.example:${url.port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(403);
   });
 
   it('serves the page and its script', async () => {

@@ -63,14 +63,10 @@ describe('the cluster view', () => {
       { namespace: 'x', name: 'a', node: 'n1', ips: ['198.18.1.2'], hostNetwork: false, veth: 'veth0123', isolation: { ingress: ['x/deny'], egress: [], cluster: ['admin'] } },
       { namespace: 'kube-system', name: 'agent', node: 'n2', ips: ['198.19.0.2'], hostNetwork: true, isolation: { ingress: [], egress: [], cluster: [] } },
     ]);
-    expect(v.policies).toEqual([
-      { kind: 'NetworkPolicy', namespace: 'x', name: 'deny' },
-      { kind: 'ClusterNetworkPolicy', name: 'admin' },
-    ]);
   });
 
-  it('is empty of pods and policies until the API server has been read', () => {
-    expect(buildView({ nodes: [], inputs: undefined, agents: new Map(), now })).toEqual({ generatedAt: now.toISOString(), nodes: [], links: [], pods: [], policies: [] });
+  it('is empty of pods until the API server has been read', () => {
+    expect(buildView({ nodes: [], inputs: undefined, agents: new Map(), now })).toEqual({ generatedAt: now.toISOString(), nodes: [], links: [], pods: [] });
   });
 
   it('keys a view by what it shows: not when it was made, nor when an agent last answered', () => {

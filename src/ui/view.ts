@@ -4,7 +4,7 @@
 // with plain objects.
 import type { NodeInfo } from '../agent/network/nodes.js';
 import type { PolicyInputs } from '../agent/policy/model.js';
-import type { AgentState, ClusterView, LinkView, NodeView, PodView, PolicyView } from './model.js';
+import type { AgentState, ClusterView, LinkView, NodeView, PodView } from './model.js';
 
 export type AgentStatus = NodeView['agent'];
 
@@ -70,17 +70,14 @@ export function buildView(s: ViewSources): ClusterView {
       isolation: iso ? { ingress: iso.ingress, egress: iso.egress, cluster: iso.cluster } : NOT_ISOLATED,
     };
   });
-  const policies: PolicyView[] = [
-    ...(s.inputs?.policies ?? []).map((p): PolicyView => ({ kind: 'NetworkPolicy', namespace: p.namespace, name: p.name })),
-    ...(s.inputs?.clusterPolicies ?? []).map((p): PolicyView => ({ kind: 'ClusterNetworkPolicy', name: p.name })),
-  ];
-  return { generatedAt: s.now.toISOString(), nodes, links, pods, policies };
+  return { generatedAt: s.now.toISOString(), nodes, links, pods };
 }
 
 /**
- * What a view is, without when it was made and when each agent last answered: two views with the
- * same key show the same, so the stream sends a view only when this changes.
+ * What a view is, without when it was made, when each agent last answered and when it last
+ * checked its kernel: two views with the same key show the same, so the stream sends a view only
+ * when this changes.
  */
 export function viewKey(v: ClusterView): string {
-  return JSON.stringify({ ...v, generatedAt: '', nodes: v.nodes.map((n) => (n.agent.ok ? { ...n, agent: { ...n.agent, at: '' } } : n)) });
+  return JSON.stringify({ ...v, generatedAt: '', nodes: v.nodes.map((n) => (n.agent.ok ? { ...n, agent: { ...n.agent, at: '', state: { ...n.agent.state, kernel: { ...n.agent.state.kernel, checkedAt: '' } } } } : n)) });
 }

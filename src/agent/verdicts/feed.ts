@@ -55,16 +55,26 @@ const ends = (e: VerdictEvent): string[] => [e.src.pod, e.dst.pod].filter((p): p
 
 /**
  * The filter a query asks for (a string: what is wrong with it). namespace=NS: an end of the
- * packet is a pod of NS; pod=NS/NAME: an end is that pod; verdict=denied|accepted.
+ * packet is a pod of NS; pod=NS/NAME: an end is that pod; verdict=denied|accepted; since=TIME
+ * (ISO 8601): events of that time or later, so a follower that reconnects is not sent again what
+ * it has.
  */
 export function queryFilter(q: URLSearchParams): EventFilter | string {
   const ns = q.get('namespace');
   const pod = q.get('pod');
   const verdict = q.get('verdict');
+  const sinceText = q.get('since');
   if (pod !== null && !/^[^/]+\/[^/]+$/.test(pod)) return `pod=${pod}: want NAMESPACE/NAME`;
   if (verdict !== null && verdict !== 'denied' && verdict !== 'accepted') return `verdict=${verdict}: want denied or accepted`;
+  const sinceMs = sinceText === null ? undefined : Date.parse(sinceText);
+  if (sinceMs !== undefined && Number.isNaN(sinceMs)) return `since=${sinceText}: want an ISO 8601 time`;
+  // Events carry toISOString() times, which compare as text.
+  const since = sinceMs === undefined ? undefined : new Date(sinceMs).toISOString();
   return (e) =>
-    (ns === null || ends(e).some((p) => p.startsWith(`${ns}/`))) && (pod === null || ends(e).includes(pod)) && (verdict === null || e.verdict === verdict);
+    (ns === null || ends(e).some((p) => p.startsWith(`${ns}/`))) &&
+    (pod === null || ends(e).includes(pod)) &&
+    (verdict === null || e.verdict === verdict) &&
+    (since === undefined || e.time >= since);
 }
 
 export interface FeedOptions {

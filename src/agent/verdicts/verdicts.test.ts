@@ -134,6 +134,16 @@ describe('the bound, the ring and the filter', () => {
     expect(queryFilter(new URLSearchParams('pod=c'))).toMatch(/NAMESPACE\/NAME/);
     expect(queryFilter(new URLSearchParams('verdict=maybe'))).toMatch(/denied or accepted/);
   });
+
+  it('since keeps events of that time or later (what a reconnecting follower lacks)', () => {
+    const f = (q: string) => queryFilter(new URLSearchParams(q)) as (e: VerdictEvent) => boolean;
+    const at = (time: string): VerdictEvent => event({ time });
+    expect(f('since=2026-12-06T10:00:00.000Z')(at('2026-12-06T10:00:00.000Z'))).toBe(true);
+    expect(f('since=2026-12-06T10:00:00.000Z')(at('2026-12-06T09:59:59.999Z'))).toBe(false);
+    // Any ISO 8601 form of the time: it is compared as the events write theirs.
+    expect(f('since=2026-12-06T11:00:00%2B01:00')(at('2026-12-06T10:00:00.001Z'))).toBe(true);
+    expect(queryFilter(new URLSearchParams('since=yesterday'))).toMatch(/ISO 8601/);
+  });
 });
 
 describe('/events over HTTP', () => {
