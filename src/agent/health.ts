@@ -105,16 +105,26 @@ export class Health {
 /** What a stream's reader may leave unread before it is disconnected. */
 export const STREAM_BACKLOG_BYTES = 1 << 20;
 
+export interface ServeOptions {
+  /**
+   * Whether a request's Host header (as sent, with its port) may be answered; others get 403. A
+   * server people open in a browser needs it: a web page can point a name of its own at
+   * 127.0.0.1 (DNS rebinding) and would read the answers as its own.
+   */
+  readonly hostAllowed?: (host: string) => boolean;
+}
+
 /**
  * Serve `routes` (GET and HEAD only) on host:port. Resolves once listening; rejects when the
  * address cannot be had (a port in use, an address not on the node). A route that throws answers
  * 500 with the error's message.
  */
-export function serveRoutes(routes: Routes, port: number, host: string): Promise<Server> {
+export function serveRoutes(routes: Routes, port: number, host: string, opts: ServeOptions = {}): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://agent');
     const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
     const answer = async (): Promise<Answer> => {
+      if (opts.hostAllowed && !opts.hostAllowed(req.headers.host ?? '')) return { status: 403, body: { error: 'not served under this Host name: use an address or localhost' } };
       if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, body: { error: 'only GET and HEAD' } };
       if (route === undefined) return { status: 404, body: { error: 'not found', paths: Object.keys(routes) } };
       try {

@@ -1,6 +1,6 @@
 // `gingham ui`'s arguments: defaults, both flag styles, IPv6 listen addresses, and refusals.
 import { describe, expect, it } from 'vitest';
-import { parseListen, parseUiArgs } from './args.js';
+import { hostAllowed, parseListen, parseUiArgs } from './args.js';
 
 describe('gingham ui arguments', () => {
   it('defaults to 127.0.0.1:20918 and the agents on 20917', () => {
@@ -27,4 +27,11 @@ describe('gingham ui arguments', () => {
     [['--agent-port'], /needs a value/],
     [['--nope'], /unknown argument "--nope"/],
   ])('%j is refused', (argv, msg) => expect(() => parseUiArgs(argv)).toThrow(msg));
+
+  it('answers Host headers of addresses, localhost and the --listen name only (no DNS rebinding)', () => {
+    for (const h of ['127.0.0.1:20918', '198.19.1.3:20918', '[::1]:20918', '[fd42:19:1::3]', 'localhost:20918', 'LOCALHOST', 'x.localhost:1', 'ui.example:20918'])
+      expect([h, hostAllowed(h, 'ui.example')]).toEqual([h, true]);
+    for (const h of ['', 'evil.example:20918', 'evil.example', '[evil]:1', '127.0.0.1.evil.example', 'localhost.evil.example', '127.0.0.1:20918:1'])
+      expect([h, hostAllowed(h, '127.0.0.1')]).toEqual([h, false]);
+  });
 });

@@ -44,6 +44,20 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host, port: portOf(m[3]!, '--listen port', 0) };
 }
 
+/**
+ * Whether a request's Host header names this server the way people reach it: an address (what
+ * port-forward, a Service and kubelet's probe send), localhost, or the --listen host. A name of
+ * someone else's is refused, so a web page that points its own name at this address (DNS
+ * rebinding) cannot read the cluster's pods and policies through the browser.
+ */
+export function hostAllowed(header: string, listenHost: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d{1,5})?$/.exec(header);
+  if (!m) return false;
+  const host = (m[1] ?? m[2]!).toLowerCase();
+  if (m[1] !== undefined) return parseIp(host)?.family === 6;
+  return parseIp(host)?.family === 4 || host === 'localhost' || host.endsWith('.localhost') || host === listenHost.toLowerCase();
+}
+
 export function parseUiArgs(argv: readonly string[]): UiArgs {
   let listen: { host: string; port: number } = DEFAULT_LISTEN;
   let agentPort = DEFAULT_AGENT_PORT;

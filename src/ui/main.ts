@@ -9,7 +9,7 @@ import { errorText, stdoutLogger } from '../agent/log.js';
 import { KubernetesNodes, loadKubeConfig } from '../agent/sources/kubernetes.js';
 import { KubernetesPolicySource } from '../agent/sources/policy-source.js';
 import { AgentFleet, type AgentFleetOptions } from './agents.js';
-import { UI_USAGE, UiUsageError, parseUiArgs, type UiArgs } from './args.js';
+import { UI_USAGE, UiUsageError, hostAllowed, parseUiArgs, type UiArgs } from './args.js';
 import type { ClusterRead } from './explain-query.js';
 import { uiRoutes } from './server.js';
 import { ViewHub } from './stream.js';
@@ -52,7 +52,8 @@ export async function startUi(args: UiArgs, testing: Pick<AgentFleetOptions, 'ba
   try {
     // "::" is every address of both families, or of IPv4 where the kernel has no IPv6 (as /metrics).
     const routes = uiRoutes(hub, read);
-    server = args.host === '::' ? (await serveOnAllAddresses(routes, args.port)).server : await serveRoutes(routes, args.port, args.host);
+    const opts = { hostAllowed: (h: string) => hostAllowed(h, args.host) };
+    server = args.host === '::' ? (await serveOnAllAddresses(routes, args.port, serveRoutes, opts)).server : await serveRoutes(routes, args.port, args.host, opts);
   } catch (e) {
     hub.stop();
     throw e;

@@ -2,7 +2,7 @@
 // (which stays on loopback for kubelet), so the probes never depend on what a scraper does. The
 // read-only /state and /events for `gingham ui` are served here too (main.ts, state-view.ts).
 import type { Server } from 'node:http';
-import { type Answer, type Routes, serveRoutes } from '../health.js';
+import { type Answer, type Routes, type ServeOptions, serveRoutes } from '../health.js';
 import { registry } from './registry.js';
 
 /** The exposition text, after `refresh` has brought the values read at scrape time up to date. */
@@ -20,11 +20,11 @@ const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
  * Serves `routes` on every address of the node: "::" (both families on a dual-stack socket), or
  * "0.0.0.0" where the kernel has no IPv6. Rejects when the port cannot be had.
  */
-export async function serveOnAllAddresses(routes: Routes, port: number, serve = serveRoutes): Promise<{ server: Server; host: string }> {
+export async function serveOnAllAddresses(routes: Routes, port: number, serve = serveRoutes, opts: ServeOptions = {}): Promise<{ server: Server; host: string }> {
   try {
-    return { server: await serve(routes, port, '::'), host: '::' };
+    return { server: await serve(routes, port, '::', opts), host: '::' };
   } catch (e) {
     if (!NO_IPV6.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
-    return { server: await serve(routes, port, '0.0.0.0'), host: '0.0.0.0' };
+    return { server: await serve(routes, port, '0.0.0.0', opts), host: '0.0.0.0' };
   }
 }
