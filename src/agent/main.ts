@@ -27,7 +27,7 @@ import { type CompiledView, PolicyReconciler, type SyncOutcome } from './policy/
 import { podKey } from './policy/resolve.js';
 import { ReconcileLoop, Reconciler } from './reconcile.js';
 import { AGENT_STATE_PATH } from './state.js';
-import { KERNEL_CHECK_MS, StateView, Throttled, checkKernel } from './state-view.js';
+import { KERNEL_CHECK_MS, StateView, Throttled, checkBetweenPasses, checkKernel } from './state-view.js';
 import { startVerdictEvents } from './verdicts/index.js';
 import { KubernetesNodes, loadKubeConfig } from './sources/kubernetes.js';
 import { KubernetesPolicySource } from './sources/policy-source.js';
@@ -195,7 +195,7 @@ async function runLoop(opts: RunOptions, log: Logger): Promise<number> {
   if (served) {
     // For `gingham ui`, beside /metrics on the node's addresses: the same /events, and /state.
     const kernel = nodeKernel();
-    const check = new Throttled(() => checkKernel(reconciler.lastPlan(), () => readSnapshot(kernel)), KERNEL_CHECK_MS);
+    const check = new Throttled(() => checkBetweenPasses(() => checkKernel(reconciler.lastPlan(), () => readSnapshot(kernel)), () => reconciler.passes()), KERNEL_CHECK_MS);
     const state = new StateView({ node: opts.nodeName, version: versionText(), config, bridge: BRIDGE, plan: () => reconciler.lastPlan(), reservations: () => localReservations(DEFAULT_DATA_DIR), view: () => policy.latest(), kernel: () => check.get() });
     Object.assign(served.routes, verdicts.routes, { '/state': async () => ({ status: 200, body: await state.state() }) });
   }

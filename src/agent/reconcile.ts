@@ -51,6 +51,9 @@ export class Reconciler {
   private lastConfProblem = '';
   private warnedNoSelf = false;
   private plan: NetworkPlan | undefined;
+  /** Passes started and ended: a kernel read between equal counts saw no pass at work. */
+  private started = 0;
+  private ended = 0;
 
   constructor(private readonly deps: ReconcileDeps) {}
 
@@ -59,12 +62,26 @@ export class Reconciler {
     return this.plan;
   }
 
+  /** Passes started and ended so far (equal: none is running). */
+  passes(): { readonly started: number; readonly ended: number } {
+    return { started: this.started, ended: this.ended };
+  }
+
   /**
    * One pass: plan, then the conflist (what lets kubelet call us at all), then the kernel in order:
    * stale routes out, the overlay's devices and neighbours, its FDB, new routes in, our chains.
    * Throws only when our state cannot even be read.
    */
   async pass(): Promise<PassSummary> {
+    this.started++;
+    try {
+      return await this.passOnce();
+    } finally {
+      this.ended++;
+    }
+  }
+
+  private async passOnce(): Promise<PassSummary> {
     const { nodeName, log, kernel } = this.deps;
     const nodes = this.deps.nodes();
     if (nodes === undefined) return IDLE;

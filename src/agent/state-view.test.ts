@@ -13,7 +13,7 @@ import { localReservations } from './policy/local-pods.js';
 import type { CompiledView } from './policy/reconcile.js';
 import { resolveAll } from './policy/resolve.js';
 import { cnp, inNs, ns, pod, policy, rule, sel } from './policy/testing.js';
-import { type KernelCheck, StateView, Throttled, checkKernel, localPods, peersOf } from './state-view.js';
+import { type KernelCheck, StateView, Throttled, checkBetweenPasses, checkKernel, localPods, peersOf } from './state-view.js';
 import { node } from './testing.js';
 
 const addrs = [{ ifname: 'eth0', mtu: 1500, cidr: parseCidr('198.18.0.1/24')! }];
@@ -69,6 +69,23 @@ describe('the kernel check', () => {
   it('a read that fails, or no plan yet, is told in error, not thrown', async () => {
     expect(await checkKernel(hostGw, () => Promise.reject(new Error('ip: not found')), at)).toMatchObject({ matches: false, error: 'ip: not found' });
     expect(await checkKernel(undefined, async () => applied(hostGw), at)).toMatchObject({ matches: false, error: 'no network pass yet' });
+  });
+
+  it('reads again when a pass ran during the read, never more than the tries', async () => {
+    let passes = { started: 1, ended: 1 };
+    let reads = 0;
+    const ok = { matches: true, differences: 0, checkedAt: 't' };
+    // The first read overlaps a pass (one starts and ends meanwhile); the second does not.
+    const read = async (): Promise<typeof ok> => {
+      if (++reads === 1) passes = { started: 2, ended: 2 };
+      return ok;
+    };
+    expect(await checkBetweenPasses(read, () => passes, 3, 1)).toBe(ok);
+    expect(reads).toBe(2);
+    // A pass that never ends: the third read is taken as it is.
+    let stuck = 0;
+    await checkBetweenPasses(async () => (stuck++, ok), () => ({ started: 5, ended: 4 }), 3, 1);
+    expect(stuck).toBe(3);
   });
 
   it('runs at most once per period whatever the number of requests, and never twice at once', async () => {

@@ -87,6 +87,21 @@ export async function checkKernel(plan: NetworkPlan | undefined, read: () => Pro
 }
 
 /**
+ * The kernel against the plan, read while no pass applies: a read that overlapped a pass (which
+ * may have changed the kernel half-way) is made again, up to `tries` times, so a node joining does
+ * not show as drift for the seconds the check is kept.
+ */
+export async function checkBetweenPasses(check: () => Promise<KernelCheck>, passes: () => { readonly started: number; readonly ended: number }, tries = 3, waitMs = 200): Promise<KernelCheck> {
+  for (let i = 1; ; i++) {
+    const before = passes();
+    const result = await check();
+    const after = passes();
+    if ((before.started === before.ended && after.started === before.started) || i >= tries) return result;
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
+
+/**
  * The value of `run`, computed again only when the last one started at least `maxAgeMs` ago, and
  * never twice at once: requests meanwhile share the one in progress.
  */
