@@ -54,6 +54,8 @@ await esbuild.build({
 });
 // The live class view's page (src/ui/page/), served by `gingham ui` from the SEA asset 'ui.js'.
 const uiBundle = join(outDir, 'ui.js');
+const cytoscapeDir = join(root, 'node_modules', 'cytoscape');
+const cytoscape = { dir: cytoscapeDir, version: JSON.parse(readFileSync(join(cytoscapeDir, 'package.json'), 'utf8')).version };
 await esbuild.build({
   entryPoints: [join(root, 'src', 'ui', 'page', 'main.ts')],
   outfile: uiBundle,
@@ -62,7 +64,10 @@ await esbuild.build({
   format: 'iife',
   target: 'es2020',
   minify: true,
-  legalComments: 'none',
+  // The page goes to every browser that opens it, and the notices of what it bundles go with it:
+  // Cytoscape.js's licence (its file, first) and the /*! notices of the code inside it.
+  banner: { js: `/*! Cytoscape.js ${cytoscape.version}\n${readFileSync(join(cytoscape.dir, 'LICENSE'), 'utf8').replaceAll('*/', '* /')}*/` },
+  legalComments: 'eof',
   logLevel: 'warning',
 });
 

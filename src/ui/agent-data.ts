@@ -1,7 +1,7 @@
 // What the server accepts from an agent: /state and /events answers come over the network from
 // every node, so each is checked for the shape the view and the page rely on before it is used.
 // A wrong shape is an error shown for that node (or a verdict line dropped), never a crash.
-import type { AgentState, VerdictEvent } from './model.js';
+import type { VerdictEvent } from './model.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -33,8 +33,6 @@ export function agentStateProblem(v: unknown): string | undefined {
   if (typeof v['events'] !== 'boolean') return 'events is not a boolean';
   return undefined;
 }
-
-export const isAgentState = (v: unknown): v is AgentState => agentStateProblem(v) === undefined;
 
 const end = (e: unknown): boolean => isObj(e) && isStr(e['ip']) && (e['port'] === undefined || isNum(e['port'])) && optStr(e['pod']);
 

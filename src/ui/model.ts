@@ -112,19 +112,12 @@ export interface PodView {
   readonly isolation: { readonly ingress: readonly string[]; readonly egress: readonly string[]; readonly cluster: readonly string[] };
 }
 
-export interface PolicyView {
-  readonly kind: 'NetworkPolicy' | 'ClusterNetworkPolicy';
-  readonly namespace?: string;
-  readonly name: string;
-}
-
-/** GET /api/view, and each `view` message of /api/stream. */
+/** GET /api/view, and the data of each `event: view` of /api/stream. */
 export interface ClusterView {
   readonly generatedAt: string;
   readonly nodes: readonly NodeView[];
   readonly links: readonly LinkView[];
   readonly pods: readonly PodView[];
-  readonly policies: readonly PolicyView[];
 }
 
 /** GET /api/explain?from=NS/POD&to=NS/POD&port=N&protocol=TCP: the same answer as `gingham policy explain`. */
@@ -136,5 +129,8 @@ export interface ExplainAnswer {
   readonly json: unknown;
 }
 
-/** /api/stream is Server-Sent Events: `view` (a ClusterView) and `verdict` (a VerdictEvent with the node that saw it). */
-export type StreamMessage = { readonly type: 'view'; readonly view: ClusterView } | { readonly type: 'verdict'; readonly node: string; readonly event: VerdictEvent };
+/** The data of each `event: verdict` of /api/stream: a verdict event and the node whose agent saw it. */
+export interface VerdictMessage {
+  readonly node: string;
+  readonly event: VerdictEvent;
+}

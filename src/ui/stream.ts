@@ -3,7 +3,7 @@
 // (viewKey); verdicts go out as they come, and the last 200 are kept for clients that connect.
 // Clients are capped; each costs a socket and one write per message.
 import type { Answer } from '../agent/health.js';
-import type { ClusterView, VerdictEvent } from './model.js';
+import type { ClusterView, VerdictEvent, VerdictMessage } from './model.js';
 import { viewKey } from './view.js';
 
 export interface HubOptions {
@@ -20,7 +20,7 @@ export class ViewHub {
   private last: { view: ClusterView; key: string } | undefined;
   private lastCheck = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly verdicts: { node: string; event: VerdictEvent }[] = [];
+  private readonly verdicts: VerdictMessage[] = [];
   private readonly clients = new Set<(chunk: string) => void>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly opts: Required<HubOptions>;
@@ -69,10 +69,6 @@ export class ViewHub {
 
   private send(chunk: string): void {
     for (const c of this.clients) c(chunk);
-  }
-
-  get clientCount(): number {
-    return this.clients.size;
   }
 
   /** /api/stream: the view and the kept verdicts at once, then every change until the client leaves. */

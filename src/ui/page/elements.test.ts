@@ -19,7 +19,6 @@ const view: ClusterView = {
     pod('kube-system', 'kube-proxy-x', 'a', { hostNetwork: true, veth: undefined, ips: ['198.18.0.1'] }),
     pod('default', 'pending', ''),
   ],
-  policies: [],
 };
 
 const byId = (els: GraphElement[]): Map<string, GraphElement> => new Map(els.map((e) => [e.data.id, e]));

@@ -28,12 +28,15 @@ export function namespaceColor(namespace: string): string {
   return PALETTE[h % PALETTE.length] as string;
 }
 
+/** Whether the node's agent compared its kernel with its plan and found them different. */
+export const drifted = (n: NodeView): boolean => n.agent.ok && n.agent.state.kernel.error === undefined && !n.agent.state.kernel.matches;
+
 /** A node box's title: name and backend, InternalIPs, pod CIDRs (both families), and what is wrong. */
 export function nodeLabel(n: NodeView): string {
   const backend = n.agent.ok ? `  ·  ${n.agent.state.backend}` : '';
   const lines = [`${n.name}${backend}${n.unreadable === undefined ? '' : '  ·  unreadable'}`, n.internalIPs.join('  '), n.podCIDRs.join('  ')];
   if (!n.agent.ok) lines.push('agent unreachable');
-  else if (!n.agent.state.kernel.matches) lines.push(`kernel drifted: ${n.agent.state.kernel.differences} differences`);
+  else if (drifted(n)) lines.push(`kernel drifted: ${n.agent.state.kernel.differences} differences`);
   return lines.filter((l) => l !== '').join('\n');
 }
 
@@ -67,7 +70,7 @@ export function viewElements(view: ClusterView): GraphElement[] {
   const out: GraphElement[] = [];
   const known = new Set(view.nodes.map((n) => n.name));
   for (const n of view.nodes) {
-    const classes = ['k8s-node', n.agent.ok ? (n.agent.state.kernel.matches ? '' : 'drift') : 'unreachable'].filter((c) => c !== '').join(' ');
+    const classes = ['k8s-node', n.agent.ok ? (drifted(n) ? 'drift' : '') : 'unreachable'].filter((c) => c !== '').join(' ');
     out.push({ group: 'nodes', data: { id: nodeId(n.name), label: nodeLabel(n) }, classes });
     out.push({ group: 'nodes', data: { id: bridgeId(n.name), parent: nodeId(n.name), label: bridgeLabel(n) }, classes: 'bridge' });
   }

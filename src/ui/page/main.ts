@@ -53,6 +53,15 @@ async function start(): Promise<void> {
   } catch {
     // the stream's first message brings the view as well
   }
+  follow();
+}
+
+/**
+ * /api/stream. EventSource retries a dropped connection by itself, but gives up for good on an
+ * answer that is not a stream (the server's 503 when it has all the viewers it takes, a proxy's
+ * error page): then a new one is made after a while.
+ */
+function follow(): void {
   const source = new EventSource('api/stream');
   source.addEventListener('open', () => {
     state.open(Date.now());
@@ -61,6 +70,7 @@ async function start(): Promise<void> {
   source.addEventListener('error', () => {
     state.close();
     showStatus();
+    if (source.readyState === EventSource.CLOSED) setTimeout(follow, RECONNECT_MS);
   });
   source.addEventListener('view', (m) => {
     const view = viewFromMessage((m as MessageEvent<string>).data);
@@ -71,5 +81,8 @@ async function start(): Promise<void> {
     if (v !== undefined) applyVerdict(v.node, v.event);
   });
 }
+
+/** How long the page waits before following the stream again once EventSource has given up. */
+const RECONNECT_MS = 5000;
 
 void start();

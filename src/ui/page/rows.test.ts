@@ -28,6 +28,15 @@ describe('nodeRow', () => {
     expect(down.attrs).toMatchObject({ agent: 'unreachable', drift: 'false', backend: '' });
     expect(down.lines.join('\n')).toContain('agent unreachable: connect ECONNREFUSED');
   });
+
+  it('says when the kernel was not compared (no drift then), that events are off, and whom the agent skips', () => {
+    const n = node('d', 4);
+    if (!n.agent.ok) throw new Error('fixture');
+    const state = { ...n.agent.state, events: false, skipped: [{ node: 'e', reason: 'no podCIDR yet' }], kernel: { matches: false, differences: 0, checkedAt: 't', error: 'no network pass yet' } };
+    const r = nodeRow({ ...n, agent: { ...n.agent, state } });
+    expect(r.attrs.drift).toBe('false');
+    expect(r.lines).toEqual(expect.arrayContaining(['agent 1, iptables, kernel not compared: no network pass yet', 'verdict events off (policyLogDrops)', 'skips e: no podCIDR yet']));
+  });
 });
 
 describe('podRow', () => {
@@ -77,14 +86,12 @@ describe('the "why?" form', () => {
 });
 
 describe('stream', () => {
-  it('reads a view bare or as a StreamMessage, and a verdict', () => {
-    const v = { generatedAt: 'x', nodes: [], links: [], pods: [], policies: [] };
+  it('reads a view and a verdict', () => {
+    const v = { generatedAt: 'x', nodes: [], links: [], pods: [] };
     expect(viewFromMessage(JSON.stringify(v))).toEqual(v);
-    expect(viewFromMessage(JSON.stringify({ type: 'view', view: v }))).toEqual(v);
     expect(viewFromMessage('{"nodes": 1}')).toBeUndefined();
     expect(viewFromMessage('not json')).toBeUndefined();
     expect(verdictFromMessage(JSON.stringify({ node: 'b', event: denied }))).toEqual({ node: 'b', event: denied });
-    expect(verdictFromMessage(JSON.stringify({ type: 'verdict', node: 'b', event: denied }))?.node).toBe('b');
     expect(verdictFromMessage('{"event": {}}')).toBeUndefined();
   });
 

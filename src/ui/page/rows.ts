@@ -2,7 +2,7 @@
 // lines beside them, for nodes, pods and verdict events, and the event filter. Pure, so the unit
 // tests check the contract the browser tests rely on; panels.ts only copies these into the DOM.
 import type { NodeView, PodView, VerdictEvent } from '../model.js';
-import { isolatedDirections, podKey } from './elements.js';
+import { drifted, isolatedDirections, podKey } from './elements.js';
 
 export interface Row {
   /** data- attributes without the prefix, in the contract's spelling. */
@@ -12,9 +12,18 @@ export interface Row {
 }
 
 export function nodeRow(n: NodeView): Row {
-  const drift = n.agent.ok && !n.agent.state.kernel.matches;
+  const drift = drifted(n);
   const backend = n.agent.ok ? n.agent.state.backend : '';
-  const agent = n.agent.ok ? `agent ${n.agent.state.version}, ${n.agent.state.dataplane}` + (drift ? `, kernel drifted (${n.agent.state.kernel.differences} differences)` : ', kernel matches plan') : `agent unreachable: ${n.agent.error}`;
+  const lines: string[] = [];
+  if (!n.agent.ok) lines.push(`agent unreachable: ${n.agent.error}`);
+  else {
+    const { version, dataplane, kernel, events, skipped } = n.agent.state;
+    const check = kernel.error !== undefined ? `kernel not compared: ${kernel.error}` : drift ? `kernel drifted (${kernel.differences} differences)` : 'kernel matches plan';
+    lines.push(`agent ${version}, ${dataplane}, ${check}`);
+    // A class that sees no arrows should see why.
+    if (!events) lines.push('verdict events off (policyLogDrops)');
+    for (const s of skipped) lines.push(`skips ${s.node}: ${s.reason}`);
+  }
   return {
     attrs: {
       node: n.name,
@@ -24,7 +33,7 @@ export function nodeRow(n: NodeView): Row {
       drift: String(drift),
       agent: n.agent.ok ? 'ok' : 'unreachable',
     },
-    lines: [`${n.name}${backend === '' ? '' : ` · ${backend}`}${n.unreadable === undefined ? '' : ' · unreadable'}`, `InternalIP ${n.internalIPs.join(', ') || '-'}`, `pod CIDRs ${n.podCIDRs.join(', ') || '-'}`, agent],
+    lines: [`${n.name}${backend === '' ? '' : ` · ${backend}`}${n.unreadable === undefined ? '' : ` · unreadable: ${n.unreadable}`}`, `InternalIP ${n.internalIPs.join(', ') || '-'}`, `pod CIDRs ${n.podCIDRs.join(', ') || '-'}`, ...lines],
   };
 }
 
@@ -36,7 +45,7 @@ export function podPolicies(p: PodView): string[] {
 export function podRow(p: PodView): Row {
   const isolated = isolatedDirections(p).join(',');
   const policies = podPolicies(p);
-  const lines = [podKey(p), `${p.node || '(unscheduled)'} · ${p.ips.join(', ') || 'no address'}${p.hostNetwork ? ' · hostNetwork' : p.veth ? ` · ${p.veth}` : ''}`];
+  const lines = [podKey(p), `${p.node} · ${p.ips.join(', ') || 'no address'}${p.hostNetwork ? ' · hostNetwork' : p.veth ? ` · ${p.veth}` : ''}`];
   if (isolated !== '') lines.push(`isolated ${isolated} by ${policies.join(', ')}`);
   return { attrs: { pod: podKey(p), node: p.node, ips: p.ips.join(','), veth: p.veth ?? '', isolated, policies: policies.join(',') }, lines };
 }

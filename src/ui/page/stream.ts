@@ -1,7 +1,6 @@
-// The stream's messages and its bookkeeping, pure: parsing `view` and `verdict` data (either the
-// bare payload or a StreamMessage), dropping verdicts seen before (the server replays its last 200
+// The stream's messages and its bookkeeping, pure: parsing `view` and `verdict` data, dropping verdicts seen before (the server replays its last 200
 // at every connect), and deciding which verdicts get an arrow: not the replayed history.
-import type { ClusterView, VerdictEvent } from '../model.js';
+import type { ClusterView, VerdictEvent, VerdictMessage } from '../model.js';
 
 /** Verdicts arriving this soon after a (re)connect are the server's replay, unless they are recent. */
 export const REPLAY_MS = 1000;
@@ -21,11 +20,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function viewFromMessage(data: string): ClusterView | undefined {
   const m = parse(data);
   if (!isObject(m)) return undefined;
-  const view = m.type === 'view' && isObject(m.view) ? m.view : m;
-  return Array.isArray(view.nodes) && Array.isArray(view.pods) && Array.isArray(view.links) ? (view as unknown as ClusterView) : undefined;
+  return Array.isArray(m.nodes) && Array.isArray(m.pods) && Array.isArray(m.links) ? (m as unknown as ClusterView) : undefined;
 }
 
-export function verdictFromMessage(data: string): { node: string; event: VerdictEvent } | undefined {
+export function verdictFromMessage(data: string): VerdictMessage | undefined {
   const m = parse(data);
   if (!isObject(m) || !isObject(m.event) || !isObject(m.event.src) || !isObject(m.event.dst)) return undefined;
   return { node: typeof m.node === 'string' ? m.node : '', event: m.event as unknown as VerdictEvent };
