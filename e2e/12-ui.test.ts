@@ -3,8 +3,9 @@
 // and /events over the nodes' InternalIPs), Debian's chromium opens the page through
 // playwright-core, and the tests read the page by its DOM contract (data-* attributes of the side
 // panels; the graph itself is a canvas). Every node and pod with the API's addresses; a new pod
-// within 2 s of its address; a NetworkPolicy turning its pod isolated; a denied probe as a verdict
-// event; the "why?" pair answering as `gingham policy explain` does; and the in-cluster Deployment
+// within 2 s of its address; a NetworkPolicy turning its pod isolated; a node whose kernel drifted
+// from its agent's plan marked, then unmarked; a denied probe as a verdict event; the "why?" pair
+// answering as `gingham policy explain` does; and the in-cluster Deployment
 // (conf/kube/gingham-ui.yaml) reached with kubectl port-forward. The page's screenshot goes to
 // .e2e/ui.png for the README.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -13,9 +14,10 @@ import { NetworkingV1Api } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND, GINGHAM_HOST, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL, REPO, TCP_PORT } from './lib/env.js';
+import { BACKEND, GINGHAM_HOST, GINGHAM_IN_IMAGE, IMAGE, KUBECONFIG, KUBECTL, PRIMARY, REPO, TCP_PORT } from './lib/env.js';
 import { type Fixture, fixture } from './lib/fixtures.js';
 import { hostPort } from './lib/ip.js';
+import { dockerExec } from './lib/node.js';
 import { SUITE_LABEL, core, createPod, deletePods, kubeConfig, listNodes, namespace, probePod, waitPods, watchRunning } from './lib/kube.js';
 import { type Run, kubectl, podExec } from './lib/probe.js';
 import { log, phase, record, sleep, waitFor } from './lib/timing.js';
@@ -90,7 +92,8 @@ describe('the page', () => {
       }
       if (shownNodes.length !== nodes.length) bad.push(`${shownNodes.length} node rows for ${nodes.length} nodes`);
       const api = new Set<string>();
-      for (const p of pods.items) {
+      // The page has the pods the policy sources keep: scheduled, neither Succeeded nor Failed.
+      for (const p of pods.items.filter((x) => x.spec?.nodeName && x.status?.phase !== 'Succeeded' && x.status?.phase !== 'Failed')) {
         const k = `${p.metadata?.namespace}/${p.metadata?.name}`;
         api.add(k);
         const row = shownPods.get(k);
@@ -108,7 +111,7 @@ describe('the page', () => {
     }, 250);
   });
 
-  it('shows a new pod within 2 s of the API showing it Running with its address', async () => {
+  it('shows a new pod within 2 s of the API showing its address', async () => {
     const watch = await watchRunning(`probe=${NEW_POD}`);
     try {
       const createdAt = Date.now();
@@ -120,13 +123,13 @@ describe('the page', () => {
         return row?.ips ? Date.now() : undefined;
       }, 50);
       const running = (await waitPods([NEW_POD], { ready: false })).get(NEW_POD)!;
-      const runningAt = await waitFor('the watch to see it Running', 10_000, async () => watch.runningAt.get(NEW_POD), 50);
+      const addressedAt = await waitFor('the watch to see its address', 10_000, async () => watch.addressedAt.get(NEW_POD), 50);
       const row = (await podRows()).get(key(NEW_POD));
       expect(row?.ips).toBe(list((running.status?.podIPs ?? []).map((a) => a.ip)));
       expect(row?.node).toBe(f.w2.name);
-      const late = shownAt - runningAt;
-      record('ui: new pod on the page after Running with its address', late / 1000, `${late} ms; ${shownAt - createdAt} ms after its creation`);
-      expect(late, 'ms from Running with an address (API watch) to the page').toBeLessThanOrEqual(2000);
+      const late = shownAt - addressedAt;
+      record('ui: new pod on the page after the API showed its address', late / 1000, `${late} ms; ${shownAt - createdAt} ms after its creation`);
+      expect(late, 'ms from its address in the API (a watch) to the page').toBeLessThanOrEqual(2000);
     } finally {
       watch.stop();
     }
@@ -147,6 +150,35 @@ describe('the page', () => {
     expect(row.isolated).not.toContain('egress');
     // a1 is not selected by it.
     expect((await podRows()).get(key('a1'))?.isolated).toBe('');
+  });
+
+  it("marks a node whose kernel no longer matches its agent's plan, and unmarks it when it matches again", async () => {
+    // A stray route of the agent's protocol (199) into a part of the pod range no node has: nothing
+    // is sent there, and the agent's comparison (gingham inspect's) counts it as a difference.
+    const node = f.w1.name;
+    const stray = PRIMARY === 4 ? '198.18.250.0/24' : 'fd42:18:80ff::/64';
+    const via = f.controlPlane.internalIP;
+    const drift = async (): Promise<string | undefined> => (await readNodes(page)).find((r) => r.name === node)?.drift;
+    const t0 = Date.now();
+    try {
+      // The agent heals the route at its next resync (30 s), which can come before the page's
+      // check (at most every 5 s): then the route is put back and looked for again.
+      await waitFor(`${node} marked drifted`, 60_000, async (why) => {
+        const routes = await dockerExec(node, ['ip', `-${PRIMARY}`, 'route', 'show', 'proto', '199']);
+        if (!routes.includes(stray.replace(/\/.*$/, ''))) await dockerExec(node, ['ip', `-${PRIMARY}`, 'route', 'add', stray, 'via', via, 'proto', '199']);
+        const d = await drift();
+        why(`data-drift ${d}`);
+        return d === 'true' ? true : undefined;
+      }, 250);
+      record('ui: drifted kernel marked on the page', (Date.now() - t0) / 1000, `${node}, a stray route ${stray}`);
+    } finally {
+      await dockerExec(node, ['ip', `-${PRIMARY}`, 'route', 'del', stray, 'proto', '199']).catch(() => undefined);
+    }
+    await waitFor(`${node} matching again`, 15_000, async (why) => {
+      const d = await drift();
+      why(`data-drift ${d}`);
+      return d === 'false' ? true : undefined;
+    }, 250);
   });
 
   it('shows a denied probe as a verdict event from a1 to b1; the filters hide it', async () => {
