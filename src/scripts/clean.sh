@@ -12,6 +12,12 @@ awk '{print $2}' /proc/self/mounts | grep -E '^/tmp/(gt[0-9a-z]+|gd[0-9]+|gb[0-9
   umount "$(printf '%b' "$m")" && echo "unmounted $m"
 done
 rm -rf /tmp/gt[0-9a-z]*-* /tmp/gd[0-9]*-* /tmp/gb[0-9]*-* 2>/dev/null || true
+# The browser test's processes, if its run was killed: the suite's `gingham ui` (this checkout's
+# binary with the suite's kubeconfig) and playwright's headless chromium (its profile in /tmp).
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+pkill -f "^$repo/bin/gingham ui --listen 127\.0\.0\.1:[0-9]+ --kubeconfig $repo/\.e2e/kubeconfig" && echo "stopped the suite's gingham ui"
+pkill -f -- '--user-data-dir=/tmp/playwright_chromiumdev_profile-' && echo "stopped playwright's chromium"
+rm -rf /tmp/playwright_chromiumdev_profile-* /tmp/playwright-artifacts-* 2>/dev/null || true
 # The e2e suite's "outside host" container, if a run died before removing it (kind clusters go with
 # make kind-down).
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
