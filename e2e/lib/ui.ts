@@ -4,24 +4,11 @@
 // side panels into plain rows by the DOM contract of the design note (data-* attributes), so the
 // tests compare them with the API.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { GINGHAM_HOST, KUBECONFIG } from './env.js';
 import { log, waitFor } from './timing.js';
 
 export const CHROMIUM = process.env['GINGHAM_E2E_CHROMIUM'] ?? '/usr/bin/chromium';
-
-/** A TCP port nobody listens on right now (the kernel's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export interface UiServer {
   url: string;
@@ -30,11 +17,9 @@ export interface UiServer {
   stop: () => void;
 }
 
-/** `bin/gingham ui` on 127.0.0.1 at a free port with the suite's kubeconfig, once /api/view answers. */
+/** `bin/gingham ui` on 127.0.0.1 at a port the kernel picks (its log line names it), once /api/view answers. */
 export async function startUi(): Promise<UiServer> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc: ChildProcess = spawn(GINGHAM_HOST, ['ui', '--listen', `127.0.0.1:${port}`, '--kubeconfig', KUBECONFIG], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(GINGHAM_HOST, ['ui', '--listen', '127.0.0.1:0', '--kubeconfig', KUBECONFIG], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer): void => {
     out = (out + d.toString()).slice(-20_000);
@@ -43,18 +28,23 @@ export async function startUi(): Promise<UiServer> {
   proc.stderr!.on('data', keep);
   let exited: string | undefined;
   proc.on('exit', (code, signal) => (exited = `exited (${code ?? signal})`));
-  const server = { url, output: () => out, stop: () => void proc.kill('SIGTERM') };
+  const stop = (): void => void proc.kill('SIGTERM');
+  let url: string;
   try {
-    await waitFor(`gingham ui at ${url}/api/view`, 30_000, async (why) => {
+    url = await waitFor('gingham ui to answer /api/view', 30_000, async (why) => {
       if (exited) throw new Error(`gingham ui ${exited}: ${out}`);
-      const r = await fetch(`${url}/api/view`, { signal: AbortSignal.timeout(2000) }).catch((e: Error) => e);
+      // {"level":"info","msg":"gingham ui serving","url":"http://127.0.0.1:PORT/",...}
+      const base = /"msg":"gingham ui serving","url":"(http:\/\/127\.0\.0\.1:\d+)\/"/.exec(out)?.[1];
+      if (base === undefined) return void why('no "gingham ui serving" line yet');
+      const r = await fetch(`${base}/api/view`, { signal: AbortSignal.timeout(2000) }).catch((e: Error) => e);
       why(r instanceof Error ? r.message : `HTTP ${r.status}`);
-      return !(r instanceof Error) && r.ok ? true : undefined;
+      return !(r instanceof Error) && r.ok ? base : undefined;
     }, 200);
   } catch (e) {
-    server.stop();
+    stop();
     throw e;
   }
+  const server = { url, output: () => out, stop };
   log(`gingham ui serving ${url}`);
   return server;
 }

@@ -3,6 +3,7 @@
 // asking on each reconnect only for what it has not had (since=).
 // Each node has its own loops, so one slow or dead agent delays nobody else; each answer is
 // bounded in size and checked for shape (agent-data.ts) before it is used.
+import { setTimeout as wait } from 'node:timers/promises';
 import { errorText } from '../agent/log.js';
 import type { NodeInfo } from '../agent/network/nodes.js';
 import { agentStateProblem, isVerdictEvent } from './agent-data.js';
@@ -59,17 +60,8 @@ async function boundedText(res: Response, max: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when `signal` aborts (stop()): never rejects. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => undefined);
 
 /** One node's agent: its poll loop and its event follower, both ended by stop(). */
 class NodeAgent {

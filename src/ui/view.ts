@@ -4,6 +4,7 @@
 // with plain objects.
 import type { NodeInfo } from '../agent/network/nodes.js';
 import type { PolicyInputs } from '../agent/policy/model.js';
+import { podKey } from '../agent/policy/resolve.js';
 import type { AgentState, ClusterView, LinkView, NodeView, PodView } from './model.js';
 
 export type AgentStatus = NodeView['agent'];
@@ -57,7 +58,7 @@ export function buildView(s: ViewSources): ClusterView {
   const links = [...states].flatMap(([name, state]) => linksOf(name, state));
   const pods: PodView[] = (s.inputs?.pods ?? []).map((p) => {
     const state = states.get(p.node);
-    const key = `${p.namespace}/${p.name}`;
+    const key = podKey(p);
     const local = state?.pods.find((l) => l.namespace === p.namespace && l.name === p.name);
     const iso = state?.isolation?.find((i) => i.pod === key);
     return {

@@ -12,6 +12,7 @@ export interface GraphElement {
 
 export const nodeId = (name: string): string => `node:${name}`;
 export const bridgeId = (node: string): string => `bridge:${node}`;
+/** NS/NAME, as the agent's podKey (policy/resolve.ts) writes it: the page's bundle takes no agent module. */
 export const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
 export const podId = (key: string): string => `pod:${key}`;
 

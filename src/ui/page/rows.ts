@@ -67,7 +67,8 @@ export function eventRow(seq: number, node: string, e: VerdictEvent): Row {
 
 /**
  * Whether an event passes the filters: the namespace filter matches a pod end's namespace exactly
- * (empty: any), the pod filter is a substring of either end's name or address (empty: any).
+ * (empty: every event), the pod filter is a substring of either end's name or address (empty:
+ * every event).
  */
 export function eventMatches(e: VerdictEvent, namespace: string, pod: string): boolean {
   const ns = namespace.trim();
