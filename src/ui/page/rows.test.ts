@@ -35,7 +35,7 @@ describe('nodeRow', () => {
     const state = { ...n.agent.state, events: false, skipped: [{ node: 'e', reason: 'no podCIDR yet' }], kernel: { matches: false, differences: 0, checkedAt: 't', error: 'no network pass yet' } };
     const r = nodeRow({ ...n, agent: { ...n.agent, state } });
     expect(r.attrs.drift).toBe('false');
-    expect(r.lines).toEqual(expect.arrayContaining(['agent 1, iptables, kernel not compared: no network pass yet', 'verdict events off (policyLogDrops)', 'skips e: no podCIDR yet']));
+    expect(r.lines.slice(-3)).toEqual(['verdict events off (policyLogDrops)', 'skips e: no podCIDR yet', 'agent 1, iptables, kernel not compared: no network pass yet']);
   });
 });
 

@@ -19,10 +19,11 @@ export function nodeRow(n: NodeView): Row {
   else {
     const { version, dataplane, kernel, events, skipped } = n.agent.state;
     const check = kernel.error !== undefined ? `kernel not compared: ${kernel.error}` : drift ? `kernel drifted (${kernel.differences} differences)` : 'kernel matches plan';
-    lines.push(`agent ${version}, ${dataplane}, ${check}`);
     // A class that sees no arrows should see why.
     if (!events) lines.push('verdict events off (policyLogDrops)');
     for (const s of skipped) lines.push(`skips ${s.node}: ${s.reason}`);
+    // Last: the page's style marks a drifted or unreachable node's last line.
+    lines.push(`agent ${version}, ${dataplane}, ${check}`);
   }
   return {
     attrs: {
